@@ -1,0 +1,982 @@
+//! Every metric of SPEC §5, computed in one pass over the store into compact structures.
+//!
+//! The pass turns each counted request into two sort keys — `(service, ward, opened day)` and
+//! `(service, ward, closed day)` with its time to close — and sorts them. The sorted runs become
+//! [`Cell`]s (one per service × ward × day with any activity) and one flat array of durations
+//! grouped the same way, so any window of any service in any ward is a contiguous slice found by
+//! binary search. Citywide and per-ward totals are kept as dense day arrays. At Chicago scale
+//! (10 million requests, 200 types, 10 years) this is a few hundred bytes per request while
+//! sorting, and about 30 bytes per request afterwards.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::domain::{Day, UnixSeconds, WardNo, slugify};
+use crate::store::RequestRef;
+
+/// Index of a service in [`Metrics::services`].
+pub type ServiceIdx = u16;
+
+/// A service type as the pages know it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceInfo {
+    /// URL slug.
+    pub slug: String,
+    /// Display name.
+    pub name: String,
+    /// Featured in config.
+    pub featured: bool,
+    /// Codes seen in the data or listed in config, sorted.
+    pub codes: Vec<String>,
+    /// Names seen in the data, sorted.
+    pub source_names: Vec<String>,
+    /// Counted requests opened over the whole store.
+    pub opened_total: u64,
+    /// Closes before the open (excluded from time-to-close).
+    pub negative_durations: u64,
+}
+
+/// Activity of one service in one ward (0 = unassigned) on one day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cell {
+    key: u64,
+    /// Requests opened that day.
+    pub opened: u32,
+    /// Requests closed that day.
+    pub closed: u32,
+    ttc_start: u32,
+    ttc_len: u32,
+}
+
+impl Cell {
+    /// The cell's day.
+    pub fn day(&self) -> Day {
+        key_day(self.key)
+    }
+}
+
+fn make_key(service: ServiceIdx, ward: WardNo, day: Day) -> u64 {
+    (u64::from(service) << 40) | (u64::from(ward) << 32) | u64::from((day.0 as u32) ^ 0x8000_0000)
+}
+
+fn key_day(key: u64) -> Day {
+    Day(((key as u32) ^ 0x8000_0000) as i32)
+}
+
+/// Time to close over a window.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Ttc {
+    /// Mean days.
+    pub mean_days: f64,
+    /// Median days.
+    pub median_days: f64,
+    /// Requests it is taken over.
+    pub count: u64,
+}
+
+/// Opened, closed and time to close over a window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct WindowStats {
+    /// Opened in the window.
+    pub opened: u64,
+    /// Closed in the window.
+    pub closed: u64,
+    /// Time to close of those closed (none when nothing closed with a valid duration).
+    pub ttc: Option<Ttc>,
+}
+
+/// One ward in a ranking.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct WardRank {
+    /// Ward.
+    pub ward: WardNo,
+    /// 1 = fastest.
+    pub rank: usize,
+    /// Closed in the window.
+    pub closed: u64,
+    /// Mean days to close.
+    pub ttc_mean_days: f64,
+}
+
+/// The ranking of wards by time to close for a service and window (SPEC §5).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ranking {
+    /// `mean − SD` of the wards' closed counts.
+    pub threshold: f64,
+    /// Closed count a ward needs to be ranked: `min(round(max(threshold, 1)), 10)`.
+    pub min_closed: u64,
+    /// Ranked wards, fastest first.
+    pub ranked: Vec<WardRank>,
+}
+
+impl Ranking {
+    /// The rank of a ward, if ranked.
+    pub fn of(&self, ward: WardNo) -> Option<&WardRank> {
+        self.ranked.iter().find(|r| r.ward == ward)
+    }
+}
+
+/// The baseline of a service on a day: opened per day over the covered days before it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Baseline {
+    /// Mean opened per day.
+    pub per_day: f64,
+    /// Days it is taken over (up to 365).
+    pub days: u32,
+}
+
+impl Baseline {
+    /// `round((count − baseline) / baseline × 100)`; `None` when the baseline is zero.
+    pub fn above_average_pct(&self, count: u64) -> Option<i64> {
+        (self.per_day > 0.0)
+            .then(|| ((count as f64 - self.per_day) / self.per_day * 100.0).round() as i64)
+    }
+}
+
+/// Store-wide counts the pages report.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Totals {
+    /// Requests read from the store.
+    pub requests: u64,
+    /// Requests that count (not duplicates, not excluded).
+    pub counted: u64,
+    /// Duplicates (stored, never counted).
+    pub duplicates: u64,
+    /// Requests of excluded types.
+    pub excluded: u64,
+    /// Counted requests with no valid ward.
+    pub unassigned: u64,
+    /// Closes before the open (excluded from time-to-close).
+    pub negative_durations: u64,
+}
+
+/// All metrics, ready to answer every page.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    /// Services: featured first in config order, then the rest by name.
+    pub services: Vec<ServiceInfo>,
+    /// Number of wards.
+    pub wards: WardNo,
+    /// First day with a counted request opened.
+    pub first_day: Option<Day>,
+    /// Last day with a counted request opened.
+    pub last_day: Option<Day>,
+    /// Store-wide counts.
+    pub totals: Totals,
+    span_start: Day,
+    span_len: usize,
+    /// Per service: citywide opened per day over the span.
+    city_opened: Vec<Vec<u32>>,
+    /// Per service: citywide closed per day over the span.
+    city_closed: Vec<Vec<u32>>,
+    /// Per service: prefix sums of `city_opened` (length span + 1).
+    city_opened_prefix: Vec<Vec<u64>>,
+    /// Per service: open backlog at the end of each day.
+    backlog: Vec<Vec<u32>>,
+    /// Per ward 0..=N: opened per day, all services.
+    ward_opened: Vec<Vec<u32>>,
+    /// Per ward 0..=N: closed per day, all services.
+    ward_closed: Vec<Vec<u32>>,
+    cells: Vec<Cell>,
+    ttc_values: Vec<f32>,
+    slug_index: HashMap<String, ServiceIdx>,
+}
+
+/// Assigns a service to each (code, name) the store holds: featured services by their codes and
+/// names, excluded types to nothing, every other type by its name's slug.
+struct Resolver<'c> {
+    config: &'c Config,
+    featured_by_code: HashMap<String, ServiceIdx>,
+    featured_by_name: HashMap<String, ServiceIdx>,
+    excluded: Vec<String>,
+    services: Vec<ServiceInfo>,
+    by_slug: HashMap<String, ServiceIdx>,
+    memo: HashMap<(Option<String>, String), Option<ServiceIdx>>,
+}
+
+impl<'c> Resolver<'c> {
+    fn new(config: &'c Config) -> Resolver<'c> {
+        let mut r = Resolver {
+            config,
+            featured_by_code: HashMap::new(),
+            featured_by_name: HashMap::new(),
+            excluded: config
+                .services
+                .excluded
+                .iter()
+                .map(|s| s.trim().to_lowercase())
+                .collect(),
+            services: Vec::new(),
+            by_slug: HashMap::new(),
+            memo: HashMap::new(),
+        };
+        for f in &config.services.featured {
+            let idx = r.services.len() as ServiceIdx;
+            r.services.push(ServiceInfo {
+                slug: f.slug.0.clone(),
+                name: f.name.clone(),
+                featured: true,
+                codes: f.codes.clone(),
+                source_names: Vec::new(),
+                opened_total: 0,
+                negative_durations: 0,
+            });
+            r.by_slug.insert(f.slug.0.clone(), idx);
+            for c in &f.codes {
+                r.featured_by_code.insert(c.trim().to_lowercase(), idx);
+            }
+            for n in &f.names {
+                r.featured_by_name.insert(n.trim().to_lowercase(), idx);
+            }
+        }
+        r
+    }
+
+    fn resolve(&mut self, code: Option<&str>, name: &str) -> Option<ServiceIdx> {
+        // The memo turns 10 million lookups into a few hundred resolutions.
+        let probe = (code.map(str::to_string), name.to_string());
+        if let Some(hit) = self.memo.get(&probe) {
+            return *hit;
+        }
+        let result = self.resolve_uncached(code, name);
+        self.memo.insert(probe, result);
+        result
+    }
+
+    fn resolve_uncached(&mut self, code: Option<&str>, name: &str) -> Option<ServiceIdx> {
+        let code_l = code.map(|c| c.trim().to_lowercase());
+        let name_l = name.trim().to_lowercase();
+        if self
+            .excluded
+            .iter()
+            .any(|x| *x == name_l || Some(x) == code_l.as_ref())
+        {
+            return None;
+        }
+        let idx = code_l
+            .as_ref()
+            .and_then(|c| self.featured_by_code.get(c))
+            .or_else(|| self.featured_by_name.get(&name_l))
+            .copied();
+        let idx = match idx {
+            Some(i) => i,
+            None => {
+                let slug = slugify(name);
+                match self.by_slug.get(&slug) {
+                    Some(i) => *i,
+                    None => {
+                        let i = self.services.len() as ServiceIdx;
+                        self.services.push(ServiceInfo {
+                            slug: slug.clone(),
+                            name: name.trim().to_string(),
+                            featured: false,
+                            codes: Vec::new(),
+                            source_names: Vec::new(),
+                            opened_total: 0,
+                            negative_durations: 0,
+                        });
+                        self.by_slug.insert(slug, i);
+                        i
+                    }
+                }
+            }
+        };
+        let info = &mut self.services[idx as usize];
+        if let Some(c) = code
+            && !info.codes.iter().any(|x| x == c)
+        {
+            info.codes.push(c.to_string());
+        }
+        if !info.source_names.iter().any(|x| x == name) {
+            info.source_names.push(name.to_string());
+        }
+        Some(idx)
+    }
+}
+
+/// A counted request reduced to what the metrics need.
+#[derive(Clone, Copy)]
+struct Event {
+    key: u64,
+    ttc: f32,
+}
+
+/// Accumulates requests; [`Builder::finish`] produces the [`Metrics`].
+pub struct Builder<'c> {
+    resolver: Resolver<'c>,
+    opened: Vec<u64>,
+    closed: Vec<Event>,
+    totals: Totals,
+    wards: WardNo,
+    /// Per service, negative durations.
+    negative: HashMap<ServiceIdx, u64>,
+    /// Per service, (open day, close-or-never day) for the backlog sweep.
+    backlog_events: Vec<(ServiceIdx, i32, i32)>,
+}
+
+impl<'c> Builder<'c> {
+    /// A builder for the config's services, wards and time zone.
+    pub fn new(config: &'c Config) -> Builder<'c> {
+        Builder {
+            resolver: Resolver::new(config),
+            opened: Vec::new(),
+            closed: Vec::new(),
+            totals: Totals::default(),
+            wards: config.ward_count(),
+            negative: HashMap::new(),
+            backlog_events: Vec::new(),
+        }
+    }
+
+    /// Adds one stored request.
+    pub fn add(&mut self, r: RequestRef<'_>) {
+        self.totals.requests += 1;
+        if r.duplicate {
+            self.totals.duplicates += 1;
+            return;
+        }
+        let Some(service) = self.resolver.resolve(r.service_code, r.service_name) else {
+            self.totals.excluded += 1;
+            return;
+        };
+        self.totals.counted += 1;
+        let tz = self.resolver.config.tz();
+        let ward = r.ward.filter(|w| (1..=self.wards).contains(w)).unwrap_or(0);
+        if ward == 0 {
+            self.totals.unassigned += 1;
+        }
+        let opened_day = Day::of_instant(r.requested_at, tz);
+        self.opened.push(make_key(service, ward, opened_day));
+        let mut closed_day_for_backlog = i32::MAX;
+        if let Some(closed_at) = r.closed_at {
+            let closed_day = Day::of_instant(closed_at, tz);
+            let seconds: UnixSeconds = closed_at - r.requested_at;
+            let ttc = if seconds < 0 {
+                self.totals.negative_durations += 1;
+                *self.negative.entry(service).or_insert(0) += 1;
+                f32::NAN
+            } else {
+                (seconds as f64 / 86_400.0) as f32
+            };
+            self.closed.push(Event {
+                key: make_key(service, ward, closed_day),
+                ttc,
+            });
+            closed_day_for_backlog = closed_day.0.max(opened_day.0);
+        }
+        self.backlog_events
+            .push((service, opened_day.0, closed_day_for_backlog));
+    }
+
+    /// Sorts and compacts everything into [`Metrics`].
+    pub fn finish(self) -> Metrics {
+        let Builder {
+            resolver,
+            mut opened,
+            mut closed,
+            totals,
+            wards,
+            negative,
+            backlog_events,
+        } = self;
+        let mut services = resolver.services;
+        // Featured first (config order), then the rest by name; remap indices accordingly.
+        let featured_count = services.iter().filter(|s| s.featured).count();
+        let mut order: Vec<usize> = (0..services.len()).collect();
+        order[featured_count..].sort_by(|a, b| {
+            services[*a]
+                .name
+                .to_lowercase()
+                .cmp(&services[*b].name.to_lowercase())
+        });
+        let mut remap = vec![0 as ServiceIdx; services.len()];
+        for (new, old) in order.iter().enumerate() {
+            remap[*old] = new as ServiceIdx;
+        }
+        let remap_key = |key: u64| -> u64 {
+            let s = (key >> 40) as usize;
+            (u64::from(remap[s]) << 40) | (key & ((1u64 << 40) - 1))
+        };
+        opened.par_iter_mut().for_each(|k| *k = remap_key(*k));
+        closed.par_iter_mut().for_each(|e| e.key = remap_key(e.key));
+        for (old, n) in &negative {
+            services[*old as usize].negative_durations = *n;
+        }
+        let mut reordered: Vec<ServiceInfo> = order.iter().map(|i| services[*i].clone()).collect();
+        for s in &mut reordered {
+            s.codes.sort();
+            s.source_names.sort();
+        }
+        services = reordered;
+
+        opened.par_sort_unstable();
+        closed.par_sort_unstable_by_key(|e| e.key);
+
+        // Day span covering every open and close.
+        let days = opened
+            .iter()
+            .map(|k| key_day(*k).0)
+            .chain(closed.iter().map(|e| key_day(e.key).0));
+        let (mut lo, mut hi) = (i32::MAX, i32::MIN);
+        for d in days {
+            lo = lo.min(d);
+            hi = hi.max(d);
+        }
+        let (span_start, span_len) = if lo <= hi {
+            (Day(lo), (hi - lo + 1) as usize)
+        } else {
+            (Day(0), 0)
+        };
+        let first_day = opened.iter().map(|k| key_day(*k)).min();
+        let last_day = opened.iter().map(|k| key_day(*k)).max();
+
+        let n_services = services.len();
+        let n_wards = usize::from(wards) + 1;
+        let mut city_opened = vec![vec![0u32; span_len]; n_services];
+        let mut city_closed = vec![vec![0u32; span_len]; n_services];
+        let mut ward_opened = vec![vec![0u32; span_len]; n_wards];
+        let mut ward_closed = vec![vec![0u32; span_len]; n_wards];
+
+        // Merge the two sorted runs into cells.
+        let mut cells: Vec<Cell> = Vec::new();
+        let mut ttc_values: Vec<f32> = Vec::with_capacity(closed.len());
+        let (mut i, mut j) = (0, 0);
+        while i < opened.len() || j < closed.len() {
+            let key = match (opened.get(i), closed.get(j)) {
+                (Some(a), Some(b)) => (*a).min(b.key),
+                (Some(a), None) => *a,
+                (None, Some(b)) => b.key,
+                (None, None) => break,
+            };
+            let mut cell = Cell {
+                key,
+                opened: 0,
+                closed: 0,
+                ttc_start: ttc_values.len() as u32,
+                ttc_len: 0,
+            };
+            while opened.get(i) == Some(&key) {
+                cell.opened += 1;
+                i += 1;
+            }
+            while closed.get(j).is_some_and(|e| e.key == key) {
+                cell.closed += 1;
+                let v = closed[j].ttc;
+                if !v.is_nan() {
+                    ttc_values.push(v);
+                    cell.ttc_len += 1;
+                }
+                j += 1;
+            }
+            let service = (key >> 40) as usize;
+            let ward = ((key >> 32) & 0xff) as usize;
+            let d = (key_day(key).0 - span_start.0) as usize;
+            city_opened[service][d] += cell.opened;
+            city_closed[service][d] += cell.closed;
+            ward_opened[ward][d] += cell.opened;
+            ward_closed[ward][d] += cell.closed;
+            services[service].opened_total += u64::from(cell.opened);
+            cells.push(cell);
+        }
+        drop(opened);
+        drop(closed);
+        cells.shrink_to_fit();
+
+        let city_opened_prefix = city_opened
+            .iter()
+            .map(|days| {
+                let mut p = Vec::with_capacity(days.len() + 1);
+                p.push(0u64);
+                let mut sum = 0u64;
+                for d in days {
+                    sum += u64::from(*d);
+                    p.push(sum);
+                }
+                p
+            })
+            .collect();
+
+        // Backlog: +1 on the open day, −1 on the close day (never before the open).
+        let mut delta = vec![vec![0i64; span_len + 1]; n_services];
+        for (service, open, close) in backlog_events {
+            let s = remap[service as usize] as usize;
+            delta[s][(open - span_start.0) as usize] += 1;
+            if close != i32::MAX {
+                delta[s][(close - span_start.0) as usize] -= 1;
+            }
+        }
+        let backlog = delta
+            .into_iter()
+            .map(|d| {
+                let mut run = 0i64;
+                d.into_iter()
+                    .take(span_len)
+                    .map(|x| {
+                        run += x;
+                        run.max(0) as u32
+                    })
+                    .collect()
+            })
+            .collect();
+
+        let slug_index = services
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.slug.clone(), i as ServiceIdx))
+            .collect();
+        Metrics {
+            services,
+            wards,
+            first_day,
+            last_day,
+            totals,
+            span_start,
+            span_len,
+            city_opened,
+            city_closed,
+            city_opened_prefix,
+            backlog,
+            ward_opened,
+            ward_closed,
+            cells,
+            ttc_values,
+            slug_index,
+        }
+    }
+}
+
+fn ttc_of(values: &mut [f32]) -> Option<Ttc> {
+    if values.is_empty() {
+        return None;
+    }
+    let count = values.len();
+    let mean = values.iter().map(|v| f64::from(*v)).sum::<f64>() / count as f64;
+    values.sort_unstable_by(|a, b| a.total_cmp(b));
+    let median = if count % 2 == 1 {
+        f64::from(values[count / 2])
+    } else {
+        (f64::from(values[count / 2 - 1]) + f64::from(values[count / 2])) / 2.0
+    };
+    Some(Ttc {
+        mean_days: mean,
+        median_days: median,
+        count: count as u64,
+    })
+}
+
+impl Metrics {
+    /// Builds the metrics from every request `scan` yields.
+    pub fn build(config: &Config, scan: impl FnOnce(&mut dyn FnMut(RequestRef<'_>))) -> Metrics {
+        let mut builder = Builder::new(config);
+        scan(&mut |r| builder.add(r));
+        builder.finish()
+    }
+
+    /// A service's index by slug.
+    pub fn service(&self, slug: &str) -> Option<ServiceIdx> {
+        self.slug_index.get(slug).copied()
+    }
+
+    /// The service's info.
+    pub fn info(&self, s: ServiceIdx) -> &ServiceInfo {
+        &self.services[s as usize]
+    }
+
+    /// Service indices: featured first.
+    pub fn service_ids(&self) -> impl Iterator<Item = ServiceIdx> + '_ {
+        (0..self.services.len()).map(|i| i as ServiceIdx)
+    }
+
+    fn span_index(&self, day: Day) -> Option<usize> {
+        let i = day.0 - self.span_start.0;
+        (i >= 0 && (i as usize) < self.span_len).then_some(i as usize)
+    }
+
+    /// Clamps `[from, to]` to the span; `None` when it does not overlap.
+    fn span_range(&self, from: Day, to: Day) -> Option<(usize, usize)> {
+        if self.span_len == 0 || to < from {
+            return None;
+        }
+        let lo = (from.0 - self.span_start.0).max(0);
+        let hi = (to.0 - self.span_start.0).min(self.span_len as i32 - 1);
+        (lo <= hi).then_some((lo as usize, hi as usize))
+    }
+
+    fn sum(days: &[u32], range: Option<(usize, usize)>) -> u64 {
+        range
+            .map(|(a, b)| days[a..=b].iter().map(|v| u64::from(*v)).sum())
+            .unwrap_or(0)
+    }
+
+    /// Citywide opened of a service on a day (unassigned included).
+    pub fn city_opened(&self, s: ServiceIdx, day: Day) -> u64 {
+        self.span_index(day)
+            .map(|i| u64::from(self.city_opened[s as usize][i]))
+            .unwrap_or(0)
+    }
+
+    /// Citywide opened and closed of a service over `[from, to]`.
+    pub fn city_counts(&self, s: ServiceIdx, from: Day, to: Day) -> (u64, u64) {
+        let r = self.span_range(from, to);
+        (
+            Self::sum(&self.city_opened[s as usize], r),
+            Self::sum(&self.city_closed[s as usize], r),
+        )
+    }
+
+    /// A ward's (0 = unassigned) opened and closed over all services, per day of `[from, to]`.
+    pub fn ward_days(&self, ward: WardNo, from: Day, to: Day) -> Vec<(Day, u64, u64)> {
+        let w = usize::from(ward);
+        (from.0..=to.0)
+            .map(|d| {
+                let day = Day(d);
+                match self.span_index(day) {
+                    Some(i) => (
+                        day,
+                        u64::from(self.ward_opened[w][i]),
+                        u64::from(self.ward_closed[w][i]),
+                    ),
+                    None => (day, 0, 0),
+                }
+            })
+            .collect()
+    }
+
+    /// The cells of a service in a ward over `[from, to]`.
+    pub fn cells(&self, s: ServiceIdx, ward: WardNo, from: Day, to: Day) -> &[Cell] {
+        let lo = make_key(s, ward, from);
+        let hi = make_key(s, ward, to);
+        let a = self.cells.partition_point(|c| c.key < lo);
+        let b = self.cells.partition_point(|c| c.key <= hi);
+        &self.cells[a..b.max(a)]
+    }
+
+    /// Opened, closed and time to close of a service in one ward (0 = unassigned) over a window.
+    pub fn ward_window(&self, s: ServiceIdx, ward: WardNo, from: Day, to: Day) -> WindowStats {
+        self.window_over(s, std::iter::once(ward), from, to)
+    }
+
+    /// The same, citywide (every ward and the unassigned).
+    pub fn city_window(&self, s: ServiceIdx, from: Day, to: Day) -> WindowStats {
+        self.window_over(s, 0..=self.wards, from, to)
+    }
+
+    fn window_over(
+        &self,
+        s: ServiceIdx,
+        wards: impl Iterator<Item = WardNo>,
+        from: Day,
+        to: Day,
+    ) -> WindowStats {
+        let mut stats = WindowStats::default();
+        let mut values = Vec::new();
+        for w in wards {
+            for c in self.cells(s, w, from, to) {
+                stats.opened += u64::from(c.opened);
+                stats.closed += u64::from(c.closed);
+                values.extend_from_slice(
+                    &self.ttc_values[c.ttc_start as usize..(c.ttc_start + c.ttc_len) as usize],
+                );
+            }
+        }
+        stats.ttc = ttc_of(&mut values);
+        stats
+    }
+
+    /// The ranking of wards 1..N by time to close for a service over a window (SPEC §5).
+    pub fn ranking(&self, s: ServiceIdx, from: Day, to: Day) -> Ranking {
+        let stats: Vec<(WardNo, WindowStats)> = (1..=self.wards)
+            .map(|w| (w, self.ward_window(s, w, from, to)))
+            .collect();
+        self.ranking_from(&stats)
+    }
+
+    /// Ranking from per-ward stats already computed (wards 1..N, in order).
+    pub fn ranking_from(&self, stats: &[(WardNo, WindowStats)]) -> Ranking {
+        let n = stats.len().max(1) as f64;
+        let mean = stats.iter().map(|(_, s)| s.closed as f64).sum::<f64>() / n;
+        let var = stats
+            .iter()
+            .map(|(_, s)| (s.closed as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n;
+        let threshold = mean - var.sqrt();
+        let min_closed = (threshold.max(1.0).round() as u64).min(10);
+        let mut ranked: Vec<WardRank> = stats
+            .iter()
+            .filter(|(_, s)| s.closed >= min_closed)
+            .filter_map(|(w, s)| {
+                s.ttc.map(|t| WardRank {
+                    ward: *w,
+                    rank: 0,
+                    closed: s.closed,
+                    ttc_mean_days: t.mean_days,
+                })
+            })
+            .collect();
+        ranked.sort_by(|a, b| {
+            a.ttc_mean_days
+                .total_cmp(&b.ttc_mean_days)
+                .then(a.ward.cmp(&b.ward))
+        });
+        for (i, r) in ranked.iter_mut().enumerate() {
+            r.rank = i + 1;
+        }
+        Ranking {
+            threshold,
+            min_closed,
+            ranked,
+        }
+    }
+
+    /// The baseline of a service for `day`: opened per day over the up to 365 days before it that
+    /// the store covers (from its first day). `None` when no day before `day` is covered.
+    pub fn baseline(&self, s: ServiceIdx, day: Day) -> Option<Baseline> {
+        let first = self.first_day?;
+        let from = day.plus(-365).max(first);
+        let to = day.plus(-1);
+        if to < from {
+            return None;
+        }
+        let days = (to.0 - from.0 + 1) as u32;
+        let total = match self.span_range(from, to) {
+            Some((a, b)) => {
+                self.city_opened_prefix[s as usize][b + 1] - self.city_opened_prefix[s as usize][a]
+            }
+            None => 0,
+        };
+        Some(Baseline {
+            per_day: total as f64 / f64::from(days),
+            days,
+        })
+    }
+
+    /// The 6 days with the most opened requests of a service in a ward, over the whole store
+    /// (ties: most recent first).
+    pub fn highs(&self, s: ServiceIdx, ward: WardNo) -> Vec<(Day, u64)> {
+        let all = self.cells(s, ward, Day(i32::MIN + 1), Day(i32::MAX - 1));
+        let mut days: Vec<(Day, u64)> = all
+            .iter()
+            .filter(|c| c.opened > 0)
+            .map(|c| (c.day(), u64::from(c.opened)))
+            .collect();
+        days.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+        days.truncate(6);
+        days
+    }
+
+    /// The days with the most requests (all services) in a ward over the whole store.
+    pub fn ward_busiest_days(&self, ward: WardNo, n: usize) -> Vec<(Day, u64)> {
+        let Some(series) = self.ward_opened.get(usize::from(ward)) else {
+            return Vec::new();
+        };
+        let mut days: Vec<(Day, u64)> = series
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| **v > 0)
+            .map(|(i, v)| (self.span_start.plus(i as i32), u64::from(*v)))
+            .collect();
+        days.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.cmp(&a.0)));
+        days.truncate(n);
+        days
+    }
+
+    /// Requests of a service open at the end of `day`, citywide.
+    pub fn backlog(&self, s: ServiceIdx, day: Day) -> u64 {
+        if self.span_len == 0 || day < self.span_start {
+            return 0;
+        }
+        let i = self.span_index(day).unwrap_or(self.span_len - 1);
+        u64::from(self.backlog[s as usize][i])
+    }
+
+    /// Counted requests with no valid ward opened over `[from, to]`.
+    pub fn unassigned(&self, from: Day, to: Day) -> u64 {
+        Self::sum(&self.ward_opened[0], self.span_range(from, to))
+    }
+
+    /// Counted requests opened citywide on `[from, to]`, all services.
+    pub fn total_opened(&self, from: Day, to: Day) -> u64 {
+        let r = self.span_range(from, to);
+        self.ward_opened.iter().map(|w| Self::sum(w, r)).sum()
+    }
+
+    /// Services with at least one request opened on `day`, featured first.
+    pub fn services_on(&self, day: Day) -> Vec<ServiceIdx> {
+        match self.span_index(day) {
+            Some(i) => self
+                .service_ids()
+                .filter(|s| self.city_opened[*s as usize][i] > 0)
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Services with any activity in a ward over the whole store, featured first.
+    pub fn services_in_ward(&self, ward: WardNo) -> Vec<ServiceIdx> {
+        self.service_ids()
+            .filter(|s| {
+                !self
+                    .cells(*s, ward, Day(i32::MIN + 1), Day(i32::MAX - 1))
+                    .is_empty()
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    fn config() -> Config {
+        Config::parse(
+            "site: {title: T, base_url: 'https://e.org/'}\ncity: {name: C, wards: 3, disclaimer: D}\nservices:\n  featured:\n    - {slug: potholes, name: Potholes, codes: [PHF], names: [Pot Hole in Street]}\n",
+        )
+        .unwrap()
+    }
+
+    const DAY: i64 = 86_400;
+    // 2021-01-04 00:00 in Chicago (a Monday), in Unix seconds.
+    const MON: i64 = 1_609_740_000;
+
+    fn req<'a>(
+        code: Option<&'a str>,
+        name: &'a str,
+        open: i64,
+        close: Option<i64>,
+        ward: Option<u8>,
+        dup: bool,
+    ) -> RequestRef<'a> {
+        RequestRef {
+            service_code: code,
+            service_name: name,
+            requested_at: open,
+            closed_at: close,
+            ward,
+            duplicate: dup,
+        }
+    }
+
+    #[test]
+    fn counts_ttc_and_exclusions_by_hand() {
+        let c = config();
+        let m = Metrics::build(&c, |add| {
+            add(req(
+                Some("PHF"),
+                "Pothole in Street Complaint",
+                MON + 3600,
+                Some(MON + 3600 + DAY),
+                Some(1),
+                false,
+            ));
+            add(req(
+                None,
+                "Pot Hole in Street",
+                MON + 7200,
+                Some(MON + 7200 + 3 * DAY),
+                Some(1),
+                false,
+            ));
+            add(req(Some("PHF"), "x", MON + 7200, None, Some(2), false));
+            add(req(Some("PHF"), "x", MON + 7200, None, None, false)); // unassigned
+            add(req(Some("PHF"), "x", MON + 7200, Some(MON), Some(2), false)); // negative duration
+            add(req(Some("PHF"), "x", MON + 7200, None, Some(2), true)); // duplicate
+            add(req(
+                Some("311IOC"),
+                "311 INFORMATION ONLY CALL",
+                MON,
+                None,
+                Some(2),
+                false,
+            ));
+            add(req(None, "Graffiti Removal", MON, None, Some(7), false)); // ward outside 1..3
+        });
+        assert_eq!(m.totals.counted, 6);
+        assert_eq!(m.totals.duplicates, 1);
+        assert_eq!(m.totals.excluded, 1);
+        assert_eq!(m.totals.unassigned, 2);
+        assert_eq!(m.totals.negative_durations, 1);
+        let p = m.service("potholes").unwrap();
+        assert_eq!(p, 0);
+        assert_eq!(m.service("graffiti-removal"), Some(1));
+        let mon = Day::of_instant(MON, c.tz());
+        assert_eq!(mon.to_string(), "2021-01-04");
+        assert_eq!(m.city_opened(p, mon), 5);
+        let w1 = m.ward_window(p, 1, mon, mon.plus(6));
+        assert_eq!((w1.opened, w1.closed), (2, 2));
+        let t = w1.ttc.unwrap();
+        assert_eq!((t.mean_days, t.median_days, t.count), (2.0, 2.0, 2));
+        let w2 = m.ward_window(p, 2, mon, mon.plus(6));
+        assert_eq!((w2.opened, w2.closed), (2, 1));
+        assert_eq!(w2.ttc, None, "negative durations do not count");
+        let city = m.city_window(p, mon, mon.plus(6));
+        assert_eq!((city.opened, city.closed), (5, 3));
+        assert_eq!(m.unassigned(mon, mon), 2);
+        // Backlog at the end of Monday: 5 opened, the negative one closes the same day.
+        assert_eq!(m.backlog(p, mon), 4);
+        assert_eq!(m.backlog(p, mon.plus(1)), 3);
+        assert_eq!(m.backlog(p, mon.plus(3)), 2);
+    }
+
+    #[test]
+    fn ranking_threshold_and_order() {
+        let c = config();
+        let m = Metrics::build(&c, |add| {
+            for (ward, n, days) in [(1u8, 4, 2), (2, 3, 1), (3, 1, 5)] {
+                for i in 0..n {
+                    add(req(
+                        Some("PHF"),
+                        "x",
+                        MON + i,
+                        Some(MON + i + days * DAY),
+                        Some(ward),
+                        false,
+                    ));
+                }
+            }
+        });
+        let mon = Day::of_instant(MON, c.tz());
+        let r = m.ranking(0, mon, mon.plus(6));
+        // closed counts 4, 3, 1: mean 8/3, population SD sqrt(14/9) = 1.247; threshold 1.42 → 1.
+        assert!((r.threshold - (8.0 / 3.0 - (14.0f64 / 9.0).sqrt())).abs() < 1e-9);
+        assert_eq!(r.min_closed, 1);
+        let order: Vec<_> = r.ranked.iter().map(|x| (x.ward, x.rank)).collect();
+        assert_eq!(order, vec![(2, 1), (1, 2), (3, 3)]);
+    }
+
+    #[test]
+    fn baseline_is_relative_to_the_day_shown() {
+        let c = config();
+        let m = Metrics::build(&c, |add| {
+            for d in 0..10 {
+                add(req(Some("PHF"), "x", MON + d * DAY, None, Some(1), false));
+            }
+            add(req(Some("PHF"), "x", MON + 10 * DAY, None, Some(1), false));
+            add(req(
+                Some("PHF"),
+                "x",
+                MON + 10 * DAY + 60,
+                None,
+                Some(1),
+                false,
+            ));
+        });
+        let mon = Day::of_instant(MON, c.tz());
+        assert_eq!(
+            m.baseline(0, mon),
+            None,
+            "no day before the first is covered"
+        );
+        let b = m.baseline(0, mon.plus(10)).unwrap();
+        assert_eq!((b.per_day, b.days), (1.0, 10));
+        assert_eq!(b.above_average_pct(2), Some(100));
+        let highs = m.highs(0, 1);
+        assert_eq!(highs[0], (mon.plus(10), 2));
+        assert_eq!(highs[1], (mon.plus(9), 1), "ties: most recent first");
+        assert_eq!(highs.len(), 6);
+    }
+}

@@ -1,0 +1,862 @@
+//! `config.yaml`: the site, the city, its wards and services, the data source and the store.
+//!
+//! Every key is declared here; an unknown key or a bad value is an error that names the key and
+//! the line (serde_yaml attaches both, because validation happens inside deserialisation).
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+
+use crate::domain::{Day, slugify};
+
+/// A configuration that could not be read or is invalid. Exit status 2.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read the config file {path}: {source}")]
+    Read {
+        /// The config file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The YAML is malformed, has an unknown key, or a value fails validation.
+    #[error("{path}: {message}\n  fix that key (see the config reference in README.md)")]
+    Invalid {
+        /// The config file.
+        path: PathBuf,
+        /// serde_yaml's message, with the key path and the line.
+        message: String,
+    },
+}
+
+/// The whole configuration, as read from `config.yaml`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Site title, base URL and where templates, content and static files live.
+    pub site: SiteConfig,
+    /// The city: name, time zone, number of wards, links to its own services.
+    pub city: CityConfig,
+    /// The ward boundary maps and the dates each was in force.
+    #[serde(default)]
+    pub boundaries: Vec<BoundaryMap>,
+    /// The ward offices file (aldermen and contacts).
+    #[serde(default)]
+    pub ward_offices: Option<PathBuf>,
+    /// Featured and excluded service types.
+    #[serde(default)]
+    pub services: ServicesConfig,
+    /// Where `cwfy fetch` pulls from.
+    #[serde(default)]
+    pub source: SourceConfig,
+    /// The embedded SQLite store.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// How many past days and weeks get pages.
+    #[serde(default)]
+    pub history: HistoryConfig,
+    /// The real data imported by `cwfy build` when there is no store yet.
+    #[serde(default)]
+    pub sample: Vec<PathBuf>,
+    /// Sanity gates `cwfy update` applies before publishing.
+    #[serde(default)]
+    pub gates: GatesConfig,
+    /// The folder the config was read from; relative paths are resolved against it.
+    #[serde(skip)]
+    pub root: PathBuf,
+}
+
+/// `site:` keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteConfig {
+    /// The site's name, shown in every title.
+    pub title: String,
+    /// One sentence describing the site (meta description of the home page).
+    #[serde(default)]
+    pub description: String,
+    /// Absolute URL the site is published at, ending in `/` (a sub-path is fine).
+    pub base_url: BaseUrl,
+    /// Language of the pages (`<html lang>`).
+    #[serde(default = "default_language")]
+    pub language: String,
+    /// Templates folder.
+    #[serde(default = "default_templates")]
+    pub templates: PathBuf,
+    /// Markdown content folder.
+    #[serde(default = "default_content")]
+    pub content: PathBuf,
+    /// Static files copied as they are.
+    #[serde(default = "default_static")]
+    pub static_dir: PathBuf,
+    /// Output folder.
+    #[serde(default = "default_output")]
+    pub output: PathBuf,
+}
+
+fn default_language() -> String {
+    "en".into()
+}
+fn default_templates() -> PathBuf {
+    "templates".into()
+}
+fn default_content() -> PathBuf {
+    "content".into()
+}
+fn default_static() -> PathBuf {
+    "static".into()
+}
+fn default_output() -> PathBuf {
+    "site".into()
+}
+
+/// An absolute http(s) URL ending in `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseUrl(String);
+
+impl BaseUrl {
+    /// Validates and normalises (adds the trailing `/`).
+    pub fn parse(text: &str) -> Result<BaseUrl, String> {
+        let text = text.trim();
+        let rest = text
+            .strip_prefix("https://")
+            .or_else(|| text.strip_prefix("http://"))
+            .ok_or_else(|| format!("base_url must start with http:// or https://, got {text:?}"))?;
+        if rest.is_empty() || rest.starts_with('/') || rest.contains(char::is_whitespace) {
+            return Err(format!("base_url needs a host name, got {text:?}"));
+        }
+        if rest.contains(['?', '#']) {
+            return Err(format!(
+                "base_url must not have a query or fragment, got {text:?}"
+            ));
+        }
+        let mut url = text.to_string();
+        if !url.ends_with('/') {
+            url.push('/');
+        }
+        Ok(BaseUrl(url))
+    }
+
+    /// The URL, always ending in `/`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The absolute URL of a site path such as `ward/3/` (no leading slash).
+    pub fn join(&self, path: &str) -> String {
+        format!("{}{}", self.0, path.trim_start_matches('/'))
+    }
+}
+
+impl<'de> Deserialize<'de> for BaseUrl {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        BaseUrl::parse(&text).map_err(|m| keyed("base_url", m))
+    }
+}
+
+impl fmt::Display for BaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `city:` keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CityConfig {
+    /// The city's name ("Chicago").
+    pub name: String,
+    /// IANA time zone all days and weeks are counted in.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: TimeZoneName,
+    /// Number of wards; valid wards are 1..=wards.
+    pub wards: Wards,
+    /// Link to the city's 311 request form; `{name}` is replaced by the service name.
+    #[serde(default)]
+    pub request_form_url: Option<String>,
+    /// Link to the data portal dataset.
+    #[serde(default)]
+    pub data_portal_url: Option<String>,
+    /// The disclaimer the city's data terms require in the footer.
+    pub disclaimer: String,
+    /// Who publishes the data (for citation lines).
+    #[serde(default = "default_publisher")]
+    pub data_publisher: String,
+}
+
+fn default_publisher() -> String {
+    "City of Chicago 311".into()
+}
+
+fn default_time_zone() -> TimeZoneName {
+    TimeZoneName {
+        name: "America/Chicago".into(),
+        tz: TimeZone::get("America/Chicago").unwrap_or(TimeZone::UTC),
+    }
+}
+
+/// A valid IANA time zone name, with the zone itself.
+#[derive(Debug, Clone)]
+pub struct TimeZoneName {
+    /// As written, e.g. `America/Chicago`.
+    pub name: String,
+    /// The zone.
+    pub tz: TimeZone,
+}
+
+impl<'de> Deserialize<'de> for TimeZoneName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        let tz = TimeZone::get(&name).map_err(|_| {
+            keyed(
+                "time_zone",
+                format!("unknown time zone {name:?}; use an IANA name such as \"America/Chicago\""),
+            )
+        })?;
+        Ok(TimeZoneName { name, tz })
+    }
+}
+
+/// The number of wards, 1..=255.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Wards(pub u8);
+
+impl<'de> Deserialize<'de> for Wards {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let n = i64::deserialize(d)?;
+        match u8::try_from(n) {
+            Ok(n) if n >= 1 => Ok(Wards(n)),
+            _ => Err(keyed(
+                "wards",
+                format!("wards must be a whole number from 1 to 255, got {n}"),
+            )),
+        }
+    }
+}
+
+/// A date written `YYYY-MM-DD` in the config.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigDate(pub Date);
+
+impl<'de> Deserialize<'de> for ConfigDate {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse::<Date>().map(ConfigDate).map_err(|_| {
+            serde::de::Error::custom(format!("{text:?} is not a date; write YYYY-MM-DD"))
+        })
+    }
+}
+
+/// One ward map and the dates it was in force (`until` exclusive; open-ended when absent).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoundaryMap {
+    /// A short name ("2015").
+    pub name: String,
+    /// GeoJSON file with one feature per ward (property `ward`).
+    pub file: PathBuf,
+    /// First day in force.
+    pub from: ConfigDate,
+    /// First day no longer in force.
+    #[serde(default)]
+    pub until: Option<ConfigDate>,
+}
+
+/// `services:` keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServicesConfig {
+    /// Services that lead lists and the home page.
+    #[serde(default)]
+    pub featured: Vec<FeaturedService>,
+    /// Types that are not service requests and never count (matched on name or code).
+    #[serde(default = "default_excluded")]
+    pub excluded: Vec<String>,
+}
+
+impl Default for ServicesConfig {
+    fn default() -> Self {
+        ServicesConfig {
+            featured: Vec::new(),
+            excluded: default_excluded(),
+        }
+    }
+}
+
+fn default_excluded() -> Vec<String> {
+    vec!["311 INFORMATION ONLY CALL".into()]
+}
+
+/// A featured service: the codes and names of every source that belong to it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FeaturedService {
+    /// URL slug, lower case letters, digits and dashes.
+    pub slug: Slug,
+    /// Display name.
+    pub name: String,
+    /// Open311 `service_code`s (old and new endpoints) and Socrata `sr_short_code`s.
+    #[serde(default)]
+    pub codes: Vec<String>,
+    /// Socrata `sr_type`s, Open311 `service_name`s and legacy type names.
+    #[serde(default)]
+    pub names: Vec<String>,
+}
+
+/// A URL slug as written in the config.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Slug(pub String);
+
+impl<'de> Deserialize<'de> for Slug {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        if !text.is_empty() && slugify(&text) == text {
+            Ok(Slug(text))
+        } else {
+            Err(keyed(
+                "slug",
+                format!(
+                    "slug {text:?} must be lower-case letters, digits and single dashes, such as {:?}",
+                    slugify(&text)
+                ),
+            ))
+        }
+    }
+}
+
+/// Which kind of endpoint `cwfy fetch` talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceKindConfig {
+    /// Open311 GeoReport v2.
+    Open311,
+    /// Socrata SODA.
+    Socrata,
+}
+
+/// `source:` keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Which endpoint `cwfy fetch` uses by default.
+    #[serde(default = "default_source_kind")]
+    pub kind: SourceKindConfig,
+    /// Open311 GeoReport v2 settings.
+    #[serde(default)]
+    pub open311: Open311Config,
+    /// Socrata SODA settings.
+    #[serde(default)]
+    pub socrata: SocrataConfig,
+    /// Requests in flight at once.
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// Seconds before a request is abandoned and retried.
+    #[serde(default = "default_timeout")]
+    pub timeout_seconds: u64,
+    /// Retries per page after the first try (timeouts, 5xx, 429, bodies that are not JSON).
+    #[serde(default = "default_retries")]
+    pub retries: u32,
+    /// First back-off delay in milliseconds; doubles each retry, with jitter.
+    #[serde(default = "default_backoff")]
+    pub backoff_ms: u64,
+    /// Minutes the nightly increment reaches back before the stored watermark.
+    #[serde(default = "default_overlap")]
+    pub overlap_minutes: i64,
+    /// Days fetched when the store is empty and no `--backfill-from` is given.
+    #[serde(default = "default_initial_days")]
+    pub initial_days: i64,
+}
+
+impl Default for SourceConfig {
+    fn default() -> Self {
+        SourceConfig {
+            kind: default_source_kind(),
+            open311: Open311Config::default(),
+            socrata: SocrataConfig::default(),
+            concurrency: default_concurrency(),
+            timeout_seconds: default_timeout(),
+            retries: default_retries(),
+            backoff_ms: default_backoff(),
+            overlap_minutes: default_overlap(),
+            initial_days: default_initial_days(),
+        }
+    }
+}
+
+fn default_source_kind() -> SourceKindConfig {
+    SourceKindConfig::Open311
+}
+fn default_concurrency() -> usize {
+    4
+}
+fn default_timeout() -> u64 {
+    30
+}
+fn default_retries() -> u32 {
+    5
+}
+fn default_backoff() -> u64 {
+    500
+}
+fn default_overlap() -> i64 {
+    60
+}
+fn default_initial_days() -> i64 {
+    7
+}
+
+/// `source.open311:` keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Open311Config {
+    /// Endpoint base, e.g. `http://311api.cityofchicago.org/open311/v2/`.
+    #[serde(default = "default_open311_url")]
+    pub base_url: String,
+    /// Environment variable holding the API key (sent as `api_key` when set).
+    #[serde(default = "default_open311_key_env")]
+    pub api_key_env: String,
+    /// `jurisdiction_id`, when the endpoint serves several.
+    #[serde(default)]
+    pub jurisdiction_id: Option<String>,
+    /// Records per page.
+    #[serde(default = "default_open311_page")]
+    pub page_size: u32,
+    /// Ask for Chicago's extensions (`extensions=true`).
+    #[serde(default = "default_true")]
+    pub extensions: bool,
+}
+
+impl Default for Open311Config {
+    fn default() -> Self {
+        Open311Config {
+            base_url: default_open311_url(),
+            api_key_env: default_open311_key_env(),
+            jurisdiction_id: None,
+            page_size: default_open311_page(),
+            extensions: true,
+        }
+    }
+}
+
+fn default_open311_url() -> String {
+    "http://311api.cityofchicago.org/open311/v2/".into()
+}
+fn default_open311_key_env() -> String {
+    "CWFY_OPEN311_API_KEY".into()
+}
+fn default_open311_page() -> u32 {
+    500
+}
+fn default_true() -> bool {
+    true
+}
+
+/// `source.socrata:` keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SocrataConfig {
+    /// Resource URL, e.g. `https://data.cityofchicago.org/resource/v6vf-nfxy.json`.
+    #[serde(default = "default_socrata_url")]
+    pub url: String,
+    /// Environment variable holding the app token (sent as `X-App-Token`).
+    #[serde(default = "default_socrata_token_env")]
+    pub app_token_env: String,
+    /// Rows per page (`$limit`).
+    #[serde(default = "default_socrata_page")]
+    pub page_size: u32,
+}
+
+impl Default for SocrataConfig {
+    fn default() -> Self {
+        SocrataConfig {
+            url: default_socrata_url(),
+            app_token_env: default_socrata_token_env(),
+            page_size: default_socrata_page(),
+        }
+    }
+}
+
+fn default_socrata_url() -> String {
+    "https://data.cityofchicago.org/resource/v6vf-nfxy.json".into()
+}
+fn default_socrata_token_env() -> String {
+    "CWFY_SOCRATA_APP_TOKEN".into()
+}
+fn default_socrata_page() -> u32 {
+    50_000
+}
+
+/// `store:` keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// The SQLite file.
+    #[serde(default = "default_store_path")]
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: default_store_path(),
+        }
+    }
+}
+
+fn default_store_path() -> PathBuf {
+    "data/store.sqlite".into()
+}
+
+/// `history:` keys.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HistoryConfig {
+    /// Past days that get a day page (counting back from the latest day).
+    #[serde(default = "default_history_days")]
+    pub days: u32,
+    /// Past weeks that get ward and service week pages.
+    #[serde(default = "default_history_weeks")]
+    pub weeks: u32,
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        HistoryConfig {
+            days: default_history_days(),
+            weeks: default_history_weeks(),
+        }
+    }
+}
+
+fn default_history_days() -> u32 {
+    365
+}
+fn default_history_weeks() -> u32 {
+    52
+}
+
+/// `gates:` keys: when `cwfy update` refuses to publish.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatesConfig {
+    /// The newest complete day must have at least this share of the usual count for its weekday.
+    #[serde(default = "default_min_day_share")]
+    pub min_day_share: f64,
+    /// Weeks of the same weekday the usual count is taken over.
+    #[serde(default = "default_usual_weeks")]
+    pub usual_weeks: u32,
+    /// Below this usual count the day-volume gate does not apply (too little data to judge).
+    #[serde(default = "default_min_usual")]
+    pub min_usual: u32,
+}
+
+impl Default for GatesConfig {
+    fn default() -> Self {
+        GatesConfig {
+            min_day_share: default_min_day_share(),
+            usual_weeks: default_usual_weeks(),
+            min_usual: default_min_usual(),
+        }
+    }
+}
+
+fn default_min_day_share() -> f64 {
+    0.5
+}
+fn default_usual_weeks() -> u32 {
+    8
+}
+fn default_min_usual() -> u32 {
+    20
+}
+
+impl Config {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut config = Config::parse(&text).map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        config.root = path
+            .parent()
+            .map(|p| {
+                if p.as_os_str().is_empty() {
+                    Path::new(".")
+                } else {
+                    p
+                }
+            })
+            .unwrap_or(Path::new("."))
+            .to_path_buf();
+        Ok(config)
+    }
+
+    /// Parses config text; the error is a message with the key path and line.
+    pub fn parse(text: &str) -> Result<Config, String> {
+        let config: Config =
+            serde_yaml::from_str(text).map_err(|e| relocate(text, &e.to_string()))?;
+        config.validate(text)?;
+        Ok(config)
+    }
+
+    /// Checks what a single key's type cannot: relations between keys.
+    fn validate(&self, text: &str) -> Result<(), String> {
+        let mut slugs = BTreeSet::new();
+        for service in &self.services.featured {
+            if !slugs.insert(service.slug.0.clone()) {
+                return Err(format!(
+                    "services.featured: the slug {:?} is used twice{}; give each service its own slug",
+                    service.slug.0,
+                    line_of(text, &format!("slug: {}", service.slug.0))
+                ));
+            }
+            if service.codes.is_empty() && service.names.is_empty() {
+                return Err(format!(
+                    "services.featured: {:?} has neither codes nor names{}; list at least one",
+                    service.slug.0,
+                    line_of(text, &format!("slug: {}", service.slug.0))
+                ));
+            }
+        }
+        for map in &self.boundaries {
+            if let Some(until) = map.until
+                && until.0 <= map.from.0
+            {
+                return Err(format!(
+                    "boundaries: map {:?} ends ({}) before it starts ({}){}",
+                    map.name,
+                    until.0,
+                    map.from.0,
+                    line_of(text, "until:")
+                ));
+            }
+        }
+        if self.source.concurrency == 0 || self.source.concurrency > 64 {
+            return Err(format!(
+                "source.concurrency must be from 1 to 64, got {}{}",
+                self.source.concurrency,
+                line_of(text, "concurrency:")
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.gates.min_day_share) {
+            return Err(format!(
+                "gates.min_day_share must be between 0 and 1, got {}{}",
+                self.gates.min_day_share,
+                line_of(text, "min_day_share:")
+            ));
+        }
+        Ok(())
+    }
+
+    /// A path from the config, resolved against the config's folder.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.root.join(path)
+        }
+    }
+
+    /// The city's time zone.
+    pub fn tz(&self) -> &TimeZone {
+        &self.city.time_zone.tz
+    }
+
+    /// The number of wards.
+    pub fn ward_count(&self) -> u8 {
+        self.city.wards.0
+    }
+
+    /// The boundary map in force on `day`, if any is configured.
+    pub fn boundary_for(&self, day: Day) -> Option<&BoundaryMap> {
+        let date = day.date();
+        self.boundaries
+            .iter()
+            .find(|m| m.from.0 <= date && m.until.is_none_or(|u| date < u.0))
+            .or_else(|| {
+                // Before the first map or in a gap: the nearest earlier map, else the first.
+                self.boundaries
+                    .iter()
+                    .filter(|m| m.from.0 <= date)
+                    .max_by_key(|m| m.from.0)
+                    .or_else(|| self.boundaries.iter().min_by_key(|m| m.from.0))
+            })
+    }
+}
+
+/// Marks a value error with the key it is about. serde_yaml places errors raised inside a value's
+/// own `Deserialize` at the enclosing mapping; [`relocate`] uses the mark to name the key and
+/// find its real line.
+fn keyed<E: serde::de::Error>(key: &str, message: String) -> E {
+    E::custom(format!("\u{1}{key}\u{1}{message}"))
+}
+
+/// Rewrites a serde_yaml message carrying a [`keyed`] mark as "path.key: message at line N".
+fn relocate(text: &str, message: &str) -> String {
+    let Some(start) = message.find('\u{1}') else {
+        return message.to_string();
+    };
+    let rest = &message[start + 1..];
+    let Some(end) = rest.find('\u{1}') else {
+        return message.to_string();
+    };
+    let key = &rest[..end];
+    let detail = &rest[end + 1..];
+    let detail = detail
+        .rfind(" at line ")
+        .map(|i| &detail[..i])
+        .unwrap_or(detail);
+    // serde_yaml writes "path: message"; the path is the mapping the key sits in.
+    let prefix = message[..start].trim_end_matches(": ").trim();
+    let mut path: Vec<&str> = prefix.split('.').filter(|p| !p.is_empty()).collect();
+    path.push(key);
+    let shown: Vec<String> = path.iter().map(|p| p.to_string()).collect();
+    let line = locate_key(text, &path)
+        .map(|l| format!(" at line {l}"))
+        .unwrap_or_default();
+    format!("{}: {detail}{line}", shown.join("."))
+}
+
+/// The 1-based line of a key path in block-style YAML (`["city", "wards"]`); list indices such as
+/// `featured[1]` pick the n-th item.
+fn locate_key(text: &str, path: &[&str]) -> Option<usize> {
+    let mut indent_floor: i64 = -1;
+    let mut lines = text.lines().enumerate().peekable();
+    let mut found = None;
+    for part in path {
+        let (name, index) = match part.split_once('[') {
+            Some((n, i)) => (n, i.trim_end_matches(']').parse::<usize>().ok()),
+            None => (*part, None),
+        };
+        found = None;
+        for (i, line) in lines.by_ref() {
+            let trimmed = line.trim_start();
+            let indent = (line.len() - trimmed.len()) as i64;
+            if trimmed.is_empty() || trimmed.starts_with('#') {
+                continue;
+            }
+            if indent <= indent_floor {
+                return None;
+            }
+            let bare = trimmed.trim_start_matches("- ");
+            if bare.starts_with(&format!("{name}:")) {
+                found = Some(i + 1);
+                indent_floor = indent;
+                break;
+            }
+        }
+        found?;
+        if let Some(n) = index {
+            let mut seen = 0;
+            found = None;
+            for (i, line) in lines.by_ref() {
+                let trimmed = line.trim_start();
+                if trimmed.starts_with("- ") {
+                    if seen == n {
+                        found = Some(i + 1);
+                        indent_floor = (line.len() - trimmed.len()) as i64 - 1;
+                        break;
+                    }
+                    seen += 1;
+                }
+            }
+            found?;
+        }
+    }
+    found
+}
+
+/// " at line N" for the first line containing `needle`, or "" when not found.
+fn line_of(text: &str, needle: &str) -> String {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| format!(" at line {}", i + 1))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = "site:\n  title: T\n  base_url: https://example.org/sub\ncity:\n  name: Chicago\n  wards: 50\n  disclaimer: D\n";
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = Config::parse(MINIMAL).unwrap();
+        assert_eq!(c.site.base_url.as_str(), "https://example.org/sub/");
+        assert_eq!(c.city.time_zone.name, "America/Chicago");
+        assert_eq!(
+            c.services.excluded,
+            vec!["311 INFORMATION ONLY CALL".to_string()]
+        );
+        assert_eq!(c.history.days, 365);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let text = format!("{MINIMAL}  colour: red\n");
+        let err = Config::parse(&text).unwrap_err();
+        assert!(err.contains("colour"), "{err}");
+        assert!(err.contains("line 8"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_key_and_line() {
+        let text = MINIMAL.replace("wards: 50", "wards: 0");
+        let err = Config::parse(&text).unwrap_err();
+        assert!(
+            err.contains("city.wards") && err.contains("line 6"),
+            "{err}"
+        );
+
+        let text = MINIMAL.replace("name: Chicago", "name: Chicago\n  time_zone: Mars/Olympus");
+        let err = Config::parse(&text).unwrap_err();
+        assert!(
+            err.contains("city.time_zone") && err.contains("line 6"),
+            "{err}"
+        );
+
+        let text = MINIMAL.replace("https://example.org/sub", "example.org");
+        let err = Config::parse(&text).unwrap_err();
+        assert!(
+            err.contains("site.base_url") && err.contains("line 3"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn duplicate_slugs_are_rejected_with_line() {
+        let text = format!(
+            "{MINIMAL}services:\n  featured:\n    - slug: a\n      name: A\n      names: [x]\n    - slug: a\n      name: B\n      names: [y]\n"
+        );
+        let err = Config::parse(&text).unwrap_err();
+        assert!(
+            err.contains("used twice") && err.contains("line 10"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn boundary_map_in_force_is_chosen_by_date() {
+        let text = format!(
+            "{MINIMAL}boundaries:\n  - {{name: '2003', file: a, from: 2003-05-01, until: 2015-05-18}}\n  - {{name: '2015', file: b, from: 2015-05-18, until: 2023-05-15}}\n  - {{name: '2023', file: c, from: 2023-05-15}}\n"
+        );
+        let c = Config::parse(&text).unwrap();
+        let name = |d: &str| c.boundary_for(Day::parse(d).unwrap()).unwrap().name.clone();
+        assert_eq!(name("2014-01-01"), "2003");
+        assert_eq!(name("2015-05-18"), "2015");
+        assert_eq!(name("2023-05-14"), "2015");
+        assert_eq!(name("2026-01-01"), "2023");
+        assert_eq!(name("1999-01-01"), "2003");
+    }
+}

@@ -1,0 +1,155 @@
+//! Ward offices: the alderman and contacts of each ward, from the data portal's "Ward Offices"
+//! dataset (SODA JSON, either as an array of records or keyed by ward as CWFY saved it in 2013).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::ContentError;
+use crate::domain::WardNo;
+use crate::source::open311::text_of;
+
+/// One ward's office.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct WardOffice {
+    /// Ward number.
+    pub ward: WardNo,
+    /// The alderman's name as the portal writes it ("Taylor, Jeanette B." or "Joe Moreno"),
+    /// turned to "First Last".
+    pub alderman: String,
+    /// Ward office street address.
+    pub address: Option<String>,
+    /// Ward office phone.
+    pub phone: Option<String>,
+    /// City Hall office address.
+    pub city_hall_address: Option<String>,
+    /// City Hall phone.
+    pub city_hall_phone: Option<String>,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Web site.
+    pub website: Option<String>,
+}
+
+/// Reads a ward offices file; unknown or out-of-range wards are skipped.
+pub fn load_offices(
+    path: &Path,
+    wards: WardNo,
+) -> Result<BTreeMap<WardNo, WardOffice>, ContentError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ContentError::Read {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let value: Value = serde_json::from_str(&text).map_err(|e| ContentError::FrontMatter {
+        path: path.to_path_buf(),
+        line: e.line(),
+        message: format!("not valid JSON: {e}"),
+    })?;
+    let records: Vec<&Value> = match &value {
+        Value::Array(list) => list.iter().collect(),
+        Value::Object(map) => map.values().collect(),
+        _ => Vec::new(),
+    };
+    let mut out = BTreeMap::new();
+    for record in records {
+        let Some(ward) = text_of(record.get("ward").or_else(|| record.get("WARD")))
+            .and_then(|w| w.trim().parse::<WardNo>().ok())
+            .filter(|w| (1..=wards).contains(w))
+        else {
+            continue;
+        };
+        let field = |k: &str| -> Option<String> {
+            let v = record.get(k)?;
+            let text = match v {
+                // Old SODA wraps phones and URLs in objects.
+                Value::Object(o) => text_of(o.get("phone_number").or_else(|| o.get("url"))),
+                other => text_of(Some(other)),
+            }?;
+            let text = text.trim().to_string();
+            (!text.is_empty()).then_some(text)
+        };
+        let address = match (field("address"), field("city"), field("zipcode")) {
+            (Some(a), Some(c), Some(z)) => Some(format!("{a}, {}, IL {z}", title_case(&c))),
+            (Some(a), _, _) => Some(a),
+            _ => None,
+        };
+        out.insert(
+            ward,
+            WardOffice {
+                ward,
+                alderman: field("alderman")
+                    .map(|a| display_name(&a))
+                    .unwrap_or_default(),
+                address,
+                phone: field("ward_phone"),
+                city_hall_address: field("city_hall_address"),
+                city_hall_phone: field("city_hall_phone"),
+                email: field("email"),
+                website: field("website")
+                    .filter(|w| w.starts_with("http://") || w.starts_with("https://")),
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// "Taylor, Jeanette B." → "Jeanette B. Taylor"; "WILLIAM BURNS" → "William Burns".
+pub fn display_name(name: &str) -> String {
+    let name = name.trim();
+    let flipped = match name.split_once(',') {
+        Some((last, first)) if !first.trim().is_empty() => {
+            format!("{} {}", first.trim(), last.trim())
+        }
+        _ => name.to_string(),
+    };
+    if flipped.chars().any(|c| c.is_lowercase()) {
+        flipped
+    } else {
+        title_case(&flipped)
+    }
+}
+
+fn title_case(text: &str) -> String {
+    text.split(' ')
+        .map(|w| {
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) => f
+                    .to_uppercase()
+                    .chain(c.flat_map(char::to_lowercase))
+                    .collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_read_naturally() {
+        assert_eq!(display_name("Taylor, Jeanette B."), "Jeanette B. Taylor");
+        assert_eq!(display_name("WILLIAM BURNS"), "William Burns");
+        assert_eq!(display_name("Joe Moreno"), "Joe Moreno");
+    }
+
+    #[test]
+    fn both_real_files_load() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/wards");
+        let now = load_offices(&root.join("ward-offices-2026-02.json"), 50).unwrap();
+        assert_eq!(now.len(), 50);
+        assert_eq!(now[&20].alderman, "Jeanette B. Taylor");
+        assert_eq!(
+            now[&25].website.as_deref(),
+            Some("https://www.25thward.org")
+        );
+        let old = load_offices(&root.join("ward-offices-2013-cwfy.json"), 50).unwrap();
+        assert_eq!(old.len(), 50);
+        assert_eq!(old[&1].phone.as_deref(), Some("773-278-0101"));
+    }
+}

@@ -1,0 +1,19 @@
+//! cwfy — Chicago Works For You, a static site generator for a city's 311 service requests.
+//!
+//! The pipeline, one module per stage, data flowing one way:
+//!
+//! ```text
+//! config → content → source (fetch / import) → store → aggregate → charts + render → publish
+//! ```
+//!
+//! [`cli`] sits on top and runs the stages for each command.
+
+pub mod aggregate;
+pub mod cli;
+pub mod config;
+pub mod content;
+pub mod domain;
+pub mod publish;
+pub mod render;
+pub mod source;
+pub mod store;

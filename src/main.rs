@@ -1,0 +1,5 @@
+//! The `cwfy` command.
+
+fn main() -> std::process::ExitCode {
+    cwfy::cli::main()
+}

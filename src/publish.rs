@@ -1,0 +1,566 @@
+//! The one output funnel: every file of the site goes through [`Output`].
+//!
+//! Files are minified (HTML and CSS), written into a temporary folder next to the target
+//! (`site.tmp-<pid>`), and the folder is swapped in only by [`Output::finish`], with an atomic
+//! directory exchange (`renameat2(RENAME_EXCHANGE)` on Linux): at every instant the target is the
+//! complete old site or the complete new one. A file whose bytes did not change since the last
+//! build is hard-linked from the old site, so it keeps its modification time and `rsync` or a
+//! bucket sync uploads only what changed. `manifest.json` lists every file with its size and
+//! SHA-256.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Publishing failed; the previous site is untouched. Exit status 1.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// A file or folder operation failed.
+    #[error("{path}: {action} failed: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The file or folder.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A path a stage asked for would leave the output folder.
+    #[error("refusing to write {0:?}: output paths must be relative and stay inside the site")]
+    BadPath(String),
+}
+
+fn io<'p>(
+    action: &'static str,
+    path: &'p Path,
+) -> impl FnOnce(std::io::Error) -> PublishError + 'p {
+    move |source| PublishError::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// One entry of `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestEntry {
+    /// Path inside the site, `/`-separated.
+    pub path: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// Lower-case hex SHA-256 of the bytes.
+    pub sha256: String,
+}
+
+/// `manifest.json`: every file of the published site.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Manifest {
+    /// Files sorted by path.
+    pub files: Vec<ManifestEntry>,
+}
+
+/// The name of the manifest file at the root of the site.
+pub const MANIFEST: &str = "manifest.json";
+
+/// What a publish did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PublishReport {
+    /// Files whose bytes are new or changed.
+    pub written: usize,
+    /// Files identical to the previous site (kept with their old modification time).
+    pub unchanged: usize,
+    /// Files of the previous site that no longer belong.
+    pub removed: usize,
+    /// Total bytes of the new site.
+    pub bytes: u64,
+}
+
+/// How a file is treated on its way out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Html,
+    Css,
+    Other,
+}
+
+fn kind_of(path: &str) -> Kind {
+    if path.ends_with(".html") {
+        Kind::Html
+    } else if path.ends_with(".css") {
+        Kind::Css
+    } else {
+        Kind::Other
+    }
+}
+
+/// Settings that keep minified HTML standards-compliant (closing tags, doctype, quoted values
+/// where required), so validators accept it.
+fn minify_cfg() -> minify_html::Cfg {
+    minify_html::Cfg {
+        keep_closing_tags: true,
+        keep_html_and_head_opening_tags: true,
+        minify_css: true,
+        minify_doctype: false,
+        minify_js: false,
+        keep_comments: false,
+        allow_noncompliant_unquoted_attribute_values: false,
+        allow_removing_spaces_between_attributes: false,
+        allow_optimal_entities: false,
+        ..minify_html::Cfg::default()
+    }
+}
+
+/// Minifies a page.
+pub fn minify_html(html: &[u8]) -> Vec<u8> {
+    minify_html::minify(html, &minify_cfg())
+}
+
+/// Minifies a style sheet (through minify-html's CSS minifier).
+pub fn minify_css(css: &str) -> String {
+    let wrapped = format!("<style>{css}</style>");
+    let out = minify_html::minify(wrapped.as_bytes(), &minify_cfg());
+    let out = String::from_utf8_lossy(&out);
+    match out
+        .strip_prefix("<style>")
+        .and_then(|s| s.strip_suffix("</style>"))
+    {
+        Some(inner) => inner.to_string(),
+        None => css.to_string(),
+    }
+}
+
+/// Checks that `rel` is a plain relative path inside the site.
+fn check_rel(rel: &str) -> Result<(), PublishError> {
+    let bad = rel.is_empty()
+        || rel.starts_with('/')
+        || rel.contains('\\')
+        || rel.contains('\0')
+        || rel
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..");
+    if bad {
+        Err(PublishError::BadPath(rel.to_string()))
+    } else {
+        Ok(())
+    }
+}
+
+/// The funnel. Create with [`Output::begin`], add files from any thread, then [`Output::finish`].
+pub struct Output {
+    target: PathBuf,
+    tmp: PathBuf,
+    previous: BTreeMap<String, ManifestEntry>,
+    written: Mutex<BTreeMap<String, (ManifestEntry, bool)>>,
+}
+
+impl Output {
+    /// Starts a new build of `target` (e.g. `site/`) in a fresh temporary folder beside it.
+    ///
+    /// Leftovers of killed runs are cleaned first; a site left half-swapped by a killed fallback
+    /// swap is restored.
+    pub fn begin(target: &Path) -> Result<Output, PublishError> {
+        let target = target.to_path_buf();
+        let parent = parent_of(&target);
+        fs::create_dir_all(&parent).map_err(io("create folder", &parent))?;
+        recover_and_clean(&target)?;
+        let tmp = sibling(&target, &format!("tmp-{}", std::process::id()));
+        if tmp.exists() {
+            fs::remove_dir_all(&tmp).map_err(io("remove stale folder", &tmp))?;
+        }
+        fs::create_dir(&tmp).map_err(io("create folder", &tmp))?;
+        let previous = read_manifest(&target)
+            .map(|m| m.files.into_iter().map(|e| (e.path.clone(), e)).collect())
+            .unwrap_or_default();
+        Ok(Output {
+            target,
+            tmp,
+            previous,
+            written: Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    /// The temporary folder being filled (for tests and diagnostics).
+    pub fn staging_dir(&self) -> &Path {
+        &self.tmp
+    }
+
+    /// Adds a file. HTML and CSS are minified. Paths are `/`-separated and relative.
+    pub fn write(&self, rel: &str, bytes: &[u8]) -> Result<(), PublishError> {
+        check_rel(rel)?;
+        let minified;
+        let bytes = match kind_of(rel) {
+            Kind::Html => {
+                minified = minify_html(bytes);
+                &minified[..]
+            }
+            Kind::Css => {
+                minified = minify_css(&String::from_utf8_lossy(bytes)).into_bytes();
+                &minified[..]
+            }
+            Kind::Other => bytes,
+        };
+        self.write_exact(rel, bytes)
+    }
+
+    /// Adds a file byte for byte.
+    pub fn write_exact(&self, rel: &str, bytes: &[u8]) -> Result<(), PublishError> {
+        check_rel(rel)?;
+        let sha256 = hex(&Sha256::digest(bytes));
+        let entry = ManifestEntry {
+            path: rel.to_string(),
+            size: bytes.len() as u64,
+            sha256,
+        };
+        let dest = self.tmp.join(rel);
+        if let Some(dir) = dest.parent() {
+            fs::create_dir_all(dir).map_err(io("create folder", dir))?;
+        }
+        let reused =
+            self.previous.get(rel) == Some(&entry) && self.link_previous(rel, &dest, entry.size);
+        if !reused {
+            // A path written twice may be a hard link into the old site: never write through it.
+            let _ = fs::remove_file(&dest);
+            let mut file = fs::File::create(&dest).map_err(io("create file", &dest))?;
+            file.write_all(bytes).map_err(io("write file", &dest))?;
+        }
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        written.insert(rel.to_string(), (entry, reused));
+        Ok(())
+    }
+
+    /// Hard-links the previous site's copy when it is still the file the manifest describes.
+    fn link_previous(&self, rel: &str, dest: &Path, size: u64) -> bool {
+        let old = self.target.join(rel);
+        match fs::symlink_metadata(&old) {
+            Ok(meta) if meta.is_file() && meta.len() == size => {
+                let _ = fs::remove_file(dest);
+                fs::hard_link(&old, dest).is_ok()
+            }
+            _ => false,
+        }
+    }
+
+    /// Copies every file below `src` into the site under `prefix` (`""` for the root).
+    pub fn copy_dir(&self, src: &Path, prefix: &str) -> Result<usize, PublishError> {
+        if !src.exists() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        for entry in walkdir::WalkDir::new(src).sort_by_file_name() {
+            let entry = entry.map_err(|e| PublishError::Io {
+                action: "read folder",
+                path: e
+                    .path()
+                    .map(Path::to_path_buf)
+                    .unwrap_or_else(|| src.to_path_buf()),
+                source: e
+                    .into_io_error()
+                    .unwrap_or_else(|| std::io::Error::other("walk failed")),
+            })?;
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let rel = entry.path().strip_prefix(src).unwrap_or(entry.path());
+            let rel: Vec<String> = rel
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect();
+            let rel = if prefix.is_empty() {
+                rel.join("/")
+            } else {
+                format!("{}/{}", prefix.trim_end_matches('/'), rel.join("/"))
+            };
+            let bytes = fs::read(entry.path()).map_err(io("read file", entry.path()))?;
+            self.write(&rel, &bytes)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Paths written so far, sorted.
+    pub fn paths(&self) -> Vec<String> {
+        let written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        written.keys().cloned().collect()
+    }
+
+    /// Whether a path has been written.
+    pub fn contains(&self, rel: &str) -> bool {
+        let written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        written.contains_key(rel)
+    }
+
+    /// Writes `manifest.json` and swaps the new site in. Until this returns, the old site stands.
+    pub fn finish(self) -> Result<PublishReport, PublishError> {
+        let written = self.written.into_inner().unwrap_or_else(|p| p.into_inner());
+        let mut report = PublishReport::default();
+        let mut files = Vec::with_capacity(written.len());
+        for (entry, reused) in written.into_values() {
+            if reused {
+                report.unchanged += 1;
+            } else {
+                report.written += 1;
+            }
+            report.bytes += entry.size;
+            files.push(entry);
+        }
+        report.removed = self
+            .previous
+            .keys()
+            .filter(|p| {
+                p.as_str() != MANIFEST && files.binary_search_by(|e| e.path.cmp(p)).is_err()
+            })
+            .count();
+        let manifest = Manifest { files };
+        let json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
+        let manifest_path = self.tmp.join(MANIFEST);
+        fs::write(&manifest_path, json).map_err(io("write file", &manifest_path))?;
+        swap_in(&self.tmp, &self.target)?;
+        Ok(report)
+    }
+
+    /// Drops the staging folder without touching the target.
+    pub fn abandon(self) {
+        let _ = fs::remove_dir_all(&self.tmp);
+    }
+}
+
+fn parent_of(target: &Path) -> PathBuf {
+    match target.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+fn sibling(target: &Path, suffix: &str) -> PathBuf {
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "site".into());
+    parent_of(target).join(format!("{name}.{suffix}"))
+}
+
+/// Reads the manifest of a published site.
+pub fn read_manifest(site: &Path) -> Option<Manifest> {
+    let bytes = fs::read(site.join(MANIFEST)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Removes staging and old folders of earlier runs whose process is gone, and puts back a site
+/// that a killed fallback swap left aside.
+fn recover_and_clean(target: &Path) -> Result<(), PublishError> {
+    let parent = parent_of(target);
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let Ok(entries) = fs::read_dir(&parent) else {
+        return Ok(());
+    };
+    let mut olds = Vec::new();
+    let mut stale = Vec::new();
+    for entry in entries.flatten() {
+        let file_name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file_name.strip_prefix(&format!("{name}.")) else {
+            continue;
+        };
+        let (kind, pid) = match rest.split_once('-') {
+            Some((k, p)) => (k, p.parse::<u32>().ok()),
+            None => continue,
+        };
+        if kind != "tmp" && kind != "old" {
+            continue;
+        }
+        if pid.is_some_and(process_alive) {
+            continue;
+        }
+        if kind == "old" {
+            olds.push(entry.path());
+        } else {
+            stale.push(entry.path());
+        }
+    }
+    if !target.exists()
+        && let Some(old) = olds.pop()
+    {
+        fs::rename(&old, target).map_err(io("restore previous site", &old))?;
+    }
+    for path in stale.into_iter().chain(olds) {
+        let _ = fs::remove_dir_all(&path);
+    }
+    Ok(())
+}
+
+fn process_alive(pid: u32) -> bool {
+    if pid == std::process::id() {
+        return false;
+    }
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Atomically replaces `target` with `staged`; afterwards `staged` no longer exists.
+fn swap_in(staged: &Path, target: &Path) -> Result<(), PublishError> {
+    if !target.exists() {
+        return fs::rename(staged, target).map_err(io("move new site into place", target));
+    }
+    if exchange(staged, target).is_ok() {
+        // `staged` now holds the old site.
+        let _ = fs::remove_dir_all(staged);
+        return Ok(());
+    }
+    // No atomic exchange on this file system: move the old site aside, then the new one in.
+    // A kill between the two renames is repaired by `recover_and_clean` on the next run.
+    let old = sibling(target, &format!("old-{}", std::process::id()));
+    fs::rename(target, &old).map_err(io("move previous site aside", target))?;
+    if let Err(e) = fs::rename(staged, target) {
+        let _ = fs::rename(&old, target);
+        return Err(PublishError::Io {
+            action: "move new site into place",
+            path: target.to_path_buf(),
+            source: e,
+        });
+    }
+    let _ = fs::remove_dir_all(&old);
+    Ok(())
+}
+
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let ca = CString::new(a.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
+    let cb = CString::new(b.as_os_str().as_bytes()).map_err(std::io::Error::other)?;
+    // SAFETY: both are valid NUL-terminated paths; renameat2 does not keep the pointers.
+    let rc = unsafe {
+        libc::renameat2(
+            libc::AT_FDCWD,
+            ca.as_ptr(),
+            libc::AT_FDCWD,
+            cb.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_a: &Path, _b: &Path) -> std::io::Result<()> {
+    let _ = CString::new("");
+    Err(std::io::Error::other("no atomic exchange on this platform"))
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        let _ = write!(s, "{b:02x}");
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_minification_stays_valid() {
+        let out = minify_html(b"<!DOCTYPE html>\n<html lang=\"en\">\n<head><title> T </title></head>\n<body>\n  <p class=\"a b\">x</p>\n</body>\n</html>\n");
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.to_ascii_lowercase().starts_with("<!doctype html>"),
+            "{out}"
+        );
+        assert!(out.contains("</p>") && out.contains("</body>"), "{out}");
+        assert!(out.contains(r#"class="a b""#), "{out}");
+    }
+
+    #[test]
+    fn css_is_minified() {
+        assert_eq!(
+            minify_css("body {\n  color : red ;\n}\n"),
+            "body{color:red}"
+        );
+    }
+
+    #[test]
+    fn paths_must_stay_inside() {
+        for bad in ["", "/etc/passwd", "../x", "a/../../x", "a//b", "a\\b"] {
+            assert!(check_rel(bad).is_err(), "{bad}");
+        }
+        assert!(check_rel("ward/3/index.html").is_ok());
+    }
+
+    #[test]
+    fn swap_replaces_and_unchanged_files_keep_mtime() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("site");
+        let out = Output::begin(&site).unwrap();
+        out.write("a.txt", b"one").unwrap();
+        out.write("b.txt", b"two").unwrap();
+        let r = out.finish().unwrap();
+        assert_eq!((r.written, r.unchanged, r.removed), (2, 0, 0));
+        let mtime = fs::metadata(site.join("a.txt"))
+            .unwrap()
+            .modified()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+
+        let out = Output::begin(&site).unwrap();
+        out.write("a.txt", b"one").unwrap();
+        out.write("c.txt", b"three").unwrap();
+        let r = out.finish().unwrap();
+        assert_eq!((r.written, r.unchanged, r.removed), (1, 1, 1));
+        assert_eq!(
+            fs::metadata(site.join("a.txt"))
+                .unwrap()
+                .modified()
+                .unwrap(),
+            mtime
+        );
+        assert!(!site.join("b.txt").exists());
+        assert_eq!(fs::read(site.join("c.txt")).unwrap(), b"three");
+        let m = read_manifest(&site).unwrap();
+        assert_eq!(m.files.len(), 2);
+        // No staging folders are left behind.
+        let left: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "{left:?}");
+    }
+
+    #[test]
+    fn abandoned_build_leaves_old_site() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("site");
+        let out = Output::begin(&site).unwrap();
+        out.write("a.txt", b"one").unwrap();
+        out.finish().unwrap();
+        let out = Output::begin(&site).unwrap();
+        out.write("a.txt", b"changed").unwrap();
+        out.abandon();
+        assert_eq!(fs::read(site.join("a.txt")).unwrap(), b"one");
+    }
+
+    #[test]
+    fn half_swapped_site_is_restored() {
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("site");
+        let aside = dir.path().join("site.old-999999999");
+        fs::create_dir(&aside).unwrap();
+        fs::write(aside.join("a.txt"), b"old").unwrap();
+        let out = Output::begin(&site).unwrap();
+        assert_eq!(fs::read(site.join("a.txt")).unwrap(), b"old");
+        out.abandon();
+    }
+}

@@ -1,0 +1,530 @@
+//! Pages: Tera templates filled from the content and the metrics, sent to the output funnel.
+//!
+//! Links are relative (`../../ward/3/index.html`), so the site works under any sub-path and
+//! straight from disk; absolute URLs (canonical, feeds, sitemap, share links) are built from
+//! `base_url`. Every value that came from the city is escaped by Tera's autoescaping: templates
+//! never mark data as safe.
+
+pub mod dashboard;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use tera::{Context, Tera};
+
+use crate::aggregate::Metrics;
+use crate::config::Config;
+use crate::content::wards::WardOffice;
+use crate::content::{Content, Page};
+use crate::domain::{Day, WardNo};
+use crate::publish::{Output, PublishError};
+use crate::store::{PhotoRow, StoreStatus};
+
+/// Rendering failed. Template errors exit with status 2, the rest with 1.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    /// A template could not be parsed or rendered.
+    #[error("{0}")]
+    Template(String),
+    /// A page asks for a layout that does not exist.
+    #[error(
+        "{page}: layout {layout:?} does not exist; add templates/{layout}.html or use one of: {available}"
+    )]
+    MissingLayout {
+        /// The content file.
+        page: PathBuf,
+        /// The layout it names.
+        layout: String,
+        /// Layouts that exist.
+        available: String,
+    },
+    /// Writing a file failed.
+    #[error(transparent)]
+    Publish(#[from] PublishError),
+}
+
+/// Everything the pages are made from.
+pub struct RenderInput<'a> {
+    /// The configuration.
+    pub config: &'a Config,
+    /// Markdown pages and notes.
+    pub content: &'a Content,
+    /// The metrics.
+    pub metrics: &'a Metrics,
+    /// Ward offices by ward.
+    pub offices: &'a BTreeMap<WardNo, WardOffice>,
+    /// Requests with photos in the last 14 days of data.
+    pub photos: &'a [PhotoRow],
+    /// Store figures for `/status/`.
+    pub status: &'a StoreStatus,
+    /// The last day the pages treat as complete.
+    pub as_of: Option<Day>,
+}
+
+/// What rendering wrote.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RenderReport {
+    /// HTML pages.
+    pub pages: usize,
+    /// Other files (JSON, CSV, SVG, XML…).
+    pub files: usize,
+}
+
+/// Formats a Tera error with its whole chain (the template name and line are in the chain).
+pub fn tera_message(e: &tera::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(": ");
+        msg.push_str(&s.to_string());
+        source = s.source();
+    }
+    msg
+}
+
+/// Loads every template in `dir`.
+pub fn load_templates(dir: &Path) -> Result<Tera, RenderError> {
+    if !dir.is_dir() {
+        return Err(RenderError::Template(format!(
+            "{}: the templates folder does not exist; set site.templates in config.yaml",
+            dir.display()
+        )));
+    }
+    let glob = format!("{}/**/*", dir.display());
+    let mut tera = Tera::new(&glob).map_err(|e| {
+        RenderError::Template(format!(
+            "{}: {}\n  fix the template and build again",
+            dir.display(),
+            tera_message(&e)
+        ))
+    })?;
+    tera.autoescape_on(vec![".html", ".xml", ".svg"]);
+    tera.register_filter("thousands", thousands_filter);
+    tera.register_filter("days", days_filter);
+    tera.register_filter("urlencode", urlencode_filter);
+    Ok(tera)
+}
+
+/// `1234567` → `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn thousands_filter(
+    v: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    match v.as_u64().or_else(|| v.as_i64().map(|i| i.unsigned_abs())) {
+        Some(n) => {
+            let sign = if v.as_i64().is_some_and(|i| i < 0) {
+                "-"
+            } else {
+                ""
+            };
+            Ok(tera::Value::String(format!("{sign}{}", thousands(n))))
+        }
+        None => Ok(v.clone()),
+    }
+}
+
+/// Days as a short human figure: `0.4 days`, `2.1 days`, `1 day`.
+pub fn format_days(d: f64) -> String {
+    if !d.is_finite() {
+        return "no data".into();
+    }
+    let rounded = (d * 10.0).round() / 10.0;
+    if rounded == 1.0 {
+        "1 day".into()
+    } else {
+        format!("{rounded:.1} days")
+    }
+}
+
+fn days_filter(
+    v: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    Ok(match v.as_f64() {
+        Some(d) => tera::Value::String(format_days(d)),
+        None => tera::Value::String("—".into()),
+    })
+}
+
+/// Percent-encodes a string for a URL query.
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+fn urlencode_filter(
+    v: &tera::Value,
+    _: &std::collections::HashMap<String, tera::Value>,
+) -> tera::Result<tera::Value> {
+    Ok(tera::Value::String(urlencode(
+        v.as_str().unwrap_or_default(),
+    )))
+}
+
+/// The relative prefix from a page at `url` (`ward/3/`) back to the site root (`../../`).
+pub fn root_of(url: &str) -> String {
+    "../".repeat(url.split('/').filter(|p| !p.is_empty()).count())
+}
+
+/// The file a page URL is written to: `ward/3/` → `ward/3/index.html`, `` → `index.html`.
+pub fn file_of(url: &str) -> String {
+    if url.is_empty() || url.ends_with('/') {
+        format!("{url}index.html")
+    } else {
+        url.to_string()
+    }
+}
+
+/// A navigation entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct NavItem {
+    /// Label.
+    pub label: &'static str,
+    /// Link relative to the root.
+    pub href: &'static str,
+    /// Section name pages set to highlight it.
+    pub section: &'static str,
+}
+
+/// The site navigation (SPEC §6).
+pub const NAV: [NavItem; 6] = [
+    NavItem {
+        label: "Home",
+        href: "index.html",
+        section: "home",
+    },
+    NavItem {
+        label: "Wards",
+        href: "ward/index.html",
+        section: "ward",
+    },
+    NavItem {
+        label: "Services",
+        href: "service/index.html",
+        section: "service",
+    },
+    NavItem {
+        label: "Photos",
+        href: "photos/index.html",
+        section: "photos",
+    },
+    NavItem {
+        label: "Data",
+        href: "data/index.html",
+        section: "data",
+    },
+    NavItem {
+        label: "About",
+        href: "about/index.html",
+        section: "about",
+    },
+];
+
+/// Shared state for writing pages.
+pub struct Renderer<'a> {
+    /// Templates.
+    pub tera: Tera,
+    /// Inputs.
+    pub input: &'a RenderInput<'a>,
+    /// The funnel.
+    pub out: &'a Output,
+    base: Context,
+}
+
+/// What every page's `<head>` says about it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct PageMeta {
+    /// `<title>` (the site title is appended).
+    pub title: String,
+    /// Meta and OpenGraph description.
+    pub description: String,
+    /// Navigation section.
+    pub section: String,
+    /// Social card image, relative to the root.
+    pub image: Option<String>,
+}
+
+impl<'a> Renderer<'a> {
+    /// Prepares templates and the context every page shares.
+    pub fn new(input: &'a RenderInput<'a>, out: &'a Output) -> Result<Renderer<'a>, RenderError> {
+        let config = input.config;
+        let tera = load_templates(&config.resolve(&config.site.templates))?;
+        let mut base = Context::new();
+        base.insert(
+            "site",
+            &serde_json::json!({
+                "title": config.site.title,
+                "description": config.site.description,
+                "base_url": config.site.base_url.as_str(),
+                "language": config.site.language,
+                "city": config.city.name,
+                "disclaimer": config.city.disclaimer,
+                "publisher": config.city.data_publisher,
+                "wards": config.ward_count(),
+            }),
+        );
+        base.insert("nav", &NAV);
+        let through = input.as_of.map(|d| d.to_string());
+        base.insert("data_through", &through);
+        base.insert("citation", &citation(config, input.as_of));
+        Ok(Renderer {
+            tera,
+            input,
+            out,
+            base,
+        })
+    }
+
+    /// Renders `template` for the page at `url` and writes it.
+    pub fn page(
+        &self,
+        url: &str,
+        template: &str,
+        meta: &PageMeta,
+        extra: &Context,
+    ) -> Result<(), RenderError> {
+        let html = self.render_page(url, template, meta, extra)?;
+        self.out.write(&file_of(url), html.as_bytes())?;
+        Ok(())
+    }
+
+    /// Renders without writing.
+    pub fn render_page(
+        &self,
+        url: &str,
+        template: &str,
+        meta: &PageMeta,
+        extra: &Context,
+    ) -> Result<String, RenderError> {
+        let mut ctx = self.base.clone();
+        ctx.extend(extra.clone());
+        ctx.insert("root", &root_of(url));
+        ctx.insert("url", url);
+        ctx.insert("permalink", &self.input.config.site.base_url.join(url));
+        ctx.insert("meta", meta);
+        self.render(template, &ctx)
+    }
+
+    /// Renders a template with a full context.
+    pub fn render(&self, template: &str, ctx: &Context) -> Result<String, RenderError> {
+        if !self.tera.get_template_names().any(|n| n == template) {
+            return Err(RenderError::Template(format!(
+                "template {template:?} is missing from {}; restore it from the cwfy repository",
+                self.input.config.site.templates.display()
+            )));
+        }
+        self.tera.render(template, ctx).map_err(|e| {
+            RenderError::Template(format!(
+                "templates/{template}: {}\n  fix the template and build again",
+                tera_message(&e)
+            ))
+        })
+    }
+
+    /// Writes every standalone Markdown page through its layout.
+    pub fn content_pages(&self) -> Result<usize, RenderError> {
+        let mut n = 0;
+        let layouts: Vec<String> = self
+            .tera
+            .get_template_names()
+            .filter(|t| t.ends_with(".html") && !t.contains('/') && !t.starts_with('_'))
+            .map(|t| t.trim_end_matches(".html").to_string())
+            .collect();
+        for page in self.input.content.standalone() {
+            let layout = page.front.layout.clone().unwrap_or_else(|| "page".into());
+            if !layouts.contains(&layout) {
+                let mut available = layouts.clone();
+                available.sort();
+                return Err(RenderError::MissingLayout {
+                    page: page.source.clone(),
+                    layout,
+                    available: available.join(", "),
+                });
+            }
+            let meta = PageMeta {
+                title: page.title.clone(),
+                description: page.front.description.clone().unwrap_or_default(),
+                section: page
+                    .front
+                    .section
+                    .clone()
+                    .unwrap_or_else(|| first_segment(&page.url)),
+                image: None,
+            };
+            let mut ctx = Context::new();
+            ctx.insert("page", &page_context(page, self.input.content));
+            self.page(&page.url, &format!("{layout}.html"), &meta, &ctx)
+                .map_err(|e| match e {
+                    RenderError::Template(m) => RenderError::Template(format!(
+                        "{} (rendering {})",
+                        m,
+                        page.source.display()
+                    )),
+                    other => other,
+                })?;
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+fn first_segment(url: &str) -> String {
+    url.split('/')
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or("home")
+        .to_string()
+}
+
+/// The `page` object templates see for a Markdown page.
+fn page_context(page: &Page, content: &Content) -> serde_json::Value {
+    let section = first_segment(&page.url);
+    let siblings: Vec<serde_json::Value> = content
+        .standalone()
+        .filter(|p| first_segment(&p.url) == section)
+        .map(|p| serde_json::json!({"title": p.title, "href": file_of(&p.url), "current": p.url == page.url, "weight": p.front.weight}))
+        .collect();
+    serde_json::json!({
+        "title": page.title,
+        "content": page.html,
+        "description": page.front.description,
+        "section": section,
+        "extra": page.front.extra,
+        "toc": page.toc.iter().map(|(l, a, t)| serde_json::json!({"level": l, "id": a, "title": t})).collect::<Vec<_>>(),
+        "siblings": siblings,
+    })
+}
+
+/// "Source: City of Chicago 311, data through DATE, cwfy".
+pub fn citation(config: &Config, through: Option<Day>) -> String {
+    match through {
+        Some(d) => format!(
+            "Source: {} via Open311, data through {d}, cwfy",
+            config.city.data_publisher
+        ),
+        None => format!("Source: {} via Open311, cwfy", config.city.data_publisher),
+    }
+}
+
+/// Renders the whole site into `out`.
+pub fn render_site(input: &RenderInput, out: &Output) -> Result<RenderReport, RenderError> {
+    let r = Renderer::new(input, out)?;
+    let mut report = RenderReport::default();
+    report.pages += r.content_pages()?;
+    let dash = dashboard::render(&r)?;
+    report.pages += dash.pages;
+    report.files += dash.files;
+    report.files += site_files(&r)?;
+    report.pages += 1;
+    Ok(report)
+}
+
+/// `404.html`, `robots.txt` and `sitemap.xml`.
+fn site_files(r: &Renderer) -> Result<usize, RenderError> {
+    let meta = PageMeta {
+        title: "Page not found".into(),
+        description: "This page does not exist.".into(),
+        section: String::new(),
+        image: None,
+    };
+    // The 404 page is served at any depth, so its links are absolute from base_url.
+    let mut ctx = Context::new();
+    ctx.insert("absolute_root", r.input.config.site.base_url.as_str());
+    let mut html_ctx = r.base.clone();
+    html_ctx.extend(ctx);
+    html_ctx.insert("root", r.input.config.site.base_url.as_str());
+    html_ctx.insert("url", "404.html");
+    html_ctx.insert("permalink", &r.input.config.site.base_url.join("404.html"));
+    html_ctx.insert("meta", &meta);
+    let html = r.render("404.html", &html_ctx)?;
+    r.out.write("404.html", html.as_bytes())?;
+
+    let base = r.input.config.site.base_url.as_str();
+    let robots = format!("User-agent: *\nAllow: /\n\nSitemap: {base}sitemap.xml\n");
+    r.out.write("robots.txt", robots.as_bytes())?;
+
+    let mut pages: Vec<String> = r
+        .out
+        .paths()
+        .into_iter()
+        .filter(|p| p.ends_with("index.html"))
+        .map(|p| p.trim_end_matches("index.html").to_string())
+        .collect();
+    pages.sort();
+    let mut xml = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
+    for p in pages {
+        xml.push_str("  <url><loc>");
+        xml.push_str(&xml_escape(&r.input.config.site.base_url.join(&p)));
+        xml.push_str("</loc></url>\n");
+    }
+    xml.push_str("</urlset>\n");
+    r.out.write("sitemap.xml", xml.as_bytes())?;
+    Ok(3)
+}
+
+/// Escapes text for XML and HTML.
+pub fn xml_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_roots_and_files() {
+        assert_eq!(root_of(""), "");
+        assert_eq!(root_of("about/"), "../");
+        assert_eq!(root_of("ward/3/week/2021-01-04/"), "../../../../");
+        assert_eq!(file_of("ward/3/"), "ward/3/index.html");
+        assert_eq!(file_of(""), "index.html");
+        assert_eq!(file_of("feeds/ward/3.xml"), "feeds/ward/3.xml");
+    }
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(format_days(0.04), "0.0 days");
+        assert_eq!(format_days(1.0), "1 day");
+        assert_eq!(format_days(f64::NAN), "no data");
+        assert_eq!(urlencode("a b&c"), "a%20b%26c");
+        assert_eq!(
+            xml_escape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+}

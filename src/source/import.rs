@@ -1,0 +1,570 @@
+//! `cwfy import FILE…`: Open311 JSON (an array, or one object per line), Socrata JSON, and
+//! Socrata/portal CSV exports (the v6vf-nfxy layout and the retired per-type layouts).
+//!
+//! Records go to the store in batches, each in one transaction. A bad record is rejected with its
+//! file, line and reason; the good ones are kept. A file that breaks off (truncated JSON) keeps
+//! every record before the break and reports where it broke.
+
+use std::fmt;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use serde::de::{DeserializeSeed, SeqAccess, Visitor};
+use serde_json::value::RawValue;
+
+use super::{Normalizer, Parsed, open311, socrata};
+use crate::store::{Counts, Incoming, RunId, Store, StoreError};
+
+/// Records written per transaction.
+pub const BATCH: usize = 20_000;
+
+/// A file format `cwfy import` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Open311 GeoReport v2 JSON: an array of requests, or one request object per line.
+    Open311,
+    /// Socrata SODA JSON: an array of records, or one record per line.
+    SocrataJson,
+    /// A data-portal CSV export (v6vf-nfxy or a retired per-type dataset).
+    Csv,
+}
+
+impl fmt::Display for Format {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Format::Open311 => "open311",
+            Format::SocrataJson => "socrata-json",
+            Format::Csv => "csv",
+        })
+    }
+}
+
+/// An import that could not run at all (individual bad records are not errors).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// The file could not be opened or read.
+    #[error("{path}: cannot read: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The format could not be told from the content.
+    #[error("{path}: {reason}; pass --format open311|socrata-json|csv")]
+    UnknownFormat {
+        /// The file.
+        path: PathBuf,
+        /// What was seen.
+        reason: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What importing one file did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportReport {
+    /// The file.
+    pub path: PathBuf,
+    /// Its format.
+    pub format: Format,
+    /// Record counts.
+    pub counts: Counts,
+    /// Where the file broke off, if it did (records before it were kept).
+    pub broken_at: Option<String>,
+    /// The first few rejection messages (file:line: reason).
+    pub samples: Vec<String>,
+}
+
+/// Tells the format from the first bytes of a file.
+pub fn detect(path: &Path, head: &[u8]) -> Result<Format, ImportError> {
+    let text = String::from_utf8_lossy(head);
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    let unknown = |reason: &str| ImportError::UnknownFormat {
+        path: path.to_path_buf(),
+        reason: reason.into(),
+    };
+    if trimmed.starts_with('[') || trimmed.starts_with('{') {
+        // The first key that names an id tells Open311 from Socrata.
+        let open311 = trimmed.find("\"service_request_id\"");
+        let socrata = ["\"sr_number\"", "\"service_request_number\""]
+            .iter()
+            .filter_map(|k| trimmed.find(k))
+            .min();
+        return match (open311, socrata) {
+            (Some(a), Some(b)) => Ok(if a < b {
+                Format::Open311
+            } else {
+                Format::SocrataJson
+            }),
+            (Some(_), None) => Ok(Format::Open311),
+            (None, Some(_)) => Ok(Format::SocrataJson),
+            (None, None) if trimmed.trim() == "[]" => Ok(Format::Open311),
+            (None, None) => Err(unknown(
+                "JSON without service_request_id or sr_number in its first records",
+            )),
+        };
+    }
+    let first_line = trimmed.lines().next().unwrap_or("");
+    let columns = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(first_line.as_bytes())
+        .records()
+        .next()
+        .and_then(Result::ok);
+    match columns {
+        Some(header) if socrata::detect_layout(header.iter()).is_some() => Ok(Format::Csv),
+        _ if trimmed.starts_with('<') => {
+            Err(unknown("this looks like XML or HTML, not JSON or CSV"))
+        }
+        _ => Err(unknown(
+            "neither JSON nor a CSV with an sr_number or Service Request Number column",
+        )),
+    }
+}
+
+/// Collects records into batches and writes each batch to the store.
+struct Sink<'a> {
+    store: &'a mut Store,
+    run: RunId,
+    batch: Vec<Incoming>,
+    counts: Counts,
+    samples: Vec<String>,
+    on_batch: &'a mut dyn FnMut(u64),
+}
+
+impl Sink<'_> {
+    fn push(&mut self, parsed: Parsed, origin: String, raw: &str) -> Result<(), StoreError> {
+        let item = match parsed {
+            Parsed::Request(request, notes) => Incoming::Request {
+                request,
+                notes,
+                origin,
+            },
+            Parsed::Ignored(reason) => Incoming::Ignored {
+                reason,
+                origin,
+                raw: raw.to_string(),
+            },
+            Parsed::Rejected(reason) => {
+                if self.samples.len() < 10 {
+                    self.samples.push(format!("{origin}: {reason}"));
+                }
+                Incoming::Rejected {
+                    reason,
+                    origin,
+                    raw: raw.to_string(),
+                }
+            }
+        };
+        self.batch.push(item);
+        if self.batch.len() >= BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), StoreError> {
+        if !self.batch.is_empty() {
+            let c = self.store.write_batch(self.run, &self.batch)?;
+            self.counts.add(c);
+            self.batch.clear();
+            (self.on_batch)(self.counts.seen());
+        }
+        Ok(())
+    }
+}
+
+/// Imports one file. `on_batch` is told the running record count after each batch.
+pub fn import_file(
+    store: &mut Store,
+    path: &Path,
+    format: Option<Format>,
+    n: &Normalizer,
+    on_batch: &mut dyn FnMut(u64),
+) -> Result<ImportReport, ImportError> {
+    let read_err = |source| ImportError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = std::fs::File::open(path).map_err(read_err)?;
+    let mut head = vec![0u8; 64 * 1024];
+    let got = read_up_to(&mut file, &mut head).map_err(read_err)?;
+    head.truncate(got);
+    let format = match format {
+        Some(f) => f,
+        None => detect(path, &head)?,
+    };
+    let display = path.display().to_string();
+    let run = store.begin_run("import", &format.to_string(), &display, None)?;
+    let mut sink = Sink {
+        store,
+        run,
+        batch: Vec::new(),
+        counts: Counts::default(),
+        samples: Vec::new(),
+        on_batch,
+    };
+    let chained = std::io::Cursor::new(head).chain(file);
+    let result = match format {
+        Format::Csv => import_csv(&mut sink, &display, chained, n),
+        Format::Open311 | Format::SocrataJson => {
+            import_json(&mut sink, &display, chained, format, n)
+        }
+    };
+    let broken_at = match result {
+        Ok(()) => None,
+        Err(Stop::Broken(msg)) => Some(msg),
+        Err(Stop::Store(e)) => return Err(e.into()),
+        Err(Stop::Io(e)) => return Err(read_err(e)),
+    };
+    sink.flush()?;
+    let status = if broken_at.is_some() { "partial" } else { "ok" };
+    let counts = sink.counts;
+    let samples = sink.samples;
+    store.finish_run(run, counts, 0, status, broken_at.as_deref().unwrap_or(""))?;
+    Ok(ImportReport {
+        path: path.to_path_buf(),
+        format,
+        counts,
+        broken_at,
+        samples,
+    })
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut total = 0;
+    while total < buf.len() {
+        match r.read(&mut buf[total..])? {
+            0 => break,
+            n => total += n,
+        }
+    }
+    Ok(total)
+}
+
+/// Why reading a file stopped early.
+enum Stop {
+    Broken(String),
+    Store(StoreError),
+    Io(std::io::Error),
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Stop {
+        Stop::Store(e)
+    }
+}
+
+fn import_csv(
+    sink: &mut Sink,
+    display: &str,
+    input: impl Read,
+    n: &Normalizer,
+) -> Result<(), Stop> {
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+    let header = match reader.byte_headers() {
+        Ok(h) => csv::StringRecord::from_byte_record_lossy(h.clone()),
+        Err(e) => {
+            return Err(Stop::Broken(format!(
+                "{display}:1: cannot read the header: {e}"
+            )));
+        }
+    };
+    let Some(header) = socrata::CsvHeader::new(&header) else {
+        return Err(Stop::Broken(format!(
+            "{display}:1: no sr_number or Service Request Number column"
+        )));
+    };
+    let mut record = csv::ByteRecord::new();
+    loop {
+        let line = reader.position().line() + 1;
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => return Ok(()),
+            Ok(true) => {}
+            Err(e) => {
+                if let csv::ErrorKind::Io(_) = e.kind() {
+                    return Err(Stop::Io(std::io::Error::other(e.to_string())));
+                }
+                return Err(Stop::Broken(format!("{display}:{line}: {e}")));
+            }
+        }
+        let line = record.position().map(|p| p.line()).unwrap_or(line);
+        let origin = format!("{display}:{line}");
+        match csv::StringRecord::from_byte_record(record.clone()) {
+            Ok(row) => {
+                let parsed = socrata::parse_csv_row(&header, &row, n);
+                let raw = match &parsed {
+                    Parsed::Request(..) => String::new(),
+                    _ => row.iter().collect::<Vec<_>>().join(","),
+                };
+                sink.push(parsed, origin, &raw)?;
+            }
+            Err(e) => {
+                let lossy = String::from_utf8_lossy(record.as_slice()).into_owned();
+                let reason = format!("invalid UTF-8 in field {}", e.utf8_error().field() + 1);
+                sink.push(Parsed::Rejected(reason), origin, &lossy)?;
+            }
+        }
+    }
+}
+
+fn parse_json_element(format: Format, raw: &str, n: &Normalizer) -> Parsed {
+    match format {
+        Format::Open311 => open311::parse_record(raw, n),
+        _ => match serde_json::from_str::<serde_json::Value>(raw) {
+            Ok(v) => socrata::parse_json_record(raw, &v, n),
+            Err(e) => Parsed::Rejected(format!("not valid JSON: {e}")),
+        },
+    }
+}
+
+fn import_json(
+    sink: &mut Sink,
+    display: &str,
+    input: impl Read,
+    format: Format,
+    n: &Normalizer,
+) -> Result<(), Stop> {
+    let mut reader = BufReader::with_capacity(1 << 20, input);
+    // Peek the first significant byte: `[` is an array, anything else is one object per line.
+    let first = loop {
+        let buf = reader.fill_buf().map_err(Stop::Io)?;
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match buf
+            .iter()
+            .position(|b| !b" \t\r\n".contains(b) && *b != 0xef && *b != 0xbb && *b != 0xbf)
+        {
+            Some(i) => break buf[i],
+            None => {
+                let len = buf.len();
+                reader.consume(len);
+            }
+        }
+    };
+    if first == b'[' {
+        let mut text = String::new();
+        if let Err(e) = reader.read_to_string(&mut text) {
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                return Err(Stop::Broken(format!(
+                    "{display}: not UTF-8; JSON must be UTF-8"
+                )));
+            }
+            return Err(Stop::Io(e));
+        }
+        return import_json_array(sink, display, &text, format, n);
+    }
+    let mut line_no = 0u64;
+    let mut bytes = Vec::new();
+    loop {
+        bytes.clear();
+        let got = reader.read_until(b'\n', &mut bytes).map_err(Stop::Io)?;
+        if got == 0 {
+            return Ok(());
+        }
+        line_no += 1;
+        let origin = format!("{display}:{line_no}");
+        let line = match std::str::from_utf8(&bytes) {
+            Ok(s) => s.trim(),
+            Err(_) => {
+                let lossy = String::from_utf8_lossy(&bytes).into_owned();
+                sink.push(Parsed::Rejected("invalid UTF-8".into()), origin, &lossy)?;
+                continue;
+            }
+        };
+        let line = line.trim_end_matches(',');
+        if line.is_empty() || line == "[" || line == "]" {
+            continue;
+        }
+        let parsed = parse_json_element(format, line, n);
+        sink.push(parsed, origin, line)?;
+    }
+}
+
+/// Streams the elements of a JSON array, keeping every element before a syntax error.
+fn import_json_array(
+    sink: &mut Sink,
+    display: &str,
+    text: &str,
+    format: Format,
+    n: &Normalizer,
+) -> Result<(), Stop> {
+    let line_of = |raw: &str| {
+        let offset = (raw.as_ptr() as usize)
+            .saturating_sub(text.as_ptr() as usize)
+            .min(text.len());
+        text.as_bytes()[..offset]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count()
+            + 1
+    };
+    let mut store_error = None;
+    let mut each = |raw: &RawValue| -> bool {
+        let raw = raw.get();
+        let origin = format!("{display}:{}", line_of(raw));
+        match sink.push(parse_json_element(format, raw, n), origin, raw) {
+            Ok(()) => true,
+            Err(e) => {
+                store_error = Some(e);
+                false
+            }
+        }
+    };
+    let mut de = serde_json::Deserializer::from_str(text);
+    let result = ArraySeed { each: &mut each }
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+    if let Some(e) = store_error {
+        return Err(Stop::Store(e));
+    }
+    result.map_err(|e| Stop::Broken(format!("{display}:{}: the JSON breaks off: {e}", e.line())))
+}
+
+/// Visits array elements one at a time as borrowed raw JSON.
+struct ArraySeed<'f, F: FnMut(&RawValue) -> bool> {
+    each: &'f mut F,
+}
+
+impl<'de, F: FnMut(&RawValue) -> bool> DeserializeSeed<'de> for ArraySeed<'_, F> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, F: FnMut(&RawValue) -> bool> Visitor<'de> for ArraySeed<'_, F> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON array of records")
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(raw) = seq.next_element::<&'de RawValue>()? {
+            if !(self.each)(raw) {
+                return Err(serde::de::Error::custom("the store failed"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::tz::TimeZone;
+
+    fn n() -> Normalizer {
+        Normalizer::new(TimeZone::get("America/Chicago").unwrap(), 50)
+    }
+
+    fn import(name: &str, text: &[u8]) -> (ImportReport, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+        let report = import_file(&mut store, &path, None, &n(), &mut |_| {}).unwrap();
+        std::mem::forget(dir);
+        (report, store)
+    }
+
+    const REC: &str = r#"{"service_request_id":"ID","status":"open","service_name":"X","requested_datetime":"2014-05-09T19:02:21-05:00"}"#;
+
+    #[test]
+    fn detects_formats() {
+        let p = Path::new("f");
+        assert_eq!(detect(p, REC.as_bytes()).unwrap(), Format::Open311);
+        assert_eq!(
+            detect(p, b"[{\"sr_number\":\"1\"}]").unwrap(),
+            Format::SocrataJson
+        );
+        assert_eq!(detect(p, b"sr_number,sr_type\n").unwrap(), Format::Csv);
+        assert_eq!(
+            detect(p, b"Creation Date,Status,Service Request Number\n").unwrap(),
+            Format::Csv
+        );
+        assert!(
+            detect(p, b"<html><body>Error</body></html>")
+                .unwrap_err()
+                .to_string()
+                .contains("--format")
+        );
+    }
+
+    #[test]
+    fn json_lines_keep_good_records_and_name_bad_lines() {
+        let text = format!(
+            "{}\n{{broken\n{}\n\n{}\n",
+            REC.replace("ID", "1"),
+            REC.replace("ID", "2"),
+            REC.replace("ID", "")
+        );
+        let (report, store) = import("x.json", text.as_bytes());
+        assert_eq!(
+            (
+                report.counts.new,
+                report.counts.rejected,
+                report.counts.ignored
+            ),
+            (2, 1, 1)
+        );
+        assert!(
+            report.samples[0].contains("x.json:2:"),
+            "{:?}",
+            report.samples
+        );
+        assert_eq!(store.request_count().unwrap(), 2);
+    }
+
+    #[test]
+    fn truncated_array_keeps_what_came_before() {
+        let text = format!(
+            "[\n{},\n{},\n{{\"service_request_id\": \"3\", \"sta",
+            REC.replace("ID", "1"),
+            REC.replace("ID", "2")
+        );
+        let (report, store) = import("x.json", text.as_bytes());
+        assert_eq!(report.counts.new, 2);
+        assert!(
+            report.broken_at.as_deref().unwrap().contains("breaks off"),
+            "{report:?}"
+        );
+        assert_eq!(store.request_count().unwrap(), 2);
+    }
+
+    #[test]
+    fn array_elements_are_rejected_with_their_line() {
+        let text = format!(
+            "[\n{},\n{{\"service_request_id\":\"9\"}}\n]",
+            REC.replace("ID", "1")
+        );
+        let (report, _) = import("x.json", text.as_bytes());
+        assert_eq!((report.counts.new, report.counts.rejected), (1, 1));
+        assert!(
+            report.samples[0].starts_with(&format!("{}:3:", report.path.display())),
+            "{:?}",
+            report.samples
+        );
+    }
+
+    #[test]
+    fn csv_with_invalid_utf8_rejects_that_row_only() {
+        let mut text = b"sr_number,sr_type,status,created_date,ward\nSR1,Pothole,Open,2021-01-01T00:00:00,3\nSR2,Pot\xffhole,Open,2021-01-01T00:00:00,3\nSR3,Pothole,Open,2021-01-01T00:00:00,3\n".to_vec();
+        text.extend_from_slice(b"SR4,Pothole,Open,not a date,3\n");
+        let (report, _) = import("x.csv", &text);
+        assert_eq!((report.counts.new, report.counts.rejected), (2, 2));
+        assert!(
+            report.samples[0].contains("x.csv:3: invalid UTF-8"),
+            "{:?}",
+            report.samples
+        );
+        assert!(
+            report.samples[1].contains("x.csv:5:"),
+            "{:?}",
+            report.samples
+        );
+    }
+}

@@ -1,0 +1,361 @@
+//! Data-portal records: the 311 dataset (v6vf-nfxy) as SODA JSON or CSV, and the retired
+//! per-type datasets (pot holes, graffiti, rodents, …) in their Title Case or snake_case CSV
+//! layouts.
+
+use serde_json::{Map, Value};
+
+use super::open311::text_of;
+use super::{Normalizer, Parsed, clean_text, coordinate, quote, truthy};
+use crate::domain::{Request, SourceKind};
+
+/// Which columns a portal export has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// The 311 Service Requests dataset (v6vf-nfxy): `sr_number`, `sr_type`, `created_date`…
+    Portal,
+    /// A retired per-type dataset: `Service Request Number`, `Creation Date`, `Completion Date`…
+    Legacy,
+}
+
+/// The fields the parser reads, in a fixed order.
+#[derive(Debug, Clone, Copy)]
+enum Field {
+    Id,
+    Type,
+    Code,
+    Status,
+    Created,
+    Updated,
+    Closed,
+    Address,
+    Duplicate,
+    Ward,
+    Lat,
+    Long,
+    Parent,
+    Channel,
+}
+
+const FIELDS: [Field; 14] = [
+    Field::Id,
+    Field::Type,
+    Field::Code,
+    Field::Status,
+    Field::Created,
+    Field::Updated,
+    Field::Closed,
+    Field::Address,
+    Field::Duplicate,
+    Field::Ward,
+    Field::Lat,
+    Field::Long,
+    Field::Parent,
+    Field::Channel,
+];
+
+impl Field {
+    /// The normalised column name in each layout.
+    fn column(self, layout: Layout) -> Option<&'static str> {
+        use Field::*;
+        match layout {
+            Layout::Portal => Some(match self {
+                Id => "sr_number",
+                Type => "sr_type",
+                Code => "sr_short_code",
+                Status => "status",
+                Created => "created_date",
+                Updated => "last_modified_date",
+                Closed => "closed_date",
+                Address => "street_address",
+                Duplicate => "duplicate",
+                Ward => "ward",
+                Lat => "latitude",
+                Long => "longitude",
+                Parent => "parent_sr_number",
+                Channel => "origin",
+            }),
+            Layout::Legacy => match self {
+                Id => Some("service_request_number"),
+                Type => Some("type_of_service_request"),
+                Status => Some("status"),
+                Created => Some("creation_date"),
+                Closed => Some("completion_date"),
+                Address => Some("street_address"),
+                Ward => Some("ward"),
+                Lat => Some("latitude"),
+                Long => Some("longitude"),
+                Code | Updated | Duplicate | Parent | Channel => None,
+            },
+        }
+    }
+}
+
+/// `Service Request Number` → `service_request_number`.
+pub fn normalise_header(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut pending = false;
+    for c in name.trim().trim_start_matches('\u{feff}').chars() {
+        if c.is_ascii_alphanumeric() {
+            if pending && !out.is_empty() {
+                out.push('_');
+            }
+            pending = false;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            pending = true;
+        }
+    }
+    out
+}
+
+/// Which layout a header row (or a JSON record's keys) belongs to.
+pub fn detect_layout<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<Layout> {
+    let mut layout = None;
+    for name in names {
+        match normalise_header(name).as_str() {
+            "sr_number" => return Some(Layout::Portal),
+            "service_request_number" => layout = Some(Layout::Legacy),
+            _ => {}
+        }
+    }
+    layout
+}
+
+/// A CSV header row, with the column index of every field the parser reads.
+#[derive(Debug, Clone)]
+pub struct CsvHeader {
+    /// The layout.
+    pub layout: Layout,
+    /// Column names as written (for the raw record).
+    pub names: Vec<String>,
+    index: [Option<usize>; FIELDS.len()],
+}
+
+impl CsvHeader {
+    /// Reads a header row; `None` when it is neither layout.
+    pub fn new(names: &csv::StringRecord) -> Option<CsvHeader> {
+        let layout = detect_layout(names.iter())?;
+        let normalised: Vec<String> = names.iter().map(normalise_header).collect();
+        let mut index = [None; FIELDS.len()];
+        for (i, field) in FIELDS.iter().enumerate() {
+            index[i] = field
+                .column(layout)
+                .and_then(|col| normalised.iter().position(|n| n == col));
+        }
+        Some(CsvHeader {
+            layout,
+            names: names.iter().map(str::to_string).collect(),
+            index,
+        })
+    }
+}
+
+/// Parses one CSV row. `raw` receives the row as a JSON object keyed by the header.
+pub fn parse_csv_row(header: &CsvHeader, row: &csv::StringRecord, n: &Normalizer) -> Parsed {
+    if row.len() != header.names.len() {
+        return Parsed::Rejected(format!(
+            "{} columns where the header has {}",
+            row.len(),
+            header.names.len()
+        ));
+    }
+    let mut raw = Map::new();
+    for (name, value) in header.names.iter().zip(row.iter()) {
+        raw.insert(name.clone(), Value::String(value.to_string()));
+    }
+    let raw = Value::Object(raw).to_string();
+    let get = |f: Field| header.index[f as usize].and_then(|i| row.get(i));
+    parse_fields(get, header.layout, raw, n)
+}
+
+/// Parses one SODA JSON record (an object keyed by column names).
+pub fn parse_json_record(raw: &str, value: &Value, n: &Normalizer) -> Parsed {
+    let Some(obj) = value.as_object() else {
+        return Parsed::Rejected("a record must be a JSON object".into());
+    };
+    let layout = detect_layout(obj.keys().map(String::as_str)).unwrap_or(Layout::Portal);
+    let by_name: Vec<(String, Option<String>)> = obj
+        .iter()
+        .map(|(k, v)| (normalise_header(k), text_of(Some(v))))
+        .collect();
+    let get = |f: Field| {
+        let col = f.column(layout)?;
+        by_name
+            .iter()
+            .find(|(k, _)| k == col)
+            .and_then(|(_, v)| v.as_deref())
+    };
+    parse_fields(get, layout, raw.to_string(), n)
+}
+
+fn parse_fields<'a>(
+    get: impl Fn(Field) -> Option<&'a str>,
+    layout: Layout,
+    raw: String,
+    n: &Normalizer,
+) -> Parsed {
+    let mut notes = Vec::new();
+    let id = get(Field::Id).map(str::trim).unwrap_or_default();
+    let Some(id) = clean_text("id", id, &mut notes) else {
+        return Parsed::Ignored("no service request number".into());
+    };
+    let Some(service_name) = get(Field::Type).and_then(|s| clean_text("type", s, &mut notes))
+    else {
+        return Parsed::Rejected(format!("request {id}: no service type"));
+    };
+    let requested_at = match get(Field::Created).map(|t| n.timestamp(t)) {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => return Parsed::Rejected(format!("request {id}: creation date {e}")),
+        None => return Parsed::Rejected(format!("request {id}: no creation date")),
+    };
+    let optional_time = |field: Field, label: &str, notes: &mut Vec<String>| match get(field) {
+        Some(t) if !t.trim().is_empty() => match n.timestamp(t) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                notes.push(format!("{label} {e}: ignored"));
+                None
+            }
+        },
+        _ => None,
+    };
+    let updated_at = optional_time(Field::Updated, "last modified date", &mut notes);
+    let closed_date = optional_time(Field::Closed, "closed date", &mut notes);
+    let status = get(Field::Status).unwrap_or_default().trim().to_string();
+    let status_lower = status.to_ascii_lowercase();
+    let is_open = status_lower.is_empty() || status_lower.starts_with("open");
+    let closed_at = if is_open { None } else { closed_date };
+    let duplicate = match layout {
+        Layout::Portal => get(Field::Duplicate).is_some_and(truthy),
+        Layout::Legacy => status_lower.trim_end().ends_with("- dup"),
+    };
+    let ward_text = get(Field::Ward).unwrap_or_default();
+    let ward = n.ward(ward_text);
+    if ward.is_none() && !ward_text.trim().is_empty() {
+        notes.push(format!(
+            "ward {} is not a ward 1–{}: unassigned",
+            quote(ward_text),
+            n.wards
+        ));
+    }
+    let source = match layout {
+        Layout::Portal => SourceKind::Socrata,
+        Layout::Legacy => SourceKind::Legacy,
+    };
+    Parsed::Request(
+        Box::new(Request {
+            service_code: get(Field::Code).and_then(|s| clean_text("code", s, &mut notes)),
+            service_name,
+            is_closed: closed_at.is_some(),
+            status,
+            requested_at,
+            updated_at,
+            closed_at,
+            ward,
+            duplicate,
+            parent_id: get(Field::Parent).and_then(|s| clean_text("parent", s, &mut notes)),
+            lat: get(Field::Lat).and_then(|s| coordinate(s, 90.0)),
+            long: get(Field::Long).and_then(|s| coordinate(s, 180.0)),
+            address: get(Field::Address).and_then(|s| clean_text("address", s, &mut notes)),
+            description: None,
+            media_url: None,
+            channel: get(Field::Channel).and_then(|s| clean_text("origin", s, &mut notes)),
+            source,
+            raw,
+            id,
+        }),
+        notes,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jiff::tz::TimeZone;
+
+    fn n() -> Normalizer {
+        Normalizer::new(TimeZone::get("America/Chicago").unwrap(), 50)
+    }
+
+    fn rows(text: &str) -> Vec<Parsed> {
+        let mut reader = csv::ReaderBuilder::new()
+            .flexible(true)
+            .from_reader(text.as_bytes());
+        let header = CsvHeader::new(reader.headers().unwrap()).unwrap();
+        reader
+            .records()
+            .map(|r| parse_csv_row(&header, &r.unwrap(), &n()))
+            .collect()
+    }
+
+    #[test]
+    fn headers_normalise() {
+        assert_eq!(
+            normalise_header("Service Request Number"),
+            "service_request_number"
+        );
+        assert_eq!(
+            normalise_header("SERVICE REQUEST NUMBER"),
+            "service_request_number"
+        );
+        assert_eq!(normalise_header("\u{feff}sr_number"), "sr_number");
+    }
+
+    #[test]
+    fn portal_rows_parse() {
+        let parsed = rows(
+            "sr_number,sr_type,sr_short_code,status,origin,created_date,last_modified_date,closed_date,street_address,duplicate,ward,latitude,longitude,parent_sr_number\n\
+            SR1,Graffiti Removal Request,GRAF,Completed,Internet,2021-01-01T10:00:00.000,2021-01-02T00:00:00.000,2021-01-01T12:00:00.000,1 Main St,False,28,41.8,-87.6,\n\
+            SR2,Graffiti Removal Request,GRAF,Open,Internet,2021-01-01T10:00:00.000,,,1 Main St,True,abc,NaN,-87.6,SR1\n\
+            ,Graffiti Removal Request,GRAF,Open,Internet,2021-01-01T10:00:00.000,,,,False,1,,,\n",
+        );
+        let Parsed::Request(r, notes) = &parsed[0] else {
+            panic!("{parsed:?}")
+        };
+        assert!(notes.is_empty());
+        assert_eq!(r.ward, Some(28));
+        assert_eq!(r.closed_at.unwrap() - r.requested_at, 7200);
+        assert_eq!(r.channel.as_deref(), Some("Internet"));
+        assert_eq!(r.source, SourceKind::Socrata);
+        let raw: Value = serde_json::from_str(&r.raw).unwrap();
+        assert_eq!(raw["sr_number"], "SR1");
+        let Parsed::Request(r, notes) = &parsed[1] else {
+            panic!("{parsed:?}")
+        };
+        assert!(r.duplicate && r.closed_at.is_none() && r.ward.is_none() && r.lat.is_none());
+        assert_eq!(notes.len(), 1);
+        assert!(matches!(parsed[2], Parsed::Ignored(_)));
+    }
+
+    #[test]
+    fn legacy_rows_take_dup_from_status() {
+        let parsed = rows(
+            "Creation Date,Status,Completion Date,Service Request Number,Type of Service Request,Street Address,Ward,Latitude,Longitude\n\
+            2011-01-01T00:00:00,Completed - Dup,2011-01-07T00:00:00,11-1,Abandoned Vehicle Complaint,5629 N KEDVALE AVE,39,41.98,-87.73\n\
+            2011-01-01T00:00:00,Open,,11-2,Abandoned Vehicle Complaint,5629 N KEDVALE AVE,39,41.98,-87.73\n\
+            2011-01-01T00:00:00,Completed,2011-01-07T00:00:00,11-3,Abandoned Vehicle Complaint,5629 N KEDVALE AVE,39\n",
+        );
+        let Parsed::Request(r, _) = &parsed[0] else {
+            panic!()
+        };
+        assert!(r.duplicate && r.is_closed);
+        assert_eq!(r.source, SourceKind::Legacy);
+        assert_eq!(r.closed_at.unwrap() - r.requested_at, 6 * 86400);
+        let Parsed::Request(r, _) = &parsed[1] else {
+            panic!()
+        };
+        assert!(!r.duplicate && !r.is_closed);
+        assert!(matches!(&parsed[2], Parsed::Rejected(m) if m.contains("columns")));
+    }
+
+    #[test]
+    fn soda_json_parses_with_native_booleans() {
+        let raw = r#"{"sr_number":"SR9","sr_type":"Pothole in Street Complaint","sr_short_code":"PHF","status":"Completed","created_date":"2021-01-01T10:00:00.000","closed_date":"2021-01-03T10:00:00.000","duplicate":true,"ward":"7"}"#;
+        let v: Value = serde_json::from_str(raw).unwrap();
+        let Parsed::Request(r, _) = parse_json_record(raw, &v, &n()) else {
+            panic!()
+        };
+        assert!(r.duplicate);
+        assert_eq!(r.service_code.as_deref(), Some("PHF"));
+        assert_eq!(r.ward, Some(7));
+    }
+}

@@ -1,0 +1,974 @@
+//! The embedded SQLite store: every request (normalised, plus the raw record as received), the
+//! service catalogue, a log of every import and fetch run, and every rejected record with why.
+//!
+//! Writes happen in transactions that each leave the store consistent: a batch of records with
+//! its counts, or a fetch window with its completion mark. A process killed at any point loses at
+//! most the batch in flight, which the next run fetches or imports again (upserts are idempotent).
+
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use crate::domain::{Request, ServiceType, UnixSeconds, WardNo};
+
+/// A store operation failed. Exit status 1.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite reported an error.
+    #[error("store {path}: {source}")]
+    Sqlite {
+        /// The database file.
+        path: PathBuf,
+        /// The error.
+        source: rusqlite::Error,
+    },
+    /// The folder for the store could not be created.
+    #[error("store {path}: cannot create its folder: {source}")]
+    Folder {
+        /// The database file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file was written by a newer cwfy.
+    #[error(
+        "store {path} has schema version {found}, newer than this cwfy knows ({known}); upgrade cwfy"
+    )]
+    TooNew {
+        /// The database file.
+        path: PathBuf,
+        /// Its version.
+        found: i64,
+        /// Ours.
+        known: i64,
+    },
+}
+
+/// Migrations, applied in order; `PRAGMA user_version` holds how many have run.
+const MIGRATIONS: &[&str] = &[
+    // 1: the initial schema.
+    "CREATE TABLE requests (
+        rowid_key INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        service_code TEXT,
+        service_name TEXT NOT NULL,
+        status TEXT NOT NULL,
+        is_closed INTEGER NOT NULL,
+        requested_at INTEGER NOT NULL,
+        updated_at INTEGER,
+        closed_at INTEGER,
+        ward INTEGER,
+        duplicate INTEGER NOT NULL,
+        parent_id TEXT,
+        lat REAL,
+        long REAL,
+        address TEXT,
+        description TEXT,
+        media_url TEXT,
+        channel TEXT,
+        source TEXT NOT NULL
+    );
+    CREATE TABLE raw_records (
+        request_key INTEGER PRIMARY KEY,
+        raw TEXT NOT NULL
+    );
+    CREATE INDEX requests_media ON requests(requested_at) WHERE media_url IS NOT NULL;
+    CREATE TABLE services (
+        code TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        description TEXT,
+        group_name TEXT,
+        fetched_at INTEGER NOT NULL
+    );
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        source TEXT NOT NULL,
+        target TEXT NOT NULL,
+        window_start INTEGER,
+        window_end INTEGER,
+        started_at INTEGER NOT NULL,
+        finished_at INTEGER,
+        status TEXT NOT NULL,
+        pages INTEGER NOT NULL DEFAULT 0,
+        new INTEGER NOT NULL DEFAULT 0,
+        updated INTEGER NOT NULL DEFAULT 0,
+        unchanged INTEGER NOT NULL DEFAULT 0,
+        ignored INTEGER NOT NULL DEFAULT 0,
+        rejected INTEGER NOT NULL DEFAULT 0,
+        cleaned INTEGER NOT NULL DEFAULT 0,
+        errors TEXT NOT NULL DEFAULT ''
+    );
+    CREATE TABLE windows (
+        source TEXT NOT NULL,
+        mode TEXT NOT NULL,
+        window_start INTEGER NOT NULL,
+        window_end INTEGER NOT NULL,
+        pages INTEGER NOT NULL,
+        records INTEGER NOT NULL,
+        completed_at INTEGER NOT NULL,
+        PRIMARY KEY (source, mode, window_start, window_end)
+    );
+    CREATE TABLE rejected (
+        id INTEGER PRIMARY KEY,
+        run_id INTEGER NOT NULL,
+        origin TEXT NOT NULL,
+        record_id TEXT,
+        disposition TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        raw TEXT,
+        at INTEGER NOT NULL
+    );
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+];
+
+/// One record on its way into the store.
+#[derive(Debug, Clone)]
+pub enum Incoming {
+    /// A parsed request; `notes` say what was cleaned.
+    Request {
+        /// The request.
+        request: Box<Request>,
+        /// Cleaning notes (recorded as `cleaned` rows).
+        notes: Vec<String>,
+        /// File and line, or URL, it came from.
+        origin: String,
+    },
+    /// A record without an id.
+    Ignored {
+        /// Why.
+        reason: String,
+        /// Where.
+        origin: String,
+        /// As received.
+        raw: String,
+    },
+    /// A record that could not be used.
+    Rejected {
+        /// Why.
+        reason: String,
+        /// Where.
+        origin: String,
+        /// As received.
+        raw: String,
+    },
+}
+
+/// What a batch or a run did to the store.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Requests not in the store before.
+    pub new: u64,
+    /// Requests replaced by a newer version.
+    pub updated: u64,
+    /// Requests already stored as they are (or stored newer).
+    pub unchanged: u64,
+    /// Records without an id.
+    pub ignored: u64,
+    /// Records that could not be used.
+    pub rejected: u64,
+    /// Requests kept after cleaning a field.
+    pub cleaned: u64,
+}
+
+impl Counts {
+    /// Adds another batch's counts.
+    pub fn add(&mut self, other: Counts) {
+        self.new += other.new;
+        self.updated += other.updated;
+        self.unchanged += other.unchanged;
+        self.ignored += other.ignored;
+        self.rejected += other.rejected;
+        self.cleaned += other.cleaned;
+    }
+
+    /// Every record seen.
+    pub fn seen(&self) -> u64 {
+        self.new + self.updated + self.unchanged + self.ignored + self.rejected
+    }
+}
+
+/// Identifies a run in the `runs` table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunId(pub i64);
+
+/// A fetch window, in Unix seconds, `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Inclusive start.
+    pub start: UnixSeconds,
+    /// Exclusive end.
+    pub end: UnixSeconds,
+}
+
+/// The columns the aggregation reads, borrowed from SQLite's row buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestRef<'a> {
+    /// `service_code`.
+    pub service_code: Option<&'a str>,
+    /// `service_name`.
+    pub service_name: &'a str,
+    /// `requested_at`.
+    pub requested_at: UnixSeconds,
+    /// `closed_at`.
+    pub closed_at: Option<UnixSeconds>,
+    /// `ward`.
+    pub ward: Option<WardNo>,
+    /// `duplicate`.
+    pub duplicate: bool,
+}
+
+/// A request with a photo, for `/photos/`.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhotoRow {
+    /// `id`.
+    pub id: String,
+    /// `service_code`.
+    pub service_code: Option<String>,
+    /// `service_name`.
+    pub service_name: String,
+    /// `requested_at`.
+    pub requested_at: UnixSeconds,
+    /// `ward`.
+    pub ward: Option<WardNo>,
+    /// `address`.
+    pub address: Option<String>,
+    /// `media_url`.
+    pub media_url: String,
+    /// `status`.
+    pub status: String,
+}
+
+/// Figures for `/status/` and the sanity gates.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct StoreStatus {
+    /// Requests stored.
+    pub requests: u64,
+    /// Of which duplicates.
+    pub duplicates: u64,
+    /// Newest `requested_at`.
+    pub newest_request: Option<UnixSeconds>,
+    /// Oldest `requested_at`.
+    pub oldest_request: Option<UnixSeconds>,
+    /// When the last fetch or import run finished.
+    pub last_run: Option<UnixSeconds>,
+    /// Kind and source of that run.
+    pub last_run_what: Option<String>,
+    /// Records ignored for lack of an id, over all runs.
+    pub ignored_without_id: u64,
+    /// Records rejected, over all runs.
+    pub rejected: u64,
+    /// Requests kept after cleaning, over all runs.
+    pub cleaned: u64,
+}
+
+/// The SQLite store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating when needed) the store at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        let conn = Connection::open(path).map_err(|source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// Whether a store file exists at `path` with at least one request.
+    pub fn exists_with_data(path: &Path) -> bool {
+        path.exists()
+            && Store::open(path)
+                .ok()
+                .is_some_and(|s| s.request_count().unwrap_or(0) > 0)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn configure(&mut self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let e = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        self.conn
+            .busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(e)?;
+        // WAL keeps readers going while a fetch writes; NORMAL sync is safe in WAL mode against
+        // process kills (only power loss can drop the last commits).
+        self.conn
+            .execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;")
+            .map_err(e)?;
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let e = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(e)?;
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew {
+                path,
+                found: version,
+                known,
+            });
+        }
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            let tx = self.conn.transaction().map_err(e)?;
+            tx.execute_batch(sql).map_err(e)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(e)?;
+            tx.commit().map_err(e)?;
+        }
+        Ok(())
+    }
+
+    /// The schema version.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(self.err())
+    }
+
+    /// Requests stored.
+    pub fn request_count(&self) -> Result<u64, StoreError> {
+        self.conn
+            .query_row("SELECT count(*) FROM requests", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(self.err())
+    }
+
+    /// Starts a run (an import of a file, or a fetch) in the log.
+    pub fn begin_run(
+        &self,
+        kind: &str,
+        source: &str,
+        target: &str,
+        window: Option<Window>,
+    ) -> Result<RunId, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO runs(kind, source, target, window_start, window_end, started_at, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'running')",
+                params![kind, source, target, window.map(|w| w.start), window.map(|w| w.end), now()],
+            )
+            .map_err(self.err())?;
+        Ok(RunId(self.conn.last_insert_rowid()))
+    }
+
+    /// Closes a run with its totals, status (`ok`, `failed`, `partial`) and error messages.
+    pub fn finish_run(
+        &self,
+        run: RunId,
+        counts: Counts,
+        pages: u64,
+        status: &str,
+        errors: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE runs SET finished_at=?2, status=?3, pages=?4, new=?5, updated=?6, unchanged=?7, ignored=?8, rejected=?9, cleaned=?10, errors=?11 WHERE id=?1",
+                params![run.0, now(), status, pages as i64, counts.new as i64, counts.updated as i64, counts.unchanged as i64, counts.ignored as i64, counts.rejected as i64, counts.cleaned as i64, errors],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Writes a batch in one transaction.
+    pub fn write_batch(&mut self, run: RunId, items: &[Incoming]) -> Result<Counts, StoreError> {
+        self.write(run, items, None)
+    }
+
+    /// Writes a fetch window's records and marks the window done, in one transaction.
+    pub fn commit_window(
+        &mut self,
+        run: RunId,
+        source: &str,
+        mode: &str,
+        window: Window,
+        pages: u64,
+        items: &[Incoming],
+    ) -> Result<Counts, StoreError> {
+        self.write(run, items, Some((source, mode, window, pages)))
+    }
+
+    fn write(
+        &mut self,
+        run: RunId,
+        items: &[Incoming],
+        window: Option<(&str, &str, Window, u64)>,
+    ) -> Result<Counts, StoreError> {
+        let path = self.path.clone();
+        let e = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(e)?;
+        let mut counts = Counts::default();
+        {
+            let mut find = tx
+                .prepare_cached("SELECT rowid_key, updated_at FROM requests WHERE id = ?1")
+                .map_err(e)?;
+            let mut insert = tx
+                .prepare_cached(
+                    "INSERT INTO requests(id, service_code, service_name, status, is_closed, requested_at, updated_at, closed_at, ward, duplicate, parent_id, lat, long, address, description, media_url, channel, source)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                )
+                .map_err(e)?;
+            let mut update = tx
+                .prepare_cached(
+                    "UPDATE requests SET service_code=?2, service_name=?3, status=?4, is_closed=?5, requested_at=?6, updated_at=?7, closed_at=?8, ward=?9, duplicate=?10, parent_id=?11, lat=?12, long=?13, address=?14, description=?15, media_url=?16, channel=?17, source=?18 WHERE rowid_key=?1",
+                )
+                .map_err(e)?;
+            let mut put_raw = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO raw_records(request_key, raw) VALUES (?1, ?2)",
+                )
+                .map_err(e)?;
+            let mut reject = tx
+                .prepare_cached("INSERT INTO rejected(run_id, origin, record_id, disposition, reason, raw, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                .map_err(e)?;
+            let at = now();
+            for item in items {
+                match item {
+                    Incoming::Request {
+                        request: r,
+                        notes,
+                        origin,
+                    } => {
+                        let existing: Option<(i64, Option<i64>)> = find
+                            .query_row([&r.id], |row| Ok((row.get(0)?, row.get(1)?)))
+                            .optional()
+                            .map_err(e)?;
+                        let fields = params![
+                            r.service_code,
+                            r.service_name,
+                            r.status,
+                            r.is_closed,
+                            r.requested_at,
+                            r.updated_at,
+                            r.closed_at,
+                            r.ward,
+                            r.duplicate,
+                            r.parent_id,
+                            r.lat,
+                            r.long,
+                            r.address,
+                            r.description,
+                            r.media_url,
+                            r.channel,
+                            r.source.as_str()
+                        ];
+                        let key = match existing {
+                            None => {
+                                insert
+                                    .execute(params![
+                                        r.id, fields[0], fields[1], fields[2], fields[3],
+                                        fields[4], fields[5], fields[6], fields[7], fields[8],
+                                        fields[9], fields[10], fields[11], fields[12], fields[13],
+                                        fields[14], fields[15], fields[16]
+                                    ])
+                                    .map_err(e)?;
+                                counts.new += 1;
+                                Some(tx.last_insert_rowid())
+                            }
+                            Some((key, stored)) if is_newer(r.updated_at, stored) => {
+                                update
+                                    .execute(params![
+                                        key, fields[0], fields[1], fields[2], fields[3], fields[4],
+                                        fields[5], fields[6], fields[7], fields[8], fields[9],
+                                        fields[10], fields[11], fields[12], fields[13], fields[14],
+                                        fields[15], fields[16]
+                                    ])
+                                    .map_err(e)?;
+                                counts.updated += 1;
+                                Some(key)
+                            }
+                            Some(_) => {
+                                counts.unchanged += 1;
+                                None
+                            }
+                        };
+                        if let Some(key) = key {
+                            put_raw.execute(params![key, r.raw]).map_err(e)?;
+                            if !notes.is_empty() {
+                                counts.cleaned += 1;
+                                reject
+                                    .execute(params![
+                                        run.0,
+                                        origin,
+                                        r.id,
+                                        "cleaned",
+                                        notes.join("; "),
+                                        Option::<String>::None,
+                                        at
+                                    ])
+                                    .map_err(e)?;
+                            }
+                        }
+                    }
+                    Incoming::Ignored {
+                        reason,
+                        origin,
+                        raw,
+                    } => {
+                        counts.ignored += 1;
+                        reject
+                            .execute(params![
+                                run.0,
+                                origin,
+                                Option::<String>::None,
+                                "ignored",
+                                reason,
+                                raw,
+                                at
+                            ])
+                            .map_err(e)?;
+                    }
+                    Incoming::Rejected {
+                        reason,
+                        origin,
+                        raw,
+                    } => {
+                        counts.rejected += 1;
+                        reject
+                            .execute(params![
+                                run.0,
+                                origin,
+                                Option::<String>::None,
+                                "rejected",
+                                reason,
+                                raw,
+                                at
+                            ])
+                            .map_err(e)?;
+                    }
+                }
+            }
+            tx.execute(
+                "UPDATE runs SET new=new+?2, updated=updated+?3, unchanged=unchanged+?4, ignored=ignored+?5, rejected=rejected+?6, cleaned=cleaned+?7 WHERE id=?1",
+                params![run.0, counts.new as i64, counts.updated as i64, counts.unchanged as i64, counts.ignored as i64, counts.rejected as i64, counts.cleaned as i64],
+            )
+            .map_err(e)?;
+            if let Some((source, mode, window, pages)) = window {
+                tx.execute(
+                    "INSERT OR REPLACE INTO windows(source, mode, window_start, window_end, pages, records, completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    params![source, mode, window.start, window.end, pages as i64, counts.seen() as i64, at],
+                )
+                .map_err(e)?;
+                tx.execute(
+                    "UPDATE runs SET pages=pages+?2 WHERE id=?1",
+                    params![run.0, pages as i64],
+                )
+                .map_err(e)?;
+            }
+        }
+        tx.commit().map_err(e)?;
+        Ok(counts)
+    }
+
+    /// Whether a fetch window was completed by an earlier run.
+    pub fn window_done(
+        &self,
+        source: &str,
+        mode: &str,
+        window: Window,
+    ) -> Result<bool, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM windows WHERE source=?1 AND mode=?2 AND window_start=?3 AND window_end=?4",
+                params![source, mode, window.start, window.end],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|o| o.is_some())
+            .map_err(self.err())
+    }
+
+    /// The end of the latest completed window of `source` (the incremental watermark).
+    pub fn watermark(&self, source: &str) -> Result<Option<UnixSeconds>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT max(window_end) FROM windows WHERE source=?1",
+                [source],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
+    /// Newest `updated_at` (else `requested_at`) among stored requests of a source kind.
+    pub fn newest_update(&self, source_kind: &str) -> Result<Option<UnixSeconds>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT max(coalesce(updated_at, requested_at)) FROM requests WHERE source=?1",
+                [source_kind],
+                |r| r.get(0),
+            )
+            .map_err(self.err())
+    }
+
+    /// Replaces catalogue entries with what the source's `services.json` says.
+    pub fn upsert_services(&mut self, services: &[ServiceType]) -> Result<usize, StoreError> {
+        let path = self.path.clone();
+        let e = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(e)?;
+        {
+            let mut stmt = tx
+                .prepare_cached("INSERT OR REPLACE INTO services(code, name, description, group_name, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+                .map_err(e)?;
+            let at = now();
+            for s in services {
+                stmt.execute(params![s.code, s.name, s.description, s.group, at])
+                    .map_err(e)?;
+            }
+        }
+        tx.commit().map_err(e)?;
+        Ok(services.len())
+    }
+
+    /// The service catalogue.
+    pub fn services(&self) -> Result<Vec<ServiceType>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT code, name, description, group_name FROM services ORDER BY name")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ServiceType {
+                    code: r.get(0)?,
+                    name: r.get(1)?,
+                    description: r.get(2)?,
+                    group: r.get(3)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    /// Calls `f` for every stored request, reading only the columns the aggregation needs.
+    pub fn scan_requests(&self, mut f: impl FnMut(RequestRef<'_>)) -> Result<u64, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT service_code, service_name, requested_at, closed_at, ward, duplicate FROM requests")
+            .map_err(self.err())?;
+        let mut rows = stmt.query([]).map_err(self.err())?;
+        let mut n = 0;
+        while let Some(row) = rows.next().map_err(self.err())? {
+            let service_code = row
+                .get_ref(0)
+                .ok()
+                .and_then(|v| v.as_str_or_null().ok().flatten());
+            let service_name = row
+                .get_ref(1)
+                .ok()
+                .and_then(|v| v.as_str().ok())
+                .unwrap_or("");
+            let ward: Option<i64> = row.get(4).map_err(self.err())?;
+            f(RequestRef {
+                service_code,
+                service_name,
+                requested_at: row.get(2).map_err(self.err())?,
+                closed_at: row.get(3).map_err(self.err())?,
+                ward: ward.and_then(|w| WardNo::try_from(w).ok()),
+                duplicate: row.get(5).map_err(self.err())?,
+            });
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Requests with a photo requested at or after `since`, newest first.
+    pub fn photos_since(
+        &self,
+        since: UnixSeconds,
+        limit: usize,
+    ) -> Result<Vec<PhotoRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, service_code, service_name, requested_at, ward, address, media_url, status FROM requests
+                 WHERE media_url IS NOT NULL AND requested_at >= ?1 AND duplicate = 0 ORDER BY requested_at DESC, id LIMIT ?2",
+            )
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map(params![since, limit as i64], |r| {
+                let ward: Option<i64> = r.get(4)?;
+                Ok(PhotoRow {
+                    id: r.get(0)?,
+                    service_code: r.get(1)?,
+                    service_name: r.get(2)?,
+                    requested_at: r.get(3)?,
+                    ward: ward.and_then(|w| WardNo::try_from(w).ok()),
+                    address: r.get(5)?,
+                    media_url: r.get(6)?,
+                    status: r.get(7)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    /// The raw record of a request, as received.
+    pub fn raw(&self, id: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT raw FROM raw_records JOIN requests ON request_key = rowid_key WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Figures for `/status/`.
+    pub fn status(&self) -> Result<StoreStatus, StoreError> {
+        let mut s = StoreStatus::default();
+        let (requests, duplicates, newest, oldest): (i64, Option<i64>, Option<i64>, Option<i64>) = self
+            .conn
+            .query_row(
+                "SELECT count(*), sum(duplicate), max(requested_at), min(requested_at) FROM requests",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .map_err(self.err())?;
+        s.requests = requests as u64;
+        s.duplicates = duplicates.unwrap_or(0) as u64;
+        s.newest_request = newest;
+        s.oldest_request = oldest;
+        let last: Option<(i64, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT finished_at, kind, target FROM runs WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(self.err())?;
+        if let Some((at, kind, target)) = last {
+            s.last_run = Some(at);
+            s.last_run_what = Some(format!("{kind} {target}"));
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT disposition, count(*) FROM rejected GROUP BY disposition")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(self.err())?;
+        for row in rows {
+            let (disposition, n) = row.map_err(self.err())?;
+            match disposition.as_str() {
+                "ignored" => s.ignored_without_id = n as u64,
+                "rejected" => s.rejected = n as u64,
+                "cleaned" => s.cleaned = n as u64,
+                _ => {}
+            }
+        }
+        Ok(s)
+    }
+
+    /// Rejected, ignored and cleaned records: (origin, disposition, reason), oldest first.
+    pub fn rejections(&self, limit: usize) -> Result<Vec<(String, String, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT origin, disposition, reason FROM rejected ORDER BY id LIMIT ?1")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([limit as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(self.err())?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
+    }
+
+    /// A value from the `meta` table.
+    pub fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key=?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Sets a value in the `meta` table.
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+                params![key, value],
+            )
+            .map(|_| ())
+            .map_err(self.err())
+    }
+
+    /// `PRAGMA integrity_check`: `"ok"` when the file is sound.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        self.conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(self.err())
+    }
+
+    /// The underlying connection, for tests and tools that need plain SQL.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+/// Whether an incoming `updated_at` should replace the stored one.
+fn is_newer(incoming: Option<UnixSeconds>, stored: Option<UnixSeconds>) -> bool {
+    match (incoming, stored) {
+        (Some(i), Some(s)) => i > s,
+        (Some(_), None) => true,
+        (None, _) => false,
+    }
+}
+
+/// Now, in Unix seconds.
+pub fn now() -> UnixSeconds {
+    jiff::Timestamp::now().as_second()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::SourceKind;
+
+    fn req(id: &str, updated: Option<i64>, status: &str) -> Incoming {
+        Incoming::Request {
+            request: Box::new(Request {
+                id: id.into(),
+                service_code: None,
+                service_name: "Pothole".into(),
+                status: status.into(),
+                is_closed: false,
+                requested_at: 1_600_000_000,
+                updated_at: updated,
+                closed_at: None,
+                ward: Some(3),
+                duplicate: false,
+                parent_id: None,
+                lat: None,
+                long: None,
+                address: None,
+                description: None,
+                media_url: None,
+                channel: None,
+                source: SourceKind::Open311,
+                raw: format!("{{\"id\":\"{id}\",\"status\":\"{status}\"}}"),
+            }),
+            notes: vec![],
+            origin: "test".into(),
+        }
+    }
+
+    #[test]
+    fn upsert_keeps_newest_and_reimport_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let run = store.begin_run("import", "test", "x", None).unwrap();
+        let c = store
+            .write_batch(run, &[req("a", Some(10), "open"), req("b", None, "open")])
+            .unwrap();
+        assert_eq!((c.new, c.updated, c.unchanged), (2, 0, 0));
+        let c = store
+            .write_batch(run, &[req("a", Some(10), "open"), req("b", None, "open")])
+            .unwrap();
+        assert_eq!((c.new, c.updated, c.unchanged), (0, 0, 2));
+        let c = store
+            .write_batch(
+                run,
+                &[req("a", Some(5), "stale"), req("a", Some(20), "closed")],
+            )
+            .unwrap();
+        assert_eq!((c.new, c.updated, c.unchanged), (0, 1, 1));
+        assert!(store.raw("a").unwrap().unwrap().contains("closed"));
+        assert_eq!(store.request_count().unwrap(), 2);
+        assert_eq!(store.integrity_check().unwrap(), "ok");
+    }
+
+    #[test]
+    fn rejected_and_ignored_are_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+        let run = store.begin_run("import", "test", "x", None).unwrap();
+        let items = [
+            Incoming::Ignored {
+                reason: "no id".into(),
+                origin: "f:2".into(),
+                raw: "{}".into(),
+            },
+            Incoming::Rejected {
+                reason: "bad date".into(),
+                origin: "f:3".into(),
+                raw: "{}".into(),
+            },
+        ];
+        let c = store.write_batch(run, &items).unwrap();
+        assert_eq!((c.ignored, c.rejected), (1, 1));
+        let s = store.status().unwrap();
+        assert_eq!((s.ignored_without_id, s.rejected), (1, 1));
+        assert_eq!(
+            store.rejections(10).unwrap()[1],
+            ("f:3".into(), "rejected".into(), "bad date".into())
+        );
+    }
+
+    #[test]
+    fn windows_are_committed_with_their_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+        let run = store
+            .begin_run("fetch", "open311", "http://x", None)
+            .unwrap();
+        let w = Window {
+            start: 0,
+            end: 86_400,
+        };
+        assert!(!store.window_done("open311", "backfill", w).unwrap());
+        store
+            .commit_window(
+                run,
+                "open311",
+                "backfill",
+                w,
+                2,
+                &[req("a", Some(1), "open")],
+            )
+            .unwrap();
+        assert!(store.window_done("open311", "backfill", w).unwrap());
+        assert_eq!(store.watermark("open311").unwrap(), Some(86_400));
+    }
+}
