@@ -4,7 +4,7 @@
 //! Each page is built from [`Metrics`] queries into a plain context, rendered through its
 //! template, and written with its data files. Pages are independent, so they render in parallel.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -256,6 +256,9 @@ struct Dash<'r, 'a> {
     m: &'a Metrics,
     range: Option<Range>,
     files: Files<'r, 'a>,
+    /// Rankings of every service for every week with pages: each is needed by 50 ward pages and
+    /// one service page, so they are computed once, up front, in parallel.
+    rankings: HashMap<(ServiceIdx, Day), Ranking>,
 }
 
 /// Renders every dashboard page and data file.
@@ -266,11 +269,24 @@ pub fn render(r: &Renderer) -> Result<DashReport, RenderError> {
         .input
         .as_of
         .map(|last| Range::new(m, last, cfg.history.days, cfg.history.weeks));
+    let rankings = match range {
+        Some(range) => {
+            let jobs: Vec<(ServiceIdx, Day)> = m
+                .service_ids()
+                .flat_map(|s| range.weeks().map(move |w| (s, w)))
+                .collect();
+            jobs.into_par_iter()
+                .map(|(s, w)| ((s, w), m.ranking(s, w, w.plus(6))))
+                .collect()
+        }
+        None => HashMap::new(),
+    };
     let d = Dash {
         r,
         m,
         range,
         files: Files { r },
+        rankings,
     };
     let mut report = DashReport::default();
 
@@ -300,6 +316,17 @@ fn sum_counts(
         total.1 += f;
     }
     Ok(total)
+}
+
+/// The short comparison on a service card: "▲ 12% above average", "no baseline yet"….
+fn versus(baseline: Option<crate::aggregate::Baseline>, pct: Option<i64>) -> String {
+    match (baseline, pct) {
+        (None, _) => "no baseline yet".into(),
+        (Some(_), Some(p)) if p > 0 => format!("▲ {p}% above average"),
+        (Some(_), Some(p)) if p < 0 => format!("▼ {}% below average", -p),
+        (Some(_), Some(_)) => "at the average".into(),
+        (Some(b), None) => format!("none in the previous {} days", b.days),
+    }
 }
 
 /// The sentence that says how a count compares with its baseline.
@@ -342,6 +369,14 @@ fn baseline_sentence(
 }
 
 impl Dash<'_, '_> {
+    /// The ranking of a service for the week starting `monday`.
+    fn ranking(&self, s: ServiceIdx, monday: Day) -> Ranking {
+        match self.rankings.get(&(s, monday)) {
+            Some(r) => r.clone(),
+            None => self.m.ranking(s, monday, monday.plus(6)),
+        }
+    }
+
     fn featured(&self) -> Vec<ServiceIdx> {
         self.m
             .service_ids()
@@ -382,12 +417,12 @@ impl Dash<'_, '_> {
         PageMeta {
             title: format!("{} — 311 requests citywide", long_date(day)),
             description: format!(
-                "311 service requests in {} on {}: {} requests{}.",
+                "311 service requests in {} on {}: {} in all{}",
                 self.r.input.config.city.name,
                 long_date(day),
                 thousands(ctx.total),
                 if chosen.is_empty() {
-                    String::new()
+                    ".".to_string()
                 } else {
                     format!("; {chosen}: {}", ctx.chosen_sentence)
                 }
@@ -451,7 +486,16 @@ impl Dash<'_, '_> {
             rows.push((*s, count, baseline, pct));
         }
         let greatest = best.map(|(_, s)| s);
-        let chosen = chosen.or(greatest).or(featured.first().copied());
+        // With no baseline to compare against, open on the busiest featured service.
+        let busiest = rows
+            .iter()
+            .filter(|r| r.1 > 0)
+            .max_by_key(|r| (r.1, std::cmp::Reverse(r.0)))
+            .map(|r| r.0);
+        let chosen = chosen
+            .or(greatest)
+            .or(busiest)
+            .or(featured.first().copied());
         let day_url = urls::day(day);
         let services: Vec<Value> = rows
             .iter()
@@ -469,6 +513,7 @@ impl Dash<'_, '_> {
                     "chosen": Some(*s) == chosen,
                     "href": href(&urls::day_service(day, &info.slug)),
                     "sentence": baseline_sentence(*count, *baseline, *pct),
+                    "versus": versus(*baseline, *pct),
                 })
             })
             .collect();
@@ -783,7 +828,7 @@ impl Dash<'_, '_> {
             if !info.featured && stats.opened == 0 && stats.closed == 0 {
                 continue;
             }
-            let ranking = m.ranking(s, monday, sunday);
+            let ranking = self.ranking(s, monday);
             let rank = ranking.of(ward);
             let ttc = stats.ttc;
             api_services.push(json!({
@@ -1183,7 +1228,7 @@ impl Dash<'_, '_> {
         let stats: Vec<(WardNo, WindowStats)> = (1..=m.wards)
             .map(|w| (w, m.ward_window(s, w, monday, sunday)))
             .collect();
-        let ranking = m.ranking_from(&stats);
+        let ranking = self.ranking(s, monday);
         let city = m.city_window(s, monday, sunday);
         let unassigned = m.ward_window(s, 0, monday, sunday).opened;
         let base = urls::service_week(&info.slug, monday);
