@@ -842,7 +842,7 @@ impl Dash<'_, '_> {
                 "ranked_of": ranking.ranked.len(),
             }));
             let sentence = ranking_sentence(ward, &info.name, &stats, &ranking);
-            if info.featured && (stats.closed > 0 || rank.is_some()) {
+            if info.featured && (stats.opened > 0 || stats.closed > 0) {
                 ranking_sentences.push(sentence.clone());
             }
             services.push(json!({
