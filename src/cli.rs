@@ -13,6 +13,7 @@ use crate::aggregate::Metrics;
 use crate::config::{BaseUrl, Config, ConfigError};
 use crate::content::{self, ContentError};
 use crate::domain::Day;
+use crate::gates::{GateInputs, GatesFailed};
 use crate::publish::Output;
 use crate::render::{self, RenderError, RenderInput};
 use crate::source::Normalizer;
@@ -58,6 +59,9 @@ pub enum Command {
         format: Option<Format>,
     },
 }
+
+/// The `meta` key holding the store's request count when the site was last published.
+const PUBLISHED_REQUESTS: &str = "published_requests";
 
 /// `cwfy build` options.
 #[derive(Debug, Clone, clap::Args, Default)]
@@ -106,6 +110,9 @@ pub fn exit_code_of(e: &anyhow::Error) -> u8 {
         if cause.is::<ConfigError>() || cause.is::<ContentError>() || cause.is::<UsageError>() {
             return EXIT_USAGE;
         }
+        if cause.is::<GatesFailed>() {
+            return EXIT_GATE;
+        }
         if let Some(RenderError::Template(_) | RenderError::MissingLayout { .. }) =
             cause.downcast_ref::<RenderError>()
         {
@@ -134,11 +141,13 @@ pub fn run(cli: &Cli) -> Result<u8> {
     match &cli.command {
         Command::Build(args) => {
             let config = load_config(&cli.config, args.base_url.as_deref())?;
-            build(&config, args, cli.quiet)?;
+            let _lock = RunLock::acquire(&config)?;
+            build(&config, args, cli.quiet, None)?;
             Ok(EXIT_OK)
         }
         Command::Import { files, format } => {
             let config = load_config(&cli.config, None)?;
+            let _lock = RunLock::acquire(&config)?;
             let mut store = open_store(&config)?;
             import_files(&config, &mut store, files, *format, cli.quiet)?;
             Ok(EXIT_OK)
@@ -232,7 +241,15 @@ pub struct BuildSummary {
 }
 
 /// `cwfy build`: aggregate, render and publish.
-pub fn build(config: &Config, args: &BuildArgs, quiet: bool) -> Result<BuildSummary> {
+///
+/// With `gates`, the sanity gates run after aggregation, and a failure stops the build before
+/// anything is written (the previous site stays published).
+pub fn build(
+    config: &Config,
+    args: &BuildArgs,
+    quiet: bool,
+    gates: Option<&GateInputs>,
+) -> Result<BuildSummary> {
     let mut timings = Vec::new();
     let t = Instant::now();
     let content = content::load(&config.resolve(&config.site.content))?;
@@ -258,11 +275,15 @@ pub fn build(config: &Config, args: &BuildArgs, quiet: bool) -> Result<BuildSumm
     }
 
     let t = Instant::now();
+    let mut scan_error = None;
     let metrics = Metrics::build(config, |add| {
         if let Err(e) = store.scan_requests(add) {
-            tracing::error!("{e}");
+            scan_error = Some(e);
         }
     });
+    if let Some(e) = scan_error {
+        return Err(anyhow::Error::new(e).context("cannot read the requests from the store"));
+    }
     let status = store.status()?;
     timings.push(("aggregate", t.elapsed().as_secs_f64()));
 
@@ -273,6 +294,16 @@ pub fn build(config: &Config, args: &BuildArgs, quiet: bool) -> Result<BuildSumm
             })?),
             None => latest_complete_day(config, &metrics),
         };
+    if let Some(inputs) = gates {
+        let mut inputs = inputs.clone();
+        inputs.stored_now = status.requests;
+        inputs.stored_at_last_publish =
+            store.meta(PUBLISHED_REQUESTS)?.and_then(|v| v.parse().ok());
+        let failures = crate::gates::check(&metrics, as_of, &inputs, &config.gates);
+        if !failures.is_empty() {
+            return Err(GatesFailed(failures).into());
+        }
+    }
     let photos = match as_of {
         Some(day) => {
             let since = day.plus(-13);
@@ -323,6 +354,7 @@ pub fn build(config: &Config, args: &BuildArgs, quiet: bool) -> Result<BuildSumm
     timings.push(("render", t.elapsed().as_secs_f64()));
     let t = Instant::now();
     let published = out.finish()?;
+    store.set_meta(PUBLISHED_REQUESTS, &status.requests.to_string())?;
     timings.push(("publish", t.elapsed().as_secs_f64()));
     tracing::info!(
         "built {}: {} pages and {} other files; {} written, {} unchanged, {} removed ({:.1} MB)",
@@ -350,4 +382,74 @@ pub fn latest_complete_day(config: &Config, metrics: &Metrics) -> Option<Day> {
             .date(),
     );
     Some(if last >= today { today.plus(-1) } else { last })
+}
+
+/// One writer at a time: an exclusive lock on `cwfy.lock` beside the store, held for the whole
+/// command. The operating system releases it when the process ends, however it ends, so a killed
+/// run never leaves a stale lock.
+pub struct RunLock {
+    _file: std::fs::File,
+}
+
+/// Another cwfy process is writing.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{path} is held by another cwfy run ({holder}); wait for it to finish, or stop that process"
+)]
+pub struct LockHeld {
+    /// The lock file.
+    pub path: PathBuf,
+    /// What the holder wrote into it.
+    pub holder: String,
+}
+
+impl RunLock {
+    /// Takes the lock or fails at once, naming the process that holds it.
+    pub fn acquire(config: &Config) -> Result<RunLock> {
+        use std::io::{Read, Seek, Write};
+        let store = config.resolve(&config.store.path);
+        let dir = store
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        let path = dir.join("cwfy.lock");
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| anyhow::anyhow!("cannot open the lock file {}: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let holder = if holder.is_empty() {
+                    "process unknown".to_string()
+                } else {
+                    holder.to_string()
+                };
+                return Err(LockHeld { path, holder }.into());
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(anyhow::anyhow!("cannot lock {}: {e}", path.display()));
+            }
+        }
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let _ = write!(
+            file,
+            "pid {}, `cwfy {}`, since {}",
+            std::process::id(),
+            args.join(" "),
+            jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S %Z")
+        );
+        let _ = file.flush();
+        Ok(RunLock { _file: file })
+    }
 }

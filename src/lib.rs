@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod content;
 pub mod domain;
+pub mod gates;
 pub mod publish;
 pub mod render;
 pub mod source;

@@ -224,15 +224,7 @@ fn month_name(m: i8) -> &'static str {
 
 /// "Monday" … "Sunday".
 pub fn weekday_name(d: Day) -> &'static str {
-    [
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-    ][d.weekday_index()]
+    d.weekday_name()
 }
 
 /// The week's span as text: "December 28, 2020 – January 3, 2021".
