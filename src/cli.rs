@@ -17,6 +17,7 @@ use crate::gates::{GateInputs, GatesFailed};
 use crate::publish::Output;
 use crate::render::{self, RenderError, RenderInput};
 use crate::source::Normalizer;
+use crate::source::fetch::{self, EndpointKind, FetchError, FetchOptions, FetchReport, When};
 use crate::source::import::{self, Format};
 use crate::store::Store;
 
@@ -58,6 +59,30 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
+    /// Pull new and updated requests from the configured source (or --url) into the store.
+    Fetch(FetchArgs),
+}
+
+/// `cwfy fetch` options.
+#[derive(Debug, Clone, clap::Args, Default)]
+pub struct FetchArgs {
+    /// Fetch the requests updated since DATE (YYYY-MM-DD, city time) or TIME (with an offset)
+    /// instead of since the stored watermark.
+    #[arg(long, value_name = "DATE|TIME", conflicts_with = "backfill_from")]
+    pub since: Option<String>,
+    /// Stop at the end of DATE, or at TIME (default: now).
+    #[arg(long, value_name = "DATE|TIME")]
+    pub until: Option<String>,
+    /// Backfill: fetch the requests opened from DATE on, one city-local day at a time.
+    #[arg(long, value_name = "DATE")]
+    pub backfill_from: Option<String>,
+    /// Fetch from this endpoint instead of the config's: an Open311 GeoReport v2 base URL (any
+    /// city), or a SODA resource URL with --kind socrata.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The kind of endpoint (default: the config's source.kind).
+    #[arg(long, value_enum)]
+    pub kind: Option<EndpointKind>,
 }
 
 /// The `meta` key holding the store's request count when the site was last published.
@@ -152,7 +177,100 @@ pub fn run(cli: &Cli) -> Result<u8> {
             import_files(&config, &mut store, files, *format, cli.quiet)?;
             Ok(EXIT_OK)
         }
+        Command::Fetch(args) => {
+            let config = load_config(&cli.config, None)?;
+            let mut store = open_store(&config)?;
+            let report = fetch_into(&config, &mut store, args, cli.quiet)?;
+            match report.failure_message() {
+                Some(message) => Err(anyhow::anyhow!(message)),
+                None => Ok(EXIT_OK),
+            }
+        }
     }
+}
+
+/// `cwfy fetch`: fetches into the store and logs a summary. Windows that failed are in the
+/// report (see [`FetchReport::failure_message`]); the caller decides what they mean.
+pub fn fetch_into(
+    config: &Config,
+    store: &mut Store,
+    args: &FetchArgs,
+    quiet: bool,
+) -> Result<FetchReport> {
+    let when = |flag: &str, text: &Option<String>| -> Result<Option<When>> {
+        text.as_deref()
+            .map(|t| When::parse(t).map_err(|m| UsageError(format!("{flag}: {m}")).into()))
+            .transpose()
+    };
+    let backfill_from = args
+        .backfill_from
+        .as_deref()
+        .map(|t| {
+            t.trim().parse::<jiff::civil::Date>().map_err(|_| {
+                UsageError(format!("--backfill-from {t:?}: write a date as YYYY-MM-DD"))
+            })
+        })
+        .transpose()?;
+    let options = FetchOptions {
+        since: when("--since", &args.since)?,
+        until: when("--until", &args.until)?,
+        backfill_from,
+        url: args.url.clone(),
+        kind: args.kind,
+        now: None,
+    };
+    let bar = if quiet || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} days fetched ({elapsed}, about {eta} left)",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    let started = Instant::now();
+    let report = match fetch::fetch(store, config, &options, &bar) {
+        Ok(report) => report,
+        Err(e @ (FetchError::Range(_) | FetchError::BadUrl { .. })) => {
+            return Err(UsageError(e.to_string()).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let c = report.counts;
+    let what = match report.plan {
+        Some(plan) => format!(
+            "{} {}",
+            plan.mode.as_str(),
+            fetch::window_label(plan.span, config.tz())
+        ),
+        None => "nothing new yet".to_string(),
+    };
+    tracing::info!(
+        "fetched {} ({}, {what}): {} new, {} updated, {} unchanged, {} ignored without id, {} rejected; windows: {} done, {} skipped (done before), {} failed, {} kept but to fetch again; {} pages in {:.1}s",
+        report.endpoint,
+        report.kind.as_str(),
+        c.new,
+        c.updated,
+        c.unchanged,
+        c.ignored,
+        c.rejected,
+        report.done,
+        report.skipped,
+        report.failures.len(),
+        report.unmarked,
+        report.pages,
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(n) = report.services {
+        tracing::info!("services.json: {n} service types in the catalogue");
+    }
+    for sample in &report.samples {
+        tracing::warn!("rejected {sample}");
+    }
+    Ok(report)
 }
 
 /// Loads the config, applying a `--base-url` override.

@@ -2,6 +2,8 @@
 //! templates, static files and content, a small config, and a way to run the real binary in it.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
