@@ -249,7 +249,7 @@ pub fn fetch_into(
         let bar = indicatif::ProgressBar::new(0);
         bar.set_style(
             indicatif::ProgressStyle::with_template(
-                "{bar:30} {pos}/{len} days fetched ({elapsed}, about {eta} left)",
+                "{bar:30} {pos}/{len} days ({elapsed}, about {eta} left)",
             )
             .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );

@@ -9,7 +9,7 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -49,6 +49,10 @@ struct Open311 {
     services: String,
     faults: Mutex<Vec<Fault>>,
     delay_ms: AtomicU64,
+    /// requests.json answers after this many wait until [`Open311::heal`].
+    hold_after: AtomicUsize,
+    answered: AtomicUsize,
+    released: AtomicBool,
     api_key: Option<String>,
 }
 
@@ -84,6 +88,9 @@ impl Open311 {
             services: serde_json::to_string(&services).unwrap(),
             faults: Mutex::new(Vec::new()),
             delay_ms: AtomicU64::new(0),
+            hold_after: AtomicUsize::new(usize::MAX),
+            answered: AtomicUsize::new(0),
+            released: AtomicBool::new(false),
             api_key: api_key.map(str::to_string),
         })
     }
@@ -109,6 +116,8 @@ impl Open311 {
     fn heal(&self) {
         self.faults.lock().unwrap().clear();
         self.delay_ms.store(0, Ordering::SeqCst);
+        self.hold_after.store(usize::MAX, Ordering::SeqCst);
+        self.released.store(true, Ordering::SeqCst);
     }
 
     /// Adds a document to the day of `requested` (it need not be a valid request).
@@ -160,6 +169,13 @@ impl Open311 {
         match req.path.as_str() {
             SERVICES => Reply::json(self.services.clone()),
             REQUESTS => {
+                if self.answered.fetch_add(1, Ordering::SeqCst)
+                    >= self.hold_after.load(Ordering::SeqCst)
+                {
+                    while !self.released.load(Ordering::SeqCst) {
+                        std::thread::sleep(Duration::from_millis(10));
+                    }
+                }
                 let delay = Duration::from_millis(self.delay_ms.load(Ordering::SeqCst));
                 self.requests(req).delayed(delay)
             }
@@ -743,10 +759,14 @@ fn increment_pages_on_update_times_and_the_next_run_starts_at_the_watermark_less
 #[test]
 fn sigkill_midway_then_a_rerun_completes_with_nothing_lost_or_doubled() {
     let fake = Open311::new(None);
+    // Slow answers, so the kill usually lands mid-stream (perhaps mid-commit); and after 40
+    // answers none until the test heals the server, so the fetch cannot finish before the kill.
     fake.delay_ms.store(40, Ordering::SeqCst);
+    fake.hold_after.store(40, Ordering::SeqCst);
     let server = fake.start();
     let p = project(&server, 2);
     p.edit_config("  concurrency: 4\n", "  concurrency: 2\n");
+    p.edit_config("  timeout_seconds: 1\n", "  timeout_seconds: 600\n");
     let args = [
         "fetch",
         "--backfill-from",
@@ -795,6 +815,13 @@ fn sigkill_midway_then_a_rerun_completes_with_nothing_lost_or_doubled() {
         "{} windows done",
         done.len()
     );
+    // Marked in order: an unbroken run of days from the first, so the watermark (the end of the
+    // last one) never passes a day that was not fetched.
+    assert_eq!(
+        Timestamp::from_second(done[0].0).unwrap().to_string(),
+        "2014-01-01T06:00:00Z"
+    );
+    assert!(done.windows(2).all(|w| w[0].1 == w[1].0), "{done:?}");
     let stored: BTreeSet<String> = query_strings(&p, "SELECT id FROM requests")
         .into_iter()
         .collect();

@@ -197,7 +197,7 @@ pub enum FetchError {
     },
     /// The page still failed after every retry.
     #[error(
-        "{url}: {reason}, still after {tries} tries; the server may be down or overloaded: run `cwfy fetch` again later, it resumes where it stopped"
+        "{url}: {reason}, still after {tries} tries; the server may be down or overloaded: try again later"
     )]
     GaveUp {
         /// The page URL (without the API key).
@@ -305,23 +305,22 @@ impl FetchReport {
     /// When windows failed: which, why, and that a rerun resumes.
     pub fn failure_message(&self) -> Option<String> {
         let first = self.failures.first()?;
-        let mut days: Vec<&str> = self.failures.iter().map(|f| f.label.as_str()).collect();
-        if days.len() > 10 {
-            let more = days.len() - 10;
-            days.truncate(10);
-            return Some(format!(
-                "{} of {} windows failed ({}, and {more} more); the first: {}\n  rerun the same command: completed windows are kept and skipped, the rest are fetched again",
-                self.failures.len(),
-                self.windows - self.skipped,
-                days.join(", "),
-                first.error
-            ));
-        }
+        let shown: Vec<&str> = self
+            .failures
+            .iter()
+            .take(10)
+            .map(|f| f.label.as_str())
+            .collect();
+        let more = self.failures.len() - shown.len();
+        let list = if more > 0 {
+            format!("{}, and {more} more", shown.join(", "))
+        } else {
+            shown.join(", ")
+        };
         Some(format!(
-            "{} of {} windows failed ({}); the first: {}\n  rerun the same command: completed windows are kept and skipped, the rest are fetched again",
+            "{} of {} windows failed ({list}); the first: {}\n  rerun the same command: completed windows are kept and skipped, the rest are fetched again",
             self.failures.len(),
             self.windows - self.skipped,
-            days.join(", "),
             first.error
         ))
     }
@@ -474,6 +473,8 @@ impl Endpoint {
                         Mode::Backfill => ("start_date", "end_date"),
                         Mode::Increment => ("updated_after", "updated_before"),
                     };
+                    // end_date may be inclusive: a request at the very second two windows share
+                    // then comes twice, which the upsert makes harmless.
                     q.append_pair(after, &offset_time(window.start, tz));
                     q.append_pair(before, &offset_time(window.end, tz));
                     q.append_pair("page", &page.to_string());
@@ -901,7 +902,7 @@ impl Fetcher<'_> {
             }
             let wait = wait.unwrap_or_else(|| backoff_delay(self.backoff, tried - 1));
             tracing::info!(
-                "{url}: {reason}; try {} of {tries} in {:.1}s",
+                "{url}: {reason}; try {} of {tries} in {:.2}s",
                 tried + 1,
                 wait.as_secs_f64()
             );
