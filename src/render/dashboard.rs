@@ -461,6 +461,7 @@ impl Dash<'_, '_> {
     }
 
     fn day_context(&self, range: Range, day: Day, chosen: Option<ServiceIdx>) -> DayContext {
+        let explicit_choice = chosen.is_some();
         let m = self.m;
         let wards = m.wards;
         let featured = self.featured();
@@ -554,7 +555,7 @@ impl Dash<'_, '_> {
         if let Some(c) = chosen {
             let info = m.info(c);
             let counts: Vec<(WardNo, u64)> = (1..=wards)
-                .map(|w| (w, m.ward_window(c, w, day, day).opened))
+                .map(|w| (w, m.ward_opened(c, w, day, day)))
                 .collect();
             let max = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
             let busiest: Vec<WardNo> = counts
@@ -579,7 +580,7 @@ impl Dash<'_, '_> {
                     .collect(),
                 csv: format!("{}wards.csv", urls::day_service(day, &info.slug)),
             };
-            let unassigned_service = m.ward_window(c, 0, day, day).opened;
+            let unassigned_service = m.ward_opened(c, 0, day, day);
             chosen_ctx = json!({
                 "slug": info.slug,
                 "name": info.name,
@@ -614,34 +615,40 @@ impl Dash<'_, '_> {
         context.insert("services_table", &tables[0]);
         context.insert("api", &format!("api/v1/days/{day}.json"));
 
-        // The API lists every service with a request that day, featured first.
-        let api_services: Vec<Value> = m
-            .service_ids()
-            .filter(|s| m.info(*s).featured || m.city_opened(*s, day) > 0)
-            .map(|s| {
-                let count = m.city_opened(s, day);
-                let b = m.baseline(s, day);
-                let ward_counts: BTreeMap<String, u64> = (1..=wards)
-                    .map(|w| (w.to_string(), m.ward_window(s, w, day, day).opened))
-                    .collect();
-                json!({
-                    "slug": m.info(s).slug,
-                    "opened": count,
-                    "baseline": opt_num(b.map(|b| b.per_day)),
-                    "baseline_days": b.map(|b| b.days).unwrap_or(0),
-                    "above_average_pct": b.and_then(|b| b.above_average_pct(count)),
-                    "wards": ward_counts,
+        // The API lists every service with a request that day, featured first. The variants of
+        // the page for each service share the day's document, so only the default page makes it.
+        let api = if explicit_choice {
+            Value::Null
+        } else {
+            // The API lists every service with a request that day, featured first.
+            let api_services: Vec<Value> = m
+                .service_ids()
+                .filter(|s| m.info(*s).featured || m.city_opened(*s, day) > 0)
+                .map(|s| {
+                    let count = m.city_opened(s, day);
+                    let b = m.baseline(s, day);
+                    let ward_counts: BTreeMap<String, u64> = (1..=wards)
+                        .map(|w| (w.to_string(), m.ward_opened(s, w, day, day)))
+                        .collect();
+                    json!({
+                        "slug": m.info(s).slug,
+                        "opened": count,
+                        "baseline": opt_num(b.map(|b| b.per_day)),
+                        "baseline_days": b.map(|b| b.days).unwrap_or(0),
+                        "above_average_pct": b.and_then(|b| b.above_average_pct(count)),
+                        "wards": ward_counts,
+                    })
                 })
-            })
-            .filter(|v| {
-                v["opened"].as_u64() > Some(0)
-                    || v["slug"]
-                        .as_str()
-                        .is_some_and(|slug| m.service(slug).is_some_and(|s| m.info(s).featured))
-            })
-            .collect();
-        let api =
-            json!({"date": day.to_string(), "services": api_services, "unassigned": unassigned});
+                .filter(|v| {
+                    v["opened"].as_u64() > Some(0)
+                        || v["slug"]
+                            .as_str()
+                            .is_some_and(|slug| m.service(slug).is_some_and(|s| m.info(s).featured))
+                })
+                .collect();
+            let api = json!({"date": day.to_string(), "services": api_services, "unassigned": unassigned});
+            api
+        };
         DayContext {
             context,
             tables,
@@ -1228,7 +1235,7 @@ impl Dash<'_, '_> {
         let mut api_wards = BTreeMap::new();
         for (w, st) in &stats {
             let by_day: Vec<u64> = (0..7)
-                .map(|i| m.ward_window(s, *w, monday.plus(i), monday.plus(i)).opened)
+                .map(|i| m.ward_opened(s, *w, monday.plus(i), monday.plus(i)))
                 .collect();
             let rank = ranking.of(*w).map(|r| r.rank);
             api_wards.insert(
