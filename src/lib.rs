@@ -9,11 +9,13 @@
 //! [`cli`] sits on top and runs the stages for each command.
 
 pub mod aggregate;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod content;
 pub mod domain;
 pub mod publish;
 pub mod render;
+pub mod serve;
 pub mod source;
 pub mod store;
