@@ -408,6 +408,15 @@ fn scan_page(html: &str) -> PageScan {
                 _ => {}
             }
         }
+        // An HTML element, or the end of the chart's container, ends an unclosed svg, as it
+        // does in a browser's parser.
+        if svg.is_some()
+            && ((!tag.end && breaks_out_of_svg(&tag.name))
+                || (tag.end && (Container::of(&tag.name).is_some() || tag.name == "body")))
+        {
+            svg = None;
+            reading = None;
+        }
         if let Some((chart, depth)) = svg.as_mut() {
             let chart = *chart;
             if tag.end {
@@ -492,6 +501,56 @@ fn scan_page(html: &str) -> PageScan {
     page.links.sort_unstable();
     page.links.dedup();
     page
+}
+
+/// HTML start tags that end foreign (SVG) content in a browser's parser.
+fn breaks_out_of_svg(name: &str) -> bool {
+    matches!(
+        name,
+        "b" | "big"
+            | "blockquote"
+            | "body"
+            | "br"
+            | "center"
+            | "code"
+            | "dd"
+            | "div"
+            | "dl"
+            | "dt"
+            | "em"
+            | "embed"
+            | "h1"
+            | "h2"
+            | "h3"
+            | "h4"
+            | "h5"
+            | "h6"
+            | "head"
+            | "hr"
+            | "i"
+            | "img"
+            | "li"
+            | "listing"
+            | "menu"
+            | "meta"
+            | "nobr"
+            | "ol"
+            | "p"
+            | "pre"
+            | "ruby"
+            | "s"
+            | "small"
+            | "span"
+            | "strong"
+            | "strike"
+            | "sub"
+            | "sup"
+            | "table"
+            | "tt"
+            | "u"
+            | "ul"
+            | "var"
+    )
 }
 
 /// Elements a chart's table may share with it.
@@ -1064,15 +1123,26 @@ mod tests {
         let page = scan_page(
             "<section><figure class=chart><svg role=img aria-label=good><title>T</title><desc>D</desc>\
              <g><title>bar</title></g></svg><table></table></figure></section>\
-             <figure><svg role=img id=bare><g><title>inner only</title></g></svg></figure>",
+             <figure><svg role=img id=bare><g><title>inner only</title></g></svg></figure>\
+             <figure><svg role=img id=unclosed><title>T</title><desc>D</desc><rect width=1/></svg>\
+             <table></table></figure>",
         );
-        assert_eq!(page.charts.len(), 2);
+        assert_eq!(page.charts.len(), 3);
         let good = &page.charts[0];
         assert!(good.title && good.desc);
         assert!(good.containers.iter().any(|i| page.container_has_table[*i]));
         let bare = &page.charts[1];
         assert!(!bare.title && !bare.desc, "{bare:?}");
         assert!(!bare.containers.iter().any(|i| page.container_has_table[*i]));
+        // `width=1/>` does not close the rect; the table still ends the svg, as in a browser.
+        let unclosed = &page.charts[2];
+        assert!(unclosed.title && unclosed.desc);
+        assert!(
+            unclosed
+                .containers
+                .iter()
+                .any(|i| page.container_has_table[*i])
+        );
     }
 
     fn site<'a>(
