@@ -64,6 +64,19 @@ pub enum Command {
     /// Fetch, build and publish in one go: the nightly job. Exits 3 when the new data fails a
     /// sanity gate (the previous site is kept).
     Update(UpdateArgs),
+    /// Check a built site: links, fragments, page budgets, charts, XML and JSON files.
+    Check {
+        /// The site folder (default: the config's `site.output`).
+        dir: Option<PathBuf>,
+    },
+    /// Serve a built site on 127.0.0.1 to preview it.
+    Serve {
+        /// The site folder (default: the config's `site.output`).
+        dir: Option<PathBuf>,
+        /// The port (0 picks a free one).
+        #[arg(long, default_value_t = 8000)]
+        port: u16,
+    },
 }
 
 /// `cwfy fetch` options.
@@ -209,6 +222,46 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 Some(message) => Err(anyhow::anyhow!(message)),
                 None => Ok(EXIT_OK),
             }
+        }
+        Command::Check { dir } => {
+            let (dir, config) = site_dir(cli, dir.as_deref())?;
+            let options = crate::check::CheckOptions {
+                base_url: config.map(|c| c.site.base_url.to_string()),
+                ..Default::default()
+            };
+            let started = Instant::now();
+            let report = crate::check::check_site(&dir, &options)?;
+            print!("{}", report.render());
+            println!(
+                "{} in {:.1}s",
+                dir.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(if report.ok() { EXIT_OK } else { EXIT_ERROR })
+        }
+        Command::Serve { dir, port } => {
+            let (dir, _) = site_dir(cli, dir.as_deref())?;
+            crate::serve::serve(&dir, *port)?;
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+/// The site folder a command works on: the one named, or the config's output folder. The config
+/// is read when it exists (for the base URL), and is required only when no folder is named.
+fn site_dir(cli: &Cli, dir: Option<&Path>) -> Result<(PathBuf, Option<Config>)> {
+    match dir {
+        Some(d) => {
+            let config = if cli.config.exists() {
+                Some(load_config(&cli.config, None)?)
+            } else {
+                None
+            };
+            Ok((d.to_path_buf(), config))
+        }
+        None => {
+            let config = load_config(&cli.config, None)?;
+            Ok((config.resolve(&config.site.output), Some(config)))
         }
     }
 }

@@ -9,6 +9,7 @@
 //! [`cli`] sits on top and runs the stages for each command.
 
 pub mod aggregate;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod content;
@@ -16,5 +17,6 @@ pub mod domain;
 pub mod gates;
 pub mod publish;
 pub mod render;
+pub mod serve;
 pub mod source;
 pub mod store;

@@ -775,7 +775,15 @@ impl Dash<'_, '_> {
             &json!({"ward": ward, "services": highs}),
         )?;
         files += 1;
-        for s in services {
+        // Featured services get a page in every ward, even with no requests there: the ward's
+        // week pages always list and link them.
+        let mut with_pages = services;
+        for s in self.featured() {
+            if !with_pages.contains(&s) {
+                with_pages.push(s);
+            }
+        }
+        for s in with_pages {
             let (p, f) = self.ward_service(range, ward, s)?;
             pages += p;
             files += f;
@@ -1057,7 +1065,7 @@ impl Dash<'_, '_> {
         ctx.insert("totals", &json!({"opened": all.opened, "closed": all.closed, "ttc_mean": days_text(all.ttc.map(|t| t.mean_days)), "city_ttc_mean": days_text(city_all.ttc.map(|t| t.mean_days))}));
         ctx.insert("comparison", &comparison);
         ctx.insert("weeks_table", &weeks_table);
-        ctx.insert("highs", &highs.iter().map(|(d, n)| json!({"date": d.to_string(), "label": long_date(*d), "count": n, "href": if range.has_day(*d) { Some(href(&urls::day_service(*d, &info.slug))) } else { None }})).collect::<Vec<_>>());
+        ctx.insert("highs", &highs.iter().map(|(d, n)| json!({"date": d.to_string(), "label": long_date(*d), "count": n, "href": if info.featured && range.has_day(*d) { Some(href(&urls::day_service(*d, &info.slug))) } else { None }})).collect::<Vec<_>>());
         ctx.insert("highs_table", &highs_table);
         let meta = PageMeta {
             title: format!("{} in Ward {ward}", info.name),
