@@ -570,6 +570,15 @@ pub fn build(
         published.removed,
         published.bytes as f64 / 1e6
     );
+    // One parseable line for the benchmark (benches/bench.py) and for anyone timing a build.
+    tracing::info!(
+        "stage times (s): {}",
+        timings
+            .iter()
+            .map(|(stage, seconds)| format!("{stage} {seconds:.3}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     Ok(BuildSummary {
         render: rendered,
         publish: published,
