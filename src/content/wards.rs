@@ -98,9 +98,12 @@ pub fn load_offices(
 }
 
 /// A `tel:` URI for a phone number as people write it: a 10-digit North American number gets its
-/// country code; spaces and brackets (not allowed in a `tel:` URI) are dropped.
+/// country code; spaces and brackets (not allowed in a `tel:` URI) are dropped. Of several numbers
+/// ("(312) 744-6836 / 9867/6213": a main line and other extensions) the first is linked; what
+/// is not a whole number gets no link.
 pub fn tel_href(phone: &str) -> Option<String> {
-    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    let first = phone.split(['/', ',', ';']).next().unwrap_or(phone);
+    let digits: String = first.chars().filter(char::is_ascii_digit).collect();
     match digits.len() {
         0 => None,
         10 => Some(format!(
@@ -115,7 +118,7 @@ pub fn tel_href(phone: &str) -> Option<String> {
             &digits[4..7],
             &digits[7..]
         )),
-        _ => Some(format!("tel:{digits}")),
+        _ => None,
     }
 }
 
@@ -186,6 +189,11 @@ mod tests {
             Some("tel:+1-773-278-0101")
         );
         assert_eq!(tel_href("n/a"), None);
+        assert_eq!(
+            tel_href("(312) 744-6836 / 9867/6213").as_deref(),
+            Some("tel:+1-312-744-6836")
+        );
+        assert_eq!(tel_href("744-6836"), None);
         assert!(is_web_address("https://www.25thward.org"));
         assert!(!is_web_address("http://www.ward39@cityofchicago.org"));
         assert!(!is_web_address("www.25thward.org"));
