@@ -654,6 +654,15 @@ impl Metrics {
         &self.cells[a..b.max(a)]
     }
 
+    /// Requests of a service opened in one ward (0 = unassigned) over `[from, to]`; cheaper than
+    /// [`Metrics::ward_window`] when the time to close is not needed.
+    pub fn ward_opened(&self, s: ServiceIdx, ward: WardNo, from: Day, to: Day) -> u64 {
+        self.cells(s, ward, from, to)
+            .iter()
+            .map(|c| u64::from(c.opened))
+            .sum()
+    }
+
     /// Opened, closed and time to close of a service in one ward (0 = unassigned) over a window.
     pub fn ward_window(&self, s: ServiceIdx, ward: WardNo, from: Day, to: Day) -> WindowStats {
         self.window_over(s, std::iter::once(ward), from, to)

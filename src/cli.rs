@@ -13,9 +13,11 @@ use crate::aggregate::Metrics;
 use crate::config::{BaseUrl, Config, ConfigError};
 use crate::content::{self, ContentError};
 use crate::domain::Day;
+use crate::gates::{GateInputs, GatesFailed};
 use crate::publish::Output;
 use crate::render::{self, RenderError, RenderInput};
 use crate::source::Normalizer;
+use crate::source::fetch::{self, EndpointKind, FetchError, FetchOptions, FetchReport, When};
 use crate::source::import::{self, Format};
 use crate::store::Store;
 
@@ -57,6 +59,63 @@ pub enum Command {
         #[arg(long, value_enum)]
         format: Option<Format>,
     },
+    /// Pull new and updated requests from the configured source (or --url) into the store.
+    Fetch(FetchArgs),
+    /// Fetch, build and publish in one go: the nightly job. Exits 3 when the new data fails a
+    /// sanity gate (the previous site is kept).
+    Update(UpdateArgs),
+    /// Check a built site: links, fragments, page budgets, charts, XML and JSON files.
+    Check {
+        /// The site folder (default: the config's `site.output`).
+        dir: Option<PathBuf>,
+    },
+    /// Serve a built site on 127.0.0.1 to preview it.
+    Serve {
+        /// The site folder (default: the config's `site.output`).
+        dir: Option<PathBuf>,
+        /// The port (0 picks a free one).
+        #[arg(long, default_value_t = 8000)]
+        port: u16,
+    },
+}
+
+/// `cwfy fetch` options.
+#[derive(Debug, Clone, clap::Args, Default)]
+pub struct FetchArgs {
+    /// Fetch the requests updated since DATE (YYYY-MM-DD, city time) or TIME (with an offset)
+    /// instead of since the stored watermark.
+    #[arg(long, value_name = "DATE|TIME", conflicts_with = "backfill_from")]
+    pub since: Option<String>,
+    /// Stop at the end of DATE, or at TIME (default: now).
+    #[arg(long, value_name = "DATE|TIME")]
+    pub until: Option<String>,
+    /// Backfill: fetch the requests opened from DATE on, one city-local day at a time.
+    #[arg(long, value_name = "DATE")]
+    pub backfill_from: Option<String>,
+    /// Fetch from this endpoint instead of the config's: an Open311 GeoReport v2 base URL (any
+    /// city), or a SODA resource URL with --kind socrata.
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The kind of endpoint (default: the config's source.kind).
+    #[arg(long, value_enum)]
+    pub kind: Option<EndpointKind>,
+}
+
+/// The `meta` key holding the store's request count when the site was last published.
+const PUBLISHED_REQUESTS: &str = "published_requests";
+
+/// `cwfy update` options.
+#[derive(Debug, Clone, clap::Args, Default)]
+pub struct UpdateArgs {
+    /// What to fetch.
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+    /// How to build.
+    #[command(flatten)]
+    pub build: BuildArgs,
+    /// Publish even when the data fails a sanity gate.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `cwfy build` options.
@@ -106,6 +165,9 @@ pub fn exit_code_of(e: &anyhow::Error) -> u8 {
         if cause.is::<ConfigError>() || cause.is::<ContentError>() || cause.is::<UsageError>() {
             return EXIT_USAGE;
         }
+        if cause.is::<GatesFailed>() {
+            return EXIT_GATE;
+        }
         if let Some(RenderError::Template(_) | RenderError::MissingLayout { .. }) =
             cause.downcast_ref::<RenderError>()
         {
@@ -134,16 +196,158 @@ pub fn run(cli: &Cli) -> Result<u8> {
     match &cli.command {
         Command::Build(args) => {
             let config = load_config(&cli.config, args.base_url.as_deref())?;
-            build(&config, args, cli.quiet)?;
+            let _lock = RunLock::acquire(&config)?;
+            build(&config, args, cli.quiet, None)?;
             Ok(EXIT_OK)
         }
         Command::Import { files, format } => {
             let config = load_config(&cli.config, None)?;
+            let _lock = RunLock::acquire(&config)?;
             let mut store = open_store(&config)?;
             import_files(&config, &mut store, files, *format, cli.quiet)?;
             Ok(EXIT_OK)
         }
+        Command::Update(args) => {
+            let config = load_config(&cli.config, args.build.base_url.as_deref())?;
+            let _lock = RunLock::acquire(&config)?;
+            update(&config, args, cli.quiet)?;
+            Ok(EXIT_OK)
+        }
+        Command::Fetch(args) => {
+            let config = load_config(&cli.config, None)?;
+            let _lock = RunLock::acquire(&config)?;
+            let mut store = open_store(&config)?;
+            let report = fetch_into(&config, &mut store, args, cli.quiet)?;
+            match report.failure_message() {
+                Some(message) => Err(anyhow::anyhow!(message)),
+                None => Ok(EXIT_OK),
+            }
+        }
+        Command::Check { dir } => {
+            let (dir, config) = site_dir(cli, dir.as_deref())?;
+            let options = crate::check::CheckOptions {
+                base_url: config.map(|c| c.site.base_url.to_string()),
+                ..Default::default()
+            };
+            let started = Instant::now();
+            let report = crate::check::check_site(&dir, &options)?;
+            print!("{}", report.render());
+            println!(
+                "{} in {:.1}s",
+                dir.display(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(if report.ok() { EXIT_OK } else { EXIT_ERROR })
+        }
+        Command::Serve { dir, port } => {
+            let (dir, _) = site_dir(cli, dir.as_deref())?;
+            crate::serve::serve(&dir, *port)?;
+            Ok(EXIT_OK)
+        }
     }
+}
+
+/// The site folder a command works on: the one named, or the config's output folder. The config
+/// is read when it exists (for the base URL), and is required only when no folder is named.
+fn site_dir(cli: &Cli, dir: Option<&Path>) -> Result<(PathBuf, Option<Config>)> {
+    match dir {
+        Some(d) => {
+            let config = if cli.config.exists() {
+                Some(load_config(&cli.config, None)?)
+            } else {
+                None
+            };
+            Ok((d.to_path_buf(), config))
+        }
+        None => {
+            let config = load_config(&cli.config, None)?;
+            Ok((config.resolve(&config.site.output), Some(config)))
+        }
+    }
+}
+
+/// `cwfy fetch`: fetches into the store and logs a summary. Windows that failed are in the
+/// report (see [`FetchReport::failure_message`]); the caller decides what they mean.
+pub fn fetch_into(
+    config: &Config,
+    store: &mut Store,
+    args: &FetchArgs,
+    quiet: bool,
+) -> Result<FetchReport> {
+    let when = |flag: &str, text: &Option<String>| -> Result<Option<When>> {
+        text.as_deref()
+            .map(|t| When::parse(t).map_err(|m| UsageError(format!("{flag}: {m}")).into()))
+            .transpose()
+    };
+    let backfill_from = args
+        .backfill_from
+        .as_deref()
+        .map(|t| {
+            t.trim().parse::<jiff::civil::Date>().map_err(|_| {
+                UsageError(format!("--backfill-from {t:?}: write a date as YYYY-MM-DD"))
+            })
+        })
+        .transpose()?;
+    let options = FetchOptions {
+        since: when("--since", &args.since)?,
+        until: when("--until", &args.until)?,
+        backfill_from,
+        url: args.url.clone(),
+        kind: args.kind,
+        now: None,
+    };
+    let bar = if quiet || !std::io::stderr().is_terminal() {
+        indicatif::ProgressBar::hidden()
+    } else {
+        let bar = indicatif::ProgressBar::new(0);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} days ({elapsed}, about {eta} left)",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar
+    };
+    let started = Instant::now();
+    let report = match fetch::fetch(store, config, &options, &bar) {
+        Ok(report) => report,
+        Err(e @ (FetchError::Range(_) | FetchError::BadUrl { .. })) => {
+            return Err(UsageError(e.to_string()).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let c = report.counts;
+    let what = match report.plan {
+        Some(plan) => format!(
+            "{} {}",
+            plan.mode.as_str(),
+            fetch::window_label(plan.span, config.tz())
+        ),
+        None => "nothing new yet".to_string(),
+    };
+    tracing::info!(
+        "fetched {} ({}, {what}): {} new, {} updated, {} unchanged, {} ignored without id, {} rejected; windows: {} done, {} skipped (done before), {} failed, {} kept but to fetch again; {} pages in {:.1}s",
+        report.endpoint,
+        report.kind.as_str(),
+        c.new,
+        c.updated,
+        c.unchanged,
+        c.ignored,
+        c.rejected,
+        report.done,
+        report.skipped,
+        report.failures.len(),
+        report.unmarked,
+        report.pages,
+        started.elapsed().as_secs_f64()
+    );
+    if let Some(n) = report.services {
+        tracing::info!("services.json: {n} service types in the catalogue");
+    }
+    for sample in &report.samples {
+        tracing::warn!("rejected {sample}");
+    }
+    Ok(report)
 }
 
 /// Loads the config, applying a `--base-url` override.
@@ -232,7 +436,15 @@ pub struct BuildSummary {
 }
 
 /// `cwfy build`: aggregate, render and publish.
-pub fn build(config: &Config, args: &BuildArgs, quiet: bool) -> Result<BuildSummary> {
+///
+/// With `gates`, the sanity gates run after aggregation, and a failure stops the build before
+/// anything is written (the previous site stays published).
+pub fn build(
+    config: &Config,
+    args: &BuildArgs,
+    quiet: bool,
+    gates: Option<&GateRun>,
+) -> Result<BuildSummary> {
     let mut timings = Vec::new();
     let t = Instant::now();
     let content = content::load(&config.resolve(&config.site.content))?;
@@ -258,11 +470,15 @@ pub fn build(config: &Config, args: &BuildArgs, quiet: bool) -> Result<BuildSumm
     }
 
     let t = Instant::now();
+    let mut scan_error = None;
     let metrics = Metrics::build(config, |add| {
         if let Err(e) = store.scan_requests(add) {
-            tracing::error!("{e}");
+            scan_error = Some(e);
         }
     });
+    if let Some(e) = scan_error {
+        return Err(anyhow::Error::new(e).context("cannot read the requests from the store"));
+    }
     let status = store.status()?;
     timings.push(("aggregate", t.elapsed().as_secs_f64()));
 
@@ -273,6 +489,25 @@ pub fn build(config: &Config, args: &BuildArgs, quiet: bool) -> Result<BuildSumm
             })?),
             None => latest_complete_day(config, &metrics),
         };
+    if let Some(run) = gates {
+        let mut inputs = run.inputs.clone();
+        inputs.stored_now = status.requests;
+        inputs.stored_at_last_publish =
+            store.meta(PUBLISHED_REQUESTS)?.and_then(|v| v.parse().ok());
+        let failures = crate::gates::check(&metrics, as_of, &inputs, &config.gates);
+        if !failures.is_empty() {
+            if !run.force {
+                return Err(GatesFailed(failures).into());
+            }
+            for f in &failures {
+                tracing::warn!(
+                    "publishing despite the {} gate (--force): {}",
+                    f.gate,
+                    f.message
+                );
+            }
+        }
+    }
     let photos = match as_of {
         Some(day) => {
             let since = day.plus(-13);
@@ -323,6 +558,7 @@ pub fn build(config: &Config, args: &BuildArgs, quiet: bool) -> Result<BuildSumm
     timings.push(("render", t.elapsed().as_secs_f64()));
     let t = Instant::now();
     let published = out.finish()?;
+    store.set_meta(PUBLISHED_REQUESTS, &status.requests.to_string())?;
     timings.push(("publish", t.elapsed().as_secs_f64()));
     tracing::info!(
         "built {}: {} pages and {} other files; {} written, {} unchanged, {} removed ({:.1} MB)",
@@ -341,6 +577,69 @@ pub fn build(config: &Config, args: &BuildArgs, quiet: bool) -> Result<BuildSumm
     })
 }
 
+/// The sanity gates a build applies before publishing.
+#[derive(Debug, Clone, Default)]
+pub struct GateRun {
+    /// Figures from the fetch.
+    pub inputs: GateInputs,
+    /// Publish anyway, logging what failed.
+    pub force: bool,
+}
+
+/// `cwfy update`: fetch, then build and publish unless the data fails a gate.
+pub fn update(config: &Config, args: &UpdateArgs, quiet: bool) -> Result<()> {
+    let started = Instant::now();
+    let mut store = open_store(config)?;
+    let report = fetch_into(config, &mut store, &args.fetch, quiet)?;
+    let fetch_seconds = started.elapsed().as_secs_f64();
+    drop(store);
+    let failed_windows = report
+        .failures
+        .iter()
+        .map(|f| format!("{} ({})", f.label, f.error))
+        .collect();
+    let gates = GateRun {
+        inputs: GateInputs {
+            failed_windows,
+            ..GateInputs::default()
+        },
+        force: args.force,
+    };
+    let summary = build(config, &args.build, quiet, Some(&gates))?;
+    let c = report.counts;
+    let mut times = vec![format!("fetch {fetch_seconds:.1}s")];
+    times.extend(
+        summary
+            .timings
+            .iter()
+            .map(|(stage, s)| format!("{stage} {s:.1}s")),
+    );
+    let paragraph = format!(
+        "cwfy update: fetched {} pages from {} ({} new, {} updated, {} unchanged, {} ignored without id, {} rejected); \
+         built {} pages and {} other files ({} written, {} unchanged, {} removed); took {:.1}s ({}).",
+        report.pages,
+        report.endpoint,
+        c.new,
+        c.updated,
+        c.unchanged,
+        c.ignored,
+        c.rejected,
+        summary.render.pages,
+        summary.render.files,
+        summary.publish.written,
+        summary.publish.unchanged,
+        summary.publish.removed,
+        started.elapsed().as_secs_f64(),
+        times.join(", ")
+    );
+    if quiet {
+        tracing::info!("{paragraph}");
+    } else {
+        println!("{paragraph}");
+    }
+    Ok(())
+}
+
 /// The last complete day: the newest day with requests, but never today (still in progress).
 pub fn latest_complete_day(config: &Config, metrics: &Metrics) -> Option<Day> {
     let last = metrics.last_day?;
@@ -350,4 +649,74 @@ pub fn latest_complete_day(config: &Config, metrics: &Metrics) -> Option<Day> {
             .date(),
     );
     Some(if last >= today { today.plus(-1) } else { last })
+}
+
+/// One writer at a time: an exclusive lock on `cwfy.lock` beside the store, held for the whole
+/// command. The operating system releases it when the process ends, however it ends, so a killed
+/// run never leaves a stale lock.
+pub struct RunLock {
+    _file: std::fs::File,
+}
+
+/// Another cwfy process is writing.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{path} is held by another cwfy run ({holder}); wait for it to finish, or stop that process"
+)]
+pub struct LockHeld {
+    /// The lock file.
+    pub path: PathBuf,
+    /// What the holder wrote into it.
+    pub holder: String,
+}
+
+impl RunLock {
+    /// Takes the lock or fails at once, naming the process that holds it.
+    pub fn acquire(config: &Config) -> Result<RunLock> {
+        use std::io::{Read, Seek, Write};
+        let store = config.resolve(&config.store.path);
+        let dir = store
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        let path = dir.join("cwfy.lock");
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| anyhow::anyhow!("cannot open the lock file {}: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                let holder = if holder.is_empty() {
+                    "process unknown".to_string()
+                } else {
+                    holder.to_string()
+                };
+                return Err(LockHeld { path, holder }.into());
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(anyhow::anyhow!("cannot lock {}: {e}", path.display()));
+            }
+        }
+        let _ = file.set_len(0);
+        let _ = file.rewind();
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        let _ = write!(
+            file,
+            "pid {}, `cwfy {}`, since {}",
+            std::process::id(),
+            args.join(" "),
+            jiff::Zoned::now().strftime("%Y-%m-%d %H:%M:%S %Z")
+        );
+        let _ = file.flush();
+        Ok(RunLock { _file: file })
+    }
 }

@@ -160,6 +160,19 @@ impl Day {
         (self.0 + 3).rem_euclid(7) as usize
     }
 
+    /// "Monday" … "Sunday".
+    pub fn weekday_name(self) -> &'static str {
+        [
+            "Monday",
+            "Tuesday",
+            "Wednesday",
+            "Thursday",
+            "Friday",
+            "Saturday",
+            "Sunday",
+        ][self.weekday_index()]
+    }
+
     /// The weekday.
     pub fn weekday(self) -> Weekday {
         self.date().weekday()

@@ -10,11 +10,14 @@
 
 pub mod aggregate;
 pub mod charts;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod content;
 pub mod domain;
+pub mod gates;
 pub mod publish;
 pub mod render;
+pub mod serve;
 pub mod source;
 pub mod store;

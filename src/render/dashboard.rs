@@ -4,7 +4,7 @@
 //! Each page is built from [`Metrics`] queries into a plain context, rendered through its
 //! template, and written with its data files. Pages are independent, so they render in parallel.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -224,15 +224,7 @@ fn month_name(m: i8) -> &'static str {
 
 /// "Monday" … "Sunday".
 pub fn weekday_name(d: Day) -> &'static str {
-    [
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-    ][d.weekday_index()]
+    d.weekday_name()
 }
 
 /// The week's span as text: "December 28, 2020 – January 3, 2021".
@@ -256,6 +248,9 @@ struct Dash<'r, 'a> {
     m: &'a Metrics,
     range: Option<Range>,
     files: Files<'r, 'a>,
+    /// Rankings of every service for every week with pages: each is needed by 50 ward pages and
+    /// one service page, so they are computed once, up front, in parallel.
+    rankings: HashMap<(ServiceIdx, Day), Ranking>,
 }
 
 /// Renders every dashboard page and data file.
@@ -266,11 +261,24 @@ pub fn render(r: &Renderer) -> Result<DashReport, RenderError> {
         .input
         .as_of
         .map(|last| Range::new(m, last, cfg.history.days, cfg.history.weeks));
+    let rankings = match range {
+        Some(range) => {
+            let jobs: Vec<(ServiceIdx, Day)> = m
+                .service_ids()
+                .flat_map(|s| range.weeks().map(move |w| (s, w)))
+                .collect();
+            jobs.into_par_iter()
+                .map(|(s, w)| ((s, w), m.ranking(s, w, w.plus(6))))
+                .collect()
+        }
+        None => HashMap::new(),
+    };
     let d = Dash {
         r,
         m,
         range,
         files: Files { r },
+        rankings,
     };
     let mut report = DashReport::default();
 
@@ -300,6 +308,17 @@ fn sum_counts(
         total.1 += f;
     }
     Ok(total)
+}
+
+/// The short comparison on a service card: "▲ 12% above average", "no baseline yet"….
+fn versus(baseline: Option<crate::aggregate::Baseline>, pct: Option<i64>) -> String {
+    match (baseline, pct) {
+        (None, _) => "no baseline yet".into(),
+        (Some(_), Some(p)) if p > 0 => format!("▲ {p}% above average"),
+        (Some(_), Some(p)) if p < 0 => format!("▼ {}% below average", -p),
+        (Some(_), Some(_)) => "at the average".into(),
+        (Some(b), None) => format!("none in the previous {} days", b.days),
+    }
 }
 
 /// The sentence that says how a count compares with its baseline.
@@ -342,6 +361,14 @@ fn baseline_sentence(
 }
 
 impl Dash<'_, '_> {
+    /// The ranking of a service for the week starting `monday`.
+    fn ranking(&self, s: ServiceIdx, monday: Day) -> Ranking {
+        match self.rankings.get(&(s, monday)) {
+            Some(r) => r.clone(),
+            None => self.m.ranking(s, monday, monday.plus(6)),
+        }
+    }
+
     fn featured(&self) -> Vec<ServiceIdx> {
         self.m
             .service_ids()
@@ -382,12 +409,12 @@ impl Dash<'_, '_> {
         PageMeta {
             title: format!("{} — 311 requests citywide", long_date(day)),
             description: format!(
-                "311 service requests in {} on {}: {} requests{}.",
+                "311 service requests in {} on {}: {} in all{}",
                 self.r.input.config.city.name,
                 long_date(day),
                 thousands(ctx.total),
                 if chosen.is_empty() {
-                    String::new()
+                    ".".to_string()
                 } else {
                     format!("; {chosen}: {}", ctx.chosen_sentence)
                 }
@@ -434,6 +461,7 @@ impl Dash<'_, '_> {
     }
 
     fn day_context(&self, range: Range, day: Day, chosen: Option<ServiceIdx>) -> DayContext {
+        let explicit_choice = chosen.is_some();
         let m = self.m;
         let wards = m.wards;
         let featured = self.featured();
@@ -451,7 +479,16 @@ impl Dash<'_, '_> {
             rows.push((*s, count, baseline, pct));
         }
         let greatest = best.map(|(_, s)| s);
-        let chosen = chosen.or(greatest).or(featured.first().copied());
+        // With no baseline to compare against, open on the busiest featured service.
+        let busiest = rows
+            .iter()
+            .filter(|r| r.1 > 0)
+            .max_by_key(|r| (r.1, std::cmp::Reverse(r.0)))
+            .map(|r| r.0);
+        let chosen = chosen
+            .or(greatest)
+            .or(busiest)
+            .or(featured.first().copied());
         let day_url = urls::day(day);
         let services: Vec<Value> = rows
             .iter()
@@ -469,6 +506,7 @@ impl Dash<'_, '_> {
                     "chosen": Some(*s) == chosen,
                     "href": href(&urls::day_service(day, &info.slug)),
                     "sentence": baseline_sentence(*count, *baseline, *pct),
+                    "versus": versus(*baseline, *pct),
                 })
             })
             .collect();
@@ -517,7 +555,7 @@ impl Dash<'_, '_> {
         if let Some(c) = chosen {
             let info = m.info(c);
             let counts: Vec<(WardNo, u64)> = (1..=wards)
-                .map(|w| (w, m.ward_window(c, w, day, day).opened))
+                .map(|w| (w, m.ward_opened(c, w, day, day)))
                 .collect();
             let max = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
             let busiest: Vec<WardNo> = counts
@@ -542,7 +580,7 @@ impl Dash<'_, '_> {
                     .collect(),
                 csv: format!("{}wards.csv", urls::day_service(day, &info.slug)),
             };
-            let unassigned_service = m.ward_window(c, 0, day, day).opened;
+            let unassigned_service = m.ward_opened(c, 0, day, day);
             chosen_ctx = json!({
                 "slug": info.slug,
                 "name": info.name,
@@ -577,34 +615,40 @@ impl Dash<'_, '_> {
         context.insert("services_table", &tables[0]);
         context.insert("api", &format!("api/v1/days/{day}.json"));
 
-        // The API lists every service with a request that day, featured first.
-        let api_services: Vec<Value> = m
-            .service_ids()
-            .filter(|s| m.info(*s).featured || m.city_opened(*s, day) > 0)
-            .map(|s| {
-                let count = m.city_opened(s, day);
-                let b = m.baseline(s, day);
-                let ward_counts: BTreeMap<String, u64> = (1..=wards)
-                    .map(|w| (w.to_string(), m.ward_window(s, w, day, day).opened))
-                    .collect();
-                json!({
-                    "slug": m.info(s).slug,
-                    "opened": count,
-                    "baseline": opt_num(b.map(|b| b.per_day)),
-                    "baseline_days": b.map(|b| b.days).unwrap_or(0),
-                    "above_average_pct": b.and_then(|b| b.above_average_pct(count)),
-                    "wards": ward_counts,
+        // The API lists every service with a request that day, featured first. The variants of
+        // the page for each service share the day's document, so only the default page makes it.
+        let api = if explicit_choice {
+            Value::Null
+        } else {
+            // The API lists every service with a request that day, featured first.
+            let api_services: Vec<Value> = m
+                .service_ids()
+                .filter(|s| m.info(*s).featured || m.city_opened(*s, day) > 0)
+                .map(|s| {
+                    let count = m.city_opened(s, day);
+                    let b = m.baseline(s, day);
+                    let ward_counts: BTreeMap<String, u64> = (1..=wards)
+                        .map(|w| (w.to_string(), m.ward_opened(s, w, day, day)))
+                        .collect();
+                    json!({
+                        "slug": m.info(s).slug,
+                        "opened": count,
+                        "baseline": opt_num(b.map(|b| b.per_day)),
+                        "baseline_days": b.map(|b| b.days).unwrap_or(0),
+                        "above_average_pct": b.and_then(|b| b.above_average_pct(count)),
+                        "wards": ward_counts,
+                    })
                 })
-            })
-            .filter(|v| {
-                v["opened"].as_u64() > Some(0)
-                    || v["slug"]
-                        .as_str()
-                        .is_some_and(|slug| m.service(slug).is_some_and(|s| m.info(s).featured))
-            })
-            .collect();
-        let api =
-            json!({"date": day.to_string(), "services": api_services, "unassigned": unassigned});
+                .filter(|v| {
+                    v["opened"].as_u64() > Some(0)
+                        || v["slug"]
+                            .as_str()
+                            .is_some_and(|slug| m.service(slug).is_some_and(|s| m.info(s).featured))
+                })
+                .collect();
+            let api = json!({"date": day.to_string(), "services": api_services, "unassigned": unassigned});
+            api
+        };
         DayContext {
             context,
             tables,
@@ -731,7 +775,15 @@ impl Dash<'_, '_> {
             &json!({"ward": ward, "services": highs}),
         )?;
         files += 1;
-        for s in services {
+        // Featured services get a page in every ward, even with no requests there: the ward's
+        // week pages always list and link them.
+        let mut with_pages = services;
+        for s in self.featured() {
+            if !with_pages.contains(&s) {
+                with_pages.push(s);
+            }
+        }
+        for s in with_pages {
             let (p, f) = self.ward_service(range, ward, s)?;
             pages += p;
             files += f;
@@ -783,7 +835,7 @@ impl Dash<'_, '_> {
             if !info.featured && stats.opened == 0 && stats.closed == 0 {
                 continue;
             }
-            let ranking = m.ranking(s, monday, sunday);
+            let ranking = self.ranking(s, monday);
             let rank = ranking.of(ward);
             let ttc = stats.ttc;
             api_services.push(json!({
@@ -797,7 +849,7 @@ impl Dash<'_, '_> {
                 "ranked_of": ranking.ranked.len(),
             }));
             let sentence = ranking_sentence(ward, &info.name, &stats, &ranking);
-            if info.featured && (stats.closed > 0 || rank.is_some()) {
+            if info.featured && (stats.opened > 0 || stats.closed > 0) {
                 ranking_sentences.push(sentence.clone());
             }
             services.push(json!({
@@ -1013,7 +1065,7 @@ impl Dash<'_, '_> {
         ctx.insert("totals", &json!({"opened": all.opened, "closed": all.closed, "ttc_mean": days_text(all.ttc.map(|t| t.mean_days)), "city_ttc_mean": days_text(city_all.ttc.map(|t| t.mean_days))}));
         ctx.insert("comparison", &comparison);
         ctx.insert("weeks_table", &weeks_table);
-        ctx.insert("highs", &highs.iter().map(|(d, n)| json!({"date": d.to_string(), "label": long_date(*d), "count": n, "href": if range.has_day(*d) { Some(href(&urls::day_service(*d, &info.slug))) } else { None }})).collect::<Vec<_>>());
+        ctx.insert("highs", &highs.iter().map(|(d, n)| json!({"date": d.to_string(), "label": long_date(*d), "count": n, "href": if info.featured && range.has_day(*d) { Some(href(&urls::day_service(*d, &info.slug))) } else { None }})).collect::<Vec<_>>());
         ctx.insert("highs_table", &highs_table);
         let meta = PageMeta {
             title: format!("{} in Ward {ward}", info.name),
@@ -1183,7 +1235,7 @@ impl Dash<'_, '_> {
         let stats: Vec<(WardNo, WindowStats)> = (1..=m.wards)
             .map(|w| (w, m.ward_window(s, w, monday, sunday)))
             .collect();
-        let ranking = m.ranking_from(&stats);
+        let ranking = self.ranking(s, monday);
         let city = m.city_window(s, monday, sunday);
         let unassigned = m.ward_window(s, 0, monday, sunday).opened;
         let base = urls::service_week(&info.slug, monday);
@@ -1191,7 +1243,7 @@ impl Dash<'_, '_> {
         let mut api_wards = BTreeMap::new();
         for (w, st) in &stats {
             let by_day: Vec<u64> = (0..7)
-                .map(|i| m.ward_window(s, *w, monday.plus(i), monday.plus(i)).opened)
+                .map(|i| m.ward_opened(s, *w, monday.plus(i), monday.plus(i)))
                 .collect();
             let rank = ranking.of(*w).map(|r| r.rank);
             api_wards.insert(

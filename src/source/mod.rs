@@ -5,6 +5,7 @@
 //! (perhaps with notes on what was cleaned), is ignored (no id, counted), or is rejected with a
 //! reason; nothing panics on any input.
 
+pub mod fetch;
 pub mod import;
 pub mod open311;
 pub mod socrata;

@@ -2,6 +2,8 @@
 //! templates, static files and content, a small config, and a way to run the real binary in it.
 #![allow(dead_code)]
 
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -130,4 +132,59 @@ pub fn code_and_stderr(out: &Output) -> (i32, String) {
         out.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// The markup of an HTML document with everything that cannot start a tag removed: the text of
+/// `<title>` (RCDATA) and quoted attribute values. What remains shows every element the browser
+/// would create, so a `<script` in it is a live script.
+pub fn live_markup(html: &str) -> String {
+    let mut out = String::with_capacity(html.len());
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        out.push_str(&rest[..start]);
+        rest = &rest[start..];
+        // Inside a tag: copy up to '>' while skipping quoted values.
+        let mut end = rest.len();
+        let mut quote: Option<char> = None;
+        for (i, c) in rest.char_indices().skip(1) {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '>') => {
+                    end = i + 1;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        let tag = &rest[..end];
+        let mut kept = String::new();
+        let mut q: Option<char> = None;
+        for c in tag.chars() {
+            match (q, c) {
+                (Some(x), c) if c == x => {
+                    q = None;
+                    kept.push(c);
+                }
+                (Some(_), _) => {}
+                (None, '"' | '\'') => {
+                    q = Some(c);
+                    kept.push(c);
+                }
+                _ => kept.push(c),
+            }
+        }
+        out.push_str(&kept);
+        rest = &rest[end..];
+        if tag.to_ascii_lowercase().starts_with("<title") {
+            let close = rest
+                .to_ascii_lowercase()
+                .find("</title")
+                .unwrap_or(rest.len());
+            rest = &rest[close..];
+        }
+    }
+    out.push_str(rest);
+    out
 }

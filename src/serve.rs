@@ -1,0 +1,336 @@
+//! `cwfy serve`: a small static file server on 127.0.0.1 for previewing a built site and for the
+//! browser tests (Lighthouse needs HTTP, not `file://`).
+//!
+//! One thread per connection, one request per connection (`Connection: close`). `GET` and `HEAD`
+//! only; `/x/` serves `/x/index.html`, `/x` redirects to `/x/` when `x` is a folder, unknown paths
+//! get the site's `404.html` with status 404, and no path can leave the site folder.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The site folder does not exist.
+    #[error("{0}: no such folder; build the site first (cwfy build) or name the folder to serve")]
+    NoSite(PathBuf),
+    /// The port could not be bound.
+    #[error("cannot listen on 127.0.0.1:{port}: {source}; is another server using it? Try --port")]
+    Bind {
+        /// The port asked for.
+        port: u16,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// A bound server, not yet accepting.
+pub struct Server {
+    root: PathBuf,
+    listener: TcpListener,
+}
+
+impl Server {
+    /// Binds 127.0.0.1:`port` (0 picks a free port) to serve `dir`.
+    pub fn bind(dir: &Path, port: u16) -> Result<Server, ServeError> {
+        if !dir.is_dir() {
+            return Err(ServeError::NoSite(dir.to_path_buf()));
+        }
+        let listener = TcpListener::bind(("127.0.0.1", port))
+            .map_err(|source| ServeError::Bind { port, source })?;
+        Ok(Server {
+            root: dir.to_path_buf(),
+            listener,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+    }
+
+    /// Accepts connections until the process ends, each on its own thread.
+    pub fn run(self) {
+        for stream in self.listener.incoming() {
+            let Ok(stream) = stream else { continue };
+            let root = self.root.clone();
+            std::thread::spawn(move || {
+                if let Err(e) = handle(&root, stream) {
+                    tracing::debug!("connection ended: {e}");
+                }
+            });
+        }
+    }
+}
+
+/// Serves `dir` on 127.0.0.1:`port` until the process ends, printing the URL first.
+pub fn serve(dir: &Path, port: u16) -> Result<(), ServeError> {
+    let server = Server::bind(dir, port)?;
+    println!(
+        "serving {} at http://{}/ (Ctrl-C to stop)",
+        dir.display(),
+        server.local_addr()
+    );
+    server.run();
+    Ok(())
+}
+
+/// The content type of a file, by extension.
+pub fn content_type(path: &Path) -> &'static str {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    match ext.as_str() {
+        "html" | "htm" => "text/html; charset=utf-8",
+        "css" => "text/css; charset=utf-8",
+        "svg" => "image/svg+xml",
+        "json" => "application/json",
+        "csv" => "text/csv; charset=utf-8",
+        "xml" => "application/xml",
+        "txt" => "text/plain; charset=utf-8",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "webp" => "image/webp",
+        "ico" => "image/x-icon",
+        "js" => "text/javascript; charset=utf-8",
+        _ => "application/octet-stream",
+    }
+}
+
+/// What a request path maps to.
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    /// Serve this file.
+    File(PathBuf),
+    /// Redirect a folder without its slash to `path/`.
+    Slash(String),
+    /// Not found.
+    Missing,
+    /// A path that tries to leave the site or is malformed.
+    Bad,
+}
+
+fn route(root: &Path, target: &str) -> Route {
+    let path = target.split(['?', '#']).next().unwrap_or("");
+    let Some(path) = path.strip_prefix('/') else {
+        return Route::Bad;
+    };
+    let Some(decoded) = percent_decode(path) else {
+        return Route::Bad;
+    };
+    let mut file = root.to_path_buf();
+    for seg in decoded.split('/') {
+        if seg == ".." || seg.contains('\\') || seg.contains('\0') {
+            return Route::Bad;
+        }
+        if !seg.is_empty() && seg != "." {
+            file.push(seg);
+        }
+    }
+    if decoded.is_empty() || decoded.ends_with('/') {
+        file.push("index.html");
+    } else if file.is_dir() {
+        return Route::Slash(format!("/{path}/"));
+    }
+    if file.is_file() {
+        Route::File(file)
+    } else {
+        Route::Missing
+    }
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = text.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn handle(root: &Path, stream: TcpStream) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut reader = BufReader::new(stream.try_clone()?.take(64 * 1024));
+    let mut request_line = String::new();
+    reader.read_line(&mut request_line)?;
+    // Read (and ignore) the headers up to the blank line.
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line)? == 0 || line.trim().is_empty() {
+            break;
+        }
+    }
+    let mut parts = request_line.split_whitespace();
+    let (method, target) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+    let mut out = stream;
+    let head = method == "HEAD";
+    if method != "GET" && !head {
+        return respond(
+            &mut out,
+            "405 Method Not Allowed",
+            "text/plain; charset=utf-8",
+            b"only GET and HEAD\n",
+            head,
+            &[("Allow", "GET, HEAD")],
+        );
+    }
+    match route(root, target) {
+        Route::File(file) => {
+            let body = std::fs::read(&file)?;
+            respond(&mut out, "200 OK", content_type(&file), &body, head, &[])
+        }
+        Route::Slash(location) => respond(
+            &mut out,
+            "301 Moved Permanently",
+            "text/plain; charset=utf-8",
+            location.as_bytes(),
+            head,
+            &[("Location", &location)],
+        ),
+        Route::Bad => respond(
+            &mut out,
+            "400 Bad Request",
+            "text/plain; charset=utf-8",
+            b"bad request path\n",
+            head,
+            &[],
+        ),
+        Route::Missing => {
+            let page = root.join("404.html");
+            let (body, kind) = match std::fs::read(&page) {
+                Ok(b) => (b, "text/html; charset=utf-8"),
+                Err(_) => (b"not found\n".to_vec(), "text/plain; charset=utf-8"),
+            };
+            respond(&mut out, "404 Not Found", kind, &body, head, &[])
+        }
+    }
+}
+
+fn respond(
+    out: &mut TcpStream,
+    status: &str,
+    content_type: &str,
+    body: &[u8],
+    head: bool,
+    extra: &[(&str, &str)],
+) -> std::io::Result<()> {
+    let mut header = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in extra {
+        header.push_str(&format!("{k}: {v}\r\n"));
+    }
+    header.push_str("\r\n");
+    out.write_all(header.as_bytes())?;
+    if !head {
+        out.write_all(body)?;
+    }
+    out.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real server on a free loopback port over a small site.
+    fn server() -> (tempfile::TempDir, SocketAddr) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("ward/3")).unwrap();
+        std::fs::write(root.join("index.html"), "<!doctype html><p>home").unwrap();
+        std::fs::write(root.join("ward/3/index.html"), "<p>ward 3").unwrap();
+        std::fs::write(root.join("404.html"), "<p>lost").unwrap();
+        std::fs::write(root.join("style.css"), "p{}").unwrap();
+        std::fs::write(root.join("a b.svg"), "<svg/>").unwrap();
+        let server = Server::bind(root, 0).unwrap();
+        let addr = server.local_addr();
+        std::thread::spawn(move || server.run());
+        (dir, addr)
+    }
+
+    /// Sends a raw request; returns the status line, headers and body.
+    fn raw(addr: SocketAddr, request: &str) -> (String, String, Vec<u8>) {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let mut all = Vec::new();
+        s.read_to_end(&mut all).unwrap();
+        let split = all.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        let head = String::from_utf8(all[..split].to_vec()).unwrap();
+        let (status, headers) = head.split_once("\r\n").unwrap_or((&head, ""));
+        (
+            status.to_string(),
+            headers.to_string(),
+            all[split + 4..].to_vec(),
+        )
+    }
+
+    fn get(addr: SocketAddr, path: &str) -> (String, String, Vec<u8>) {
+        raw(addr, &format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n"))
+    }
+
+    #[test]
+    fn serves_files_with_types_and_folder_indexes() {
+        let (_dir, addr) = server();
+        let (status, headers, body) = get(addr, "/");
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert!(headers.contains("Content-Type: text/html; charset=utf-8"));
+        assert_eq!(body, b"<!doctype html><p>home");
+        let (status, _, body) = get(addr, "/ward/3/?x=1");
+        assert_eq!(
+            (status.as_str(), body.as_slice()),
+            ("HTTP/1.1 200 OK", &b"<p>ward 3"[..])
+        );
+        let (status, headers, _) = get(addr, "/ward/3");
+        assert_eq!(status, "HTTP/1.1 301 Moved Permanently");
+        assert!(headers.contains("Location: /ward/3/"), "{headers}");
+        let (_, headers, _) = get(addr, "/style.css");
+        assert!(headers.contains("Content-Type: text/css"));
+        let (status, headers, _) = get(addr, "/a%20b.svg");
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert!(headers.contains("Content-Type: image/svg+xml"));
+    }
+
+    #[test]
+    fn missing_pages_get_the_404_page_and_head_has_no_body() {
+        let (_dir, addr) = server();
+        let (status, _, body) = get(addr, "/ward/99/");
+        assert_eq!(status, "HTTP/1.1 404 Not Found");
+        assert_eq!(body, b"<p>lost");
+        let (status, headers, body) = raw(addr, "HEAD /index.html HTTP/1.1\r\n\r\n");
+        assert_eq!(status, "HTTP/1.1 200 OK");
+        assert!(headers.contains("Content-Length: 22"), "{headers}");
+        assert!(body.is_empty());
+        let (status, _, _) = raw(addr, "POST / HTTP/1.1\r\n\r\n");
+        assert_eq!(status, "HTTP/1.1 405 Method Not Allowed");
+    }
+
+    #[test]
+    fn paths_cannot_leave_the_site() {
+        let (_dir, addr) = server();
+        for path in [
+            "/../cwfy-secret.txt",
+            "/ward/%2e%2e/%2e%2e/../cwfy-secret.txt",
+            "/..%2fcwfy-secret.txt",
+            "x",
+        ] {
+            let (status, _, body) = get(addr, path);
+            assert_eq!(status, "HTTP/1.1 400 Bad Request", "{path}");
+            assert!(body.starts_with(b"bad request"), "{path}");
+        }
+    }
+}

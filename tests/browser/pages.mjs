@@ -1,0 +1,53 @@
+// The pages the browser checks visit, picked from a built site: one of each kind a resident sees.
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** Folders under `dir` in sorted order (names only). */
+function folders(dir) {
+  return readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .map((e) => e.name)
+    .sort();
+}
+
+/**
+ * The pages to test, as site paths, by kind: home, the latest day page, Ward 1's week page,
+ * a ward × service page, a service week page, the data page and the about page.
+ */
+export function pickPages(site) {
+  const days = folders(join(site, 'day')).filter((d) => /^\d{4}-\d{2}-\d{2}$/.test(d));
+  if (days.length === 0) throw new Error(`${site}: no day pages; is this a built cwfy site?`);
+  const latest = days[days.length - 1];
+  // A featured service: one that has a page for the latest day.
+  const services = folders(join(site, 'day', latest));
+  if (services.length === 0) throw new Error(`${site}/day/${latest}: no service pages`);
+  const service = services.includes('potholes') ? 'potholes' : services[0];
+  const pages = {
+    home: 'index.html',
+    day: `day/${latest}/index.html`,
+    'ward week': 'ward/1/index.html',
+    'ward × service': `ward/1/${service}/index.html`,
+    'service week': `service/${service}/index.html`,
+    data: 'data/index.html',
+    about: 'about/index.html',
+  };
+  for (const [kind, path] of Object.entries(pages)) {
+    if (!existsSync(join(site, path))) throw new Error(`${site}/${path} (the ${kind} page) is missing`);
+  }
+  return pages;
+}
+
+/** Flags that keep Debian's chromium off the (closed) network and fit a container. */
+export const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
+
+export const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';

@@ -1,0 +1,291 @@
+//! `cwfy build` end to end: the content pipeline, the base layout, escaping, the atomic swap, and
+//! the errors a user gets for broken input.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use support::{Project, code_and_stderr};
+
+/// Every file below `dir` with its bytes.
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for entry in walkdir::WalkDir::new(dir) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            let rel = entry
+                .path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            files.insert(rel, std::fs::read(entry.path()).unwrap());
+        }
+    }
+    files
+}
+
+const HOSTILE_CSV: &str = "sr_number,sr_type,sr_short_code,status,origin,created_date,last_modified_date,closed_date,street_address,duplicate,ward,latitude,longitude,parent_sr_number\n\
+SR1,<script>alert('type')</script>,X1,Completed,Internet,2021-01-04T10:00:00.000,2021-01-05T00:00:00.000,2021-01-04T12:00:00.000,\"1 Main St <img src=x onerror=alert(1)>\",False,3,41.8,-87.6,\n\
+SR2,Pothole in Street Complaint,PHF,Open,Internet,2021-01-05T10:00:00.000,,,\"2 \"\"Quoted\"\" Ave\",False,3,41.8,-87.6,\n";
+
+#[test]
+fn content_pages_are_rendered_in_the_base_layout() {
+    let p = Project::new(7, 2);
+    p.write(
+        "content/about/extra.md",
+        "---\ntitle: Fish & <Chips></title><script>x()</script>\ndescription: A test page\nweight: 5\nextra:\n  note: kept\n---\n\nSome **bold** text.\n\n## Table here\n\n| a | b |\n|---|---|\n| 1 | 2 |\n\nA note[^n].\n\n[^n]: The footnote.\n",
+    );
+    p.write(
+        "content/about/draft.md",
+        "---\ntitle: Not yet\ndraft: true\n---\nhidden\n",
+    );
+    p.ok(&["build"]);
+    let html = p.read("site/about/extra/index.html");
+    // The title is escaped: whatever minification leaves, no tag can start inside it.
+    assert!(html.contains("<title>Fish &"), "{html}");
+    assert!(!support::live_markup(&html).contains("<script"), "{html}");
+    assert!(html.contains("<strong>bold</strong>"), "{html}");
+    assert!(html.contains("<h2 id=table-here>"), "{html}");
+    assert!(
+        html.contains("<table>") && html.contains("footnote-definition"),
+        "{html}"
+    );
+    // Navigation with every section, and the City's disclaimer in the footer.
+    for label in ["Home", "Wards", "Services", "Photos", "Data", "About"] {
+        assert!(
+            html.contains(&format!(">{label}</a>")),
+            "nav {label}: {html}"
+        );
+    }
+    assert!(
+        html.contains("href=../../ward/index.html"),
+        "relative nav links: {html}"
+    );
+    assert!(
+        html.contains("The City of Chicago makes no claims as to the content, accuracy"),
+        "{html}"
+    );
+    assert!(
+        !p.join("site/about/draft/index.html").exists(),
+        "drafts are not published"
+    );
+    // Our own About and Methodology pages are there.
+    assert!(p.read("site/about/index.html").contains("What 311 is"));
+    assert!(
+        p.read("site/about/methodology/index.html")
+            .contains("Rankings")
+    );
+    // Site files.
+    assert!(
+        p.read("site/robots.txt")
+            .contains("Sitemap: https://cwfy.example.org/sitemap.xml")
+    );
+    let sitemap = p.read("site/sitemap.xml");
+    assert!(
+        sitemap.contains("<loc>https://cwfy.example.org/about/extra/</loc>"),
+        "{sitemap}"
+    );
+    assert!(p.read("site/404.html").contains("Page not found"));
+    assert!(
+        p.read("site/style.css").starts_with(":root{"),
+        "CSS is minified"
+    );
+}
+
+#[test]
+fn city_text_is_escaped_everywhere() {
+    let p = Project::new(7, 2);
+    p.write("hostile.csv", HOSTILE_CSV);
+    p.ok(&["import", "hostile.csv"]);
+    p.ok(&["build"]);
+    let site = snapshot(&p.join("site"));
+    for (path, bytes) in site
+        .iter()
+        .filter(|(p, _)| p.ends_with(".html") || p.ends_with(".xml") || p.ends_with(".svg"))
+    {
+        let text = String::from_utf8_lossy(bytes);
+        let live = support::live_markup(&text);
+        assert!(!live.contains("<script"), "{path} has a live script");
+        assert!(!live.contains("<img src=x"), "{path} has a live image");
+    }
+    let services = p.read("site/service/index.html");
+    assert!(services.contains("&lt;script>alert("), "{services}");
+}
+
+#[test]
+fn sub_path_base_url_and_relative_links() {
+    let p = Project::new(7, 2);
+    p.write("hostile.csv", HOSTILE_CSV);
+    p.ok(&["import", "hostile.csv"]);
+    p.ok(&["build", "--base-url", "https://example.org/chicago"]);
+    let day = p.read("site/day/2021-01-05/index.html");
+    assert!(
+        day.contains("href=https://example.org/chicago/day/2021-01-05/ rel=canonical"),
+        "canonical: {day}"
+    );
+    assert!(day.contains("href=../../style.css"), "{day}");
+    // No root-relative links: they would break under a sub-path and from disk.
+    assert!(
+        !day.contains("href=/") && !day.contains("href=\"/"),
+        "{day}"
+    );
+    assert!(
+        p.read("site/robots.txt")
+            .contains("https://example.org/chicago/sitemap.xml")
+    );
+}
+
+#[test]
+fn a_failed_build_leaves_the_old_site_byte_identical() {
+    let p = Project::new(7, 2);
+    p.write("hostile.csv", HOSTILE_CSV);
+    p.ok(&["import", "hostile.csv"]);
+    p.ok(&["build"]);
+    let before = snapshot(&p.join("site"));
+    let mtime = std::fs::metadata(p.join("site/index.html"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    // A template that fails while rendering, after other pages were written.
+    let template = p.read("templates/ward_week.html");
+    p.write(
+        "templates/ward_week.html",
+        template.replace("{{ week.summary }}", "{{ week.summary | no_such_filter }}"),
+    );
+    let (code, stderr) = code_and_stderr(&p.run(&["build"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("ward_week.html"), "{stderr}");
+    assert!(stderr.contains("left as it was"), "{stderr}");
+    assert_eq!(snapshot(&p.join("site")), before, "site/ changed");
+    assert_eq!(
+        std::fs::metadata(p.join("site/index.html"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        mtime
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(p.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("site."))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_rebuild_keeps_unchanged_files_and_their_times() {
+    let p = Project::new(7, 2);
+    p.write("hostile.csv", HOSTILE_CSV);
+    p.ok(&["import", "hostile.csv"]);
+    p.ok(&["build"]);
+    let mtime = std::fs::metadata(p.join("site/about/index.html"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let stderr = p.ok(&["build"]);
+    assert!(stderr.contains(" 0 written"), "{stderr}");
+    assert_eq!(
+        std::fs::metadata(p.join("site/about/index.html"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        mtime
+    );
+    let manifest: serde_json::Value = serde_json::from_str(&p.read("site/manifest.json")).unwrap();
+    let files = manifest["files"].as_array().unwrap();
+    assert!(
+        files
+            .iter()
+            .any(|f| f["path"] == "about/index.html" && f["sha256"].as_str().unwrap().len() == 64)
+    );
+}
+
+#[test]
+fn broken_front_matter_names_file_and_line() {
+    let p = Project::new(7, 2);
+    p.write(
+        "content/about/bad.md",
+        "---\ntitle: Fine\nlayuot: page\n---\nbody\n",
+    );
+    let (code, stderr) = code_and_stderr(&p.run(&["build"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("content/about/bad.md:3"), "{stderr}");
+    assert!(stderr.contains("layuot"), "{stderr}");
+    assert!(!p.join("site").exists(), "nothing half-written");
+
+    p.write("content/about/bad.md", "---\ntitle: Fine\n");
+    let (code, stderr) = code_and_stderr(&p.run(&["build"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("bad.md:1") && stderr.contains("closing"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn missing_layout_names_page_and_choices() {
+    let p = Project::new(7, 2);
+    p.write(
+        "content/about/bad.md",
+        "---\ntitle: Fine\nlayout: fancy\n---\nbody\n",
+    );
+    let (code, stderr) = code_and_stderr(&p.run(&["build"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("bad.md") && stderr.contains("\"fancy\"") && stderr.contains("page"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn template_syntax_error_names_template() {
+    let p = Project::new(7, 2);
+    p.write("templates/page.html", "{% extends \"base.html\" %}\n{% block content %}\n{{ page.content \n{% endblock content %}\n");
+    let (code, stderr) = code_and_stderr(&p.run(&["build"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("page.html"), "{stderr}");
+}
+
+#[test]
+fn unreadable_content_and_bad_config_are_clear() {
+    let p = Project::new(7, 2);
+    p.write(
+        "content/about/latin1.md",
+        b"---\ntitle: Caf\xe9\n---\n".as_slice(),
+    );
+    let (code, stderr) = code_and_stderr(&p.run(&["build"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("latin1.md") && stderr.contains("UTF-8"),
+        "{stderr}"
+    );
+    std::fs::remove_file(p.join("content/about/latin1.md")).unwrap();
+
+    p.edit_config("  language: en\n", "  language: en\n  colour: red\n");
+    let (code, stderr) = code_and_stderr(&p.run(&["build"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("colour") && stderr.contains("line 9"),
+        "{stderr}"
+    );
+
+    let (code, stderr) = code_and_stderr(&p.run(&["--config", "nope.yaml", "build"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("nope.yaml"), "{stderr}");
+
+    let (code, _) = code_and_stderr(&p.run(&["build", "--no-such-flag"]));
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn empty_store_builds_a_site_that_says_so() {
+    let p = Project::new(7, 2);
+    p.ok(&["build"]);
+    let home = p.read("site/index.html");
+    assert!(home.contains("no 311 data in the store yet"), "{home}");
+    assert!(p.join("site/about/index.html").exists());
+}

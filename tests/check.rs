@@ -1,0 +1,92 @@
+//! `cwfy check` on a real build: a freshly built site passes; a site with a broken link, a
+//! missing fragment, an oversized page, a chart without a description and a broken feed fails
+//! with each offender named and exit status 1.
+
+mod support;
+
+use support::Project;
+
+/// A project with one real day of Chicago data, built into `site/`.
+fn built() -> Project {
+    let p = Project::new(7, 2);
+    p.ok(&[
+        "import",
+        support::sample("sr-v6vf-nfxy-2021-01-01.csv")
+            .to_str()
+            .unwrap(),
+    ]);
+    p.ok(&["build", "--as-of", "2021-01-01"]);
+    p
+}
+
+#[test]
+fn a_built_site_passes_and_a_damaged_one_fails_naming_each_offender() {
+    let p = built();
+    let out = p.run(&["check"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("all good"), "{stdout}");
+    // It looked at the whole site, not an empty folder.
+    let pages: usize = stdout
+        .split(" pages")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(pages > 100, "{stdout}");
+
+    // Damage it.
+    let ward = p.read("site/ward/1/index.html");
+    p.write(
+        "site/ward/1/index.html",
+        ward.replacen(
+            "</main>",
+            "<p><a href=../77/index.html>gone</a> <a href=../../data/index.html#no-such-part>part</a> \
+             <a href=\"../../data/index.html#api\">fine</a></p></main>",
+            1,
+        ),
+    );
+    p.write(
+        "site/about/big/index.html",
+        format!(
+            "<!doctype html><html lang=en><title>Big</title><p>{}</p></html>",
+            "x".repeat(120_000)
+        ),
+    );
+    p.write(
+        "site/about/chart/index.html",
+        "<!doctype html><html lang=en><title>Chart</title><main><figure class=chart>\
+         <svg role=img aria-label=\"Requests by day\" viewBox=\"0 0 10 10\"><title>Requests by day</title>\
+         <rect width=1 height=1/></svg><table><tr><td>1</td></tr></table></figure></main></html>",
+    );
+    p.write("site/feeds/ward/2.xml", "<feed><entry></feed>");
+
+    let out = p.run(&["check"]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    for expected in [
+        "Broken links (1):\n  ward/1/index.html: ../77/index.html (no file ward/77/index.html)",
+        "Links to a missing #fragment (1):\n  ward/1/index.html: ../../data/index.html#no-such-part (no id \"no-such-part\" in data/index.html)",
+        "Pages over the size budget (1):\n  about/big/index.html: ",
+        "Charts without a description (<desc>) (1):\n  about/chart/index.html: <svg aria-label=\"Requests by day\">",
+        "SVG and XML files that do not parse (1):\n  feeds/ward/2.xml: ",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in:\n{stdout}"
+        );
+    }
+    // The chart has its title and its table: only the description is reported.
+    assert!(!stdout.contains("Charts without a title"), "{stdout}");
+    assert!(!stdout.contains("Charts without a table"), "{stdout}");
+}
+
+#[test]
+fn a_missing_site_is_an_error_that_says_what_to_do() {
+    let p = Project::new(7, 2);
+    let out = p.run(&["check", "nowhere"]);
+    let (code, stderr) = support::code_and_stderr(&out);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("nowhere: no such folder"), "{stderr}");
+    assert!(stderr.contains("cwfy build"), "{stderr}");
+}
