@@ -9,6 +9,7 @@
 //! [`cli`] sits on top and runs the stages for each command.
 
 pub mod aggregate;
+pub mod charts;
 pub mod check;
 pub mod cli;
 pub mod config;

@@ -1,0 +1,601 @@
+//! Charts and maps: accessible SVG drawn at build time from plain numbers.
+//!
+//! This module knows nothing of pages or the store. Each chart is a pure function from plain
+//! data (counts, labels, dates already written as text) to a [`Chart`]: the SVG, a sentence that
+//! states the finding, alt text, and the same numbers as a table and as JSON, so a page can show
+//! the table beside the chart and write the chart's `.svg`, `.csv` and `.json` bundle.
+//!
+//! Charts are drawn with plotters' SVG backend, then finished by [`finish_svg`]: `role="img"`,
+//! `<title>` and `<desc>` referenced by `aria-labelledby`, a `viewBox` and no fixed size (so the
+//! chart scales to a phone and nothing shifts while the page loads), and one generic font family
+//! (text stays real `<text>`, never missing-glyph boxes). Maps ([`maps`]) are written directly as
+//! SVG paths from the ward boundary GeoJSON ([`geo`]). Social cards ([`card`]) are PNGs.
+
+pub mod card;
+mod day;
+pub mod geo;
+mod hbar;
+mod history;
+#[cfg(test)]
+mod kinds_tests;
+pub mod maps;
+pub mod palette;
+mod ranking;
+mod service;
+mod ward;
+
+pub use day::{ServiceBar, day_services};
+pub use history::{WeekHistory, weekly_history, weekly_ttc};
+pub use ranking::{RankedWard, ttc_ranking};
+pub use service::{WardWeekBar, service_wards};
+pub use ward::{BusyDay, DayCounts, busiest_days, week_opened_closed};
+
+use plotters::prelude::*;
+pub(crate) use plotters::style::text_anchor::{HPos, Pos, VPos};
+use serde_json::{Value, json};
+
+use palette::Rgb;
+
+/// Drawing a chart failed (a bug or an impossible size, never bad data: data is only drawn).
+#[derive(Debug, thiserror::Error)]
+#[error("drawing the {id} chart: {message}")]
+pub struct ChartError {
+    /// The chart's file stem.
+    pub id: String,
+    /// What went wrong.
+    pub message: String,
+}
+
+impl ChartError {
+    fn new(id: &str, e: impl std::fmt::Display) -> ChartError {
+        ChartError {
+            id: id.to_string(),
+            message: e.to_string(),
+        }
+    }
+}
+
+/// One drawn chart with everything a page and a journalist need.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Chart {
+    /// Stable file stem (`opened-closed`, `ttc-ranking`, `map`): the same chart on the same page
+    /// gets the same name in every build, so links to its files keep working.
+    pub id: String,
+    /// Short title (also the SVG `<title>` and the table caption).
+    pub title: String,
+    /// The finding in a sentence (the SVG `<desc>`).
+    pub desc: String,
+    /// Alt text for an `<img>` of the chart: what it shows, then the finding.
+    pub alt: String,
+    /// The finished SVG document.
+    pub svg: String,
+    /// The numbers drawn, as a table.
+    pub table: DataTable,
+    /// The same numbers as JSON: `{id, title, description, columns: [{key, label}], data: [{key: value}]}`.
+    pub json: Value,
+}
+
+impl Chart {
+    /// Assembles a chart, deriving its JSON from the table so the two always agree.
+    fn new(
+        id: &str,
+        title: String,
+        desc: String,
+        alt_lead: &str,
+        svg: String,
+        table: DataTable,
+    ) -> Chart {
+        let json = table.json(id, &title, &desc);
+        Chart {
+            id: id.to_string(),
+            alt: format!("{alt_lead} {desc}"),
+            title,
+            desc,
+            svg,
+            table,
+            json,
+        }
+    }
+
+    /// The table as CSV text (header row of column labels).
+    pub fn csv(&self) -> String {
+        self.table.csv()
+    }
+}
+
+/// A column of a chart's table: a JSON key and a human heading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Column {
+    /// JSON key (`snake_case`).
+    pub key: &'static str,
+    /// Heading in the HTML table and the CSV.
+    pub label: String,
+}
+
+impl Column {
+    fn new(key: &'static str, label: impl Into<String>) -> Column {
+        Column {
+            key,
+            label: label.into(),
+        }
+    }
+}
+
+/// One value in a table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    /// Words (a name, a date).
+    Text(String),
+    /// A count.
+    Int(u64),
+    /// A whole number that may be negative or undefined (a percentage change, a rank).
+    Signed(Option<i64>),
+    /// A measure shown with two decimals (days, a daily average); `None` when undefined.
+    Decimal(Option<f64>),
+}
+
+impl Cell {
+    fn rounded(v: f64) -> f64 {
+        (v * 100.0).round() / 100.0
+    }
+
+    /// The cell as table and CSV text (an undefined measure is empty).
+    pub fn text(&self) -> String {
+        match self {
+            Cell::Text(s) => s.clone(),
+            Cell::Int(n) => n.to_string(),
+            Cell::Signed(Some(n)) => n.to_string(),
+            Cell::Signed(None) => String::new(),
+            Cell::Decimal(Some(v)) if v.is_finite() => format!("{:.2}", Cell::rounded(*v)),
+            Cell::Decimal(_) => String::new(),
+        }
+    }
+
+    /// The cell as JSON (the same number the text shows; `null` when undefined).
+    pub fn json(&self) -> Value {
+        match self {
+            Cell::Text(s) => json!(s),
+            Cell::Int(n) => json!(n),
+            Cell::Signed(n) => json!(n),
+            Cell::Decimal(Some(v)) if v.is_finite() => json!(Cell::rounded(*v)),
+            Cell::Decimal(_) => Value::Null,
+        }
+    }
+}
+
+/// The numbers a chart draws, as rows under columns.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DataTable {
+    /// The columns.
+    pub columns: Vec<Column>,
+    /// The rows, one cell per column.
+    pub rows: Vec<Vec<Cell>>,
+}
+
+impl DataTable {
+    /// Column headings.
+    pub fn header(&self) -> Vec<String> {
+        self.columns.iter().map(|c| c.label.clone()).collect()
+    }
+
+    /// Rows as text.
+    pub fn text_rows(&self) -> Vec<Vec<String>> {
+        self.rows
+            .iter()
+            .map(|r| r.iter().map(Cell::text).collect())
+            .collect()
+    }
+
+    /// CSV with a header row.
+    pub fn csv(&self) -> String {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        // Writing to memory cannot fail.
+        let _ = w.write_record(self.header());
+        for row in self.text_rows() {
+            let _ = w.write_record(row);
+        }
+        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+    }
+
+    fn json(&self, id: &str, title: &str, desc: &str) -> Value {
+        let data: Vec<Value> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let mut o = serde_json::Map::new();
+                for (c, v) in self.columns.iter().zip(r) {
+                    o.insert(c.key.to_string(), v.json());
+                }
+                Value::Object(o)
+            })
+            .collect();
+        json!({
+            "id": id,
+            "title": title,
+            "description": desc,
+            "columns": self.columns.iter().map(|c| json!({"key": c.key, "label": c.label})).collect::<Vec<_>>(),
+            "data": data,
+        })
+    }
+}
+
+/// The font stack every chart's text asks for: generic families only, so every device has it.
+pub const FONT_FAMILY: &str = "system-ui, -apple-system, 'Segoe UI', Roboto, Arial, sans-serif";
+
+/// Escapes text for SVG content and attributes.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Makes a drawn SVG accessible and responsive.
+///
+/// Replaces the opening `<svg>` tag (plotters writes a fixed width and height) with one that has
+/// only a `viewBox`, `role="img"` and `aria-labelledby` pointing at a `<title>` and a `<desc>`
+/// inserted first, and moves the font family to the root so every `<text>` uses the generic
+/// stack. `id` makes the title and desc ids unique on a page that shows several charts.
+pub fn finish_svg(raw: &str, id: &str, title: &str, desc: &str, size: (u32, u32)) -> String {
+    let body = match raw.find("<svg") {
+        Some(start) => {
+            let rest = &raw[start..];
+            match rest.find('>') {
+                Some(end) => &rest[end + 1..],
+                None => "",
+            }
+        }
+        None => raw,
+    };
+    let body = body.trim_start_matches('\n');
+    let mut out = String::with_capacity(raw.len() + 400);
+    out.push_str(&svg_open(id, title, desc, size));
+    // Plotters repeats what the root already says on every element; drop it to keep files small.
+    for line in body.lines() {
+        let line = line
+            .replace(" opacity=\"1\"", "")
+            .replace(" stroke=\"none\"", "")
+            .replace(" font-family=\"sans-serif\"", "");
+        out.push_str(&line);
+    }
+    if !out.ends_with("</svg>") {
+        out.push_str("</svg>");
+    }
+    out.push('\n');
+    out
+}
+
+/// The opening `<svg>` tag with its title and desc, shared by charts, maps and cards.
+pub fn svg_open(id: &str, title: &str, desc: &str, size: (u32, u32)) -> String {
+    svg_open_box(
+        id,
+        title,
+        desc,
+        (0.0, 0.0, f64::from(size.0), f64::from(size.1)),
+    )
+}
+
+/// [`svg_open`] for any `viewBox` (`x, y, width, height`).
+pub fn svg_open_box(id: &str, title: &str, desc: &str, vb: (f64, f64, f64, f64)) -> String {
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"{} {} {} {}\" role=\"img\" aria-labelledby=\"{id}-t {id}-d\" class=\"chart\" font-family=\"{}\"><title id=\"{id}-t\">{}</title><desc id=\"{id}-d\">{}</desc>",
+        num(vb.0),
+        num(vb.1),
+        num(vb.2),
+        num(vb.3),
+        escape(FONT_FAMILY),
+        escape(title),
+        escape(desc)
+    )
+}
+
+/// A number for SVG: integers without a decimal point, others with at most two decimals.
+pub fn num(v: f64) -> String {
+    let r = (v * 100.0).round() / 100.0;
+    if r == r.trunc() {
+        format!("{}", r as i64)
+    } else {
+        let s = format!("{r:.2}");
+        s.trim_end_matches('0').to_string()
+    }
+}
+
+// ------------------------------------------------------------------ shared drawing helpers
+
+/// Width of the charts' drawing (in SVG units; the chart scales to its container).
+pub(crate) const WIDTH: u32 = 480;
+/// Label font size in SVG units. Plotters divides font sizes by 1.24 when writing SVG.
+pub(crate) const LABEL_PX: f64 = 14.0;
+
+/// A plotters text style of `px` SVG units.
+pub(crate) fn text_style(px: f64, colour: Rgb) -> TextStyle<'static> {
+    let mut style = TextStyle::from(("sans-serif", px * 1.24).into_font());
+    style.color = colour.plot().to_backend_color();
+    style
+}
+
+/// A bold plotters text style.
+pub(crate) fn bold_style(px: f64, colour: Rgb) -> TextStyle<'static> {
+    let mut style = TextStyle::from(("sans-serif", px * 1.24).into_font().style(FontStyle::Bold));
+    style.color = colour.plot().to_backend_color();
+    style
+}
+
+/// A rough width of `text` at `px` (for layout only; browsers measure the real text).
+pub(crate) fn text_width(text: &str, px: f64) -> f64 {
+    text.chars()
+        .map(|c| match c {
+            'i' | 'j' | 'l' | '.' | ',' | '\'' | ' ' | '|' | '!' | ':' => 0.3,
+            'm' | 'w' | 'M' | 'W' => 0.85,
+            c if c.is_ascii_uppercase() => 0.68,
+            c if c.is_ascii_digit() => 0.56,
+            _ => 0.54,
+        })
+        .sum::<f64>()
+        * px
+}
+
+/// An axis maximum and tick step that read well: 0–5 for tiny counts, 0–250 by 50, 0–3,000 by 500.
+pub(crate) fn nice_axis(max: f64) -> (f64, f64) {
+    if !max.is_finite() || max <= 0.0 {
+        return (1.0, 1.0);
+    }
+    let rough = max / 4.0;
+    let mag = 10f64.powf(rough.log10().floor());
+    let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|f| f * mag)
+        .find(|s| *s >= rough)
+        .unwrap_or(10.0 * mag);
+    // Counts never need fractional ticks.
+    let step = if max >= 1.0 { step.max(1.0) } else { step };
+    let top = (max / step).ceil() * step;
+    (top.max(step), step)
+}
+
+/// `1234` → `1,234`, for labels drawn in charts.
+pub(crate) fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A tick label: integers plainly, fractions with one decimal.
+pub(crate) fn tick_label(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        thousands(v.round().max(0.0) as u64)
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// Days as a chart label: `0.4 d`.
+pub(crate) fn days_label(d: f64) -> String {
+    format!("{:.1} d", (d * 10.0).round() / 10.0)
+}
+
+/// Days in words: `0.4 days`, `1 day`.
+pub(crate) fn days_words(d: f64) -> String {
+    let r = (d * 10.0).round() / 10.0;
+    if r == 1.0 {
+        "1 day".into()
+    } else {
+        format!("{r:.1} days")
+    }
+}
+
+/// "1st", "2nd", "3rd", "11th".
+pub(crate) fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// `1 request` / `3 requests`.
+pub(crate) fn requests(n: u64) -> String {
+    format!("{} request{}", thousands(n), if n == 1 { "" } else { "s" })
+}
+
+/// Runs a plotters drawing into an SVG string and finishes it.
+pub(crate) fn draw_svg(
+    id: &str,
+    title: &str,
+    desc: &str,
+    size: (u32, u32),
+    draw: impl FnOnce(
+        &DrawingArea<SVGBackend, plotters::coord::Shift>,
+    ) -> Result<(), Box<dyn std::error::Error>>,
+) -> Result<String, ChartError> {
+    let mut raw = String::new();
+    {
+        let root = SVGBackend::with_string(&mut raw, size).into_drawing_area();
+        root.fill(&palette::WHITE.plot())
+            .map_err(|e| ChartError::new(id, e))?;
+        draw(&root).map_err(|e| ChartError::new(id, e))?;
+        root.present().map_err(|e| ChartError::new(id, e))?;
+    }
+    Ok(finish_svg(&raw, id, title, desc, size))
+}
+
+/// Draws a legend row of (swatch, label) pairs at `y`, starting at `x`; returns nothing. Each
+/// swatch is drawn by `swatch(root, x, y)` in a 14×14 box.
+pub(crate) type Swatch<'s> =
+    Box<dyn Fn(&DrawingArea<SVGBackend, plotters::coord::Shift>, i32, i32) -> DrawResult + 's>;
+
+/// The result of a drawing step.
+pub(crate) type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+pub(crate) fn legend(
+    root: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+    x: i32,
+    y: i32,
+    items: &[(Swatch, String)],
+) -> DrawResult {
+    let mut x = x;
+    for (swatch, label) in items {
+        swatch(root, x, y)?;
+        root.draw(&Text::new(
+            label.clone(),
+            (x + 20, y + 7),
+            text_style(13.0, palette::INK).pos(Pos::new(HPos::Left, VPos::Center)),
+        ))?;
+        x += 20 + text_width(label, 13.0).ceil() as i32 + 18;
+    }
+    Ok(())
+}
+
+/// A solid square swatch.
+pub(crate) fn solid_swatch<'s>(c: Rgb) -> Swatch<'s> {
+    Box::new(move |root, x, y| {
+        root.draw(&Rectangle::new(
+            [(x, y), (x + 14, y + 14)],
+            c.plot().filled(),
+        ))?;
+        Ok(())
+    })
+}
+
+/// An outlined square swatch (light fill, dark border).
+pub(crate) fn outline_swatch<'s>(fill: Rgb, stroke: Rgb) -> Swatch<'s> {
+    Box::new(move |root, x, y| {
+        root.draw(&Rectangle::new(
+            [(x, y), (x + 14, y + 14)],
+            stroke.plot().filled(),
+        ))?;
+        root.draw(&Rectangle::new(
+            [(x + 2, y + 2), (x + 12, y + 12)],
+            fill.plot().filled(),
+        ))?;
+        Ok(())
+    })
+}
+
+/// A bar with a 2-pixel dark border and a light fill (the closed series): the border carries
+/// the contrast, the hollow look tells it from solid bars without colour. Drawn as two filled
+/// rectangles because plotters' SVG rectangles have no stroke width.
+pub(crate) fn outlined_bar(
+    root: &DrawingArea<SVGBackend, plotters::coord::Shift>,
+    top_left: (i32, i32),
+    bottom_right: (i32, i32),
+) -> DrawResult {
+    let (x0, y0) = top_left;
+    let (x1, y1) = bottom_right;
+    root.draw(&Rectangle::new(
+        [(x0, y0), (x1, y1)],
+        palette::ORANGE.plot().filled(),
+    ))?;
+    if x1 - x0 > 4 && y1 - y0 > 4 {
+        root.draw(&Rectangle::new(
+            [(x0 + 2, y0 + 2), (x1 - 2, y1 - 2)],
+            palette::ORANGE_TINT.plot().filled(),
+        ))?;
+    }
+    Ok(())
+}
+
+/// A line swatch (solid or dashed) with an optional round marker.
+pub(crate) fn line_swatch<'s>(c: Rgb, dashed: bool, marker: bool) -> Swatch<'s> {
+    Box::new(move |root, x, y| {
+        if dashed {
+            for i in 0..3 {
+                root.draw(&PathElement::new(
+                    vec![(x + i * 6, y + 7), (x + i * 6 + 3, y + 7)],
+                    c.plot().stroke_width(2),
+                ))?;
+            }
+        } else {
+            root.draw(&PathElement::new(
+                vec![(x, y + 7), (x + 14, y + 7)],
+                c.plot().stroke_width(2),
+            ))?;
+        }
+        if marker {
+            root.draw(&Circle::new((x + 7, y + 7), 3, c.plot().filled()))?;
+        }
+        Ok(())
+    })
+}
+
+/// A vertical tick swatch (the baseline mark).
+pub(crate) fn tick_swatch<'s>(c: Rgb) -> Swatch<'s> {
+    Box::new(move |root, x, y| {
+        root.draw(&Rectangle::new(
+            [(x + 6, y - 1), (x + 9, y + 15)],
+            c.plot().filled(),
+        ))?;
+        Ok(())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn axes_read_well_for_small_and_large_counts() {
+        assert_eq!(nice_axis(0.0), (1.0, 1.0));
+        assert_eq!(nice_axis(3.0), (3.0, 1.0));
+        assert_eq!(nice_axis(7.0), (8.0, 2.0));
+        assert_eq!(nice_axis(230.0), (300.0, 100.0));
+        assert_eq!(nice_axis(2900.0), (3000.0, 1000.0));
+        let (top, step) = nice_axis(0.3);
+        assert!(top >= 0.3 && step < 1.0);
+    }
+
+    #[test]
+    fn svg_is_finished_with_title_desc_and_viewbox() {
+        let raw = "<svg width=\"10\" height=\"20\" viewBox=\"0 0 10 20\" xmlns=\"http://www.w3.org/2000/svg\">\n<rect x=\"0\" y=\"0\" width=\"10\" height=\"20\" opacity=\"1\" fill=\"#FFFFFF\" stroke=\"none\"/>\n<text x=\"1\" y=\"2\" font-family=\"sans-serif\">a &amp; b</text>\n</svg>\n";
+        let svg = finish_svg(raw, "c", "T <1>", "D & d", (10, 20));
+        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 10 20\" role=\"img\" aria-labelledby=\"c-t c-d\""));
+        assert!(
+            svg.contains("<title id=\"c-t\">T &lt;1&gt;</title><desc id=\"c-d\">D &amp; d</desc>")
+        );
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        assert!(doc.root_element().attribute("width").is_none());
+        assert!(!svg.contains("opacity=\"1\""));
+        assert!(svg.trim_end().ends_with("</svg>"));
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        assert_eq!(doc.root_element().attribute("role"), Some("img"));
+    }
+
+    #[test]
+    fn table_text_and_json_agree() {
+        let t = DataTable {
+            columns: vec![
+                Column::new("ward", "Ward"),
+                Column::new("mean", "Mean days"),
+            ],
+            rows: vec![
+                vec![Cell::Int(3), Cell::Decimal(Some(1.23456))],
+                vec![Cell::Int(4), Cell::Decimal(None)],
+            ],
+        };
+        assert_eq!(t.csv(), "Ward,Mean days\n3,1.23\n4,\n");
+        let j = t.json("x", "T", "D");
+        assert_eq!(j["data"][0]["mean"], json!(1.23));
+        assert_eq!(j["data"][1]["mean"], Value::Null);
+        assert_eq!(j["columns"][1]["label"], "Mean days");
+        assert_eq!(num(3.0), "3");
+        assert_eq!(num(2.50), "2.5");
+        assert_eq!(num(-0.125), "-0.13");
+    }
+}

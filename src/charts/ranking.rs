@@ -1,0 +1,159 @@
+//! The time-to-close ranking: one bar per ranked ward, fastest on top, optionally with one ward
+//! highlighted (in colour, in bold, and named in the legend).
+
+use super::hbar::{HBarFrame, RowLabel, bar, value_label};
+use super::palette;
+use super::{
+    Cell, Chart, ChartError, Column, DataTable, days_label, days_words, draw_svg, legend, ordinal,
+    solid_swatch,
+};
+use crate::domain::WardNo;
+
+/// A ranked ward.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankedWard {
+    /// 1 = fastest.
+    pub rank: usize,
+    /// The ward.
+    pub ward: WardNo,
+    /// Requests it closed in the window.
+    pub closed: u64,
+    /// Mean days to close.
+    pub ttc_mean_days: f64,
+}
+
+/// Bars of mean days to close for the ranked wards, rank 1 on top. `service` is the service's
+/// name, `period` says when in words ("in the week of December 28, 2020"), `min_closed` is how
+/// many closes a ward needed to be ranked, and `highlight` is the page's own ward.
+pub fn ttc_ranking(
+    id: &str,
+    service: &str,
+    period: &str,
+    ranked: &[RankedWard],
+    min_closed: u64,
+    highlight: Option<WardNo>,
+) -> Result<Chart, ChartError> {
+    let title = format!("Mean days to close {service} requests by ward, {period}");
+    let desc = finding(service, period, ranked, min_closed, highlight);
+    let max = ranked.iter().map(|r| r.ttc_mean_days).fold(0.0, f64::max);
+    let rows: Vec<RowLabel> = if ranked.is_empty() {
+        vec![RowLabel {
+            text: "No ranked wards".into(),
+            bold: false,
+        }]
+    } else {
+        ranked
+            .iter()
+            .map(|r| RowLabel {
+                text: format!("{}. Ward {}", r.rank, r.ward),
+                bold: Some(r.ward) == highlight,
+            })
+            .collect()
+    };
+    let frame = HBarFrame::new(rows, max, 64, 34, "Mean days to close");
+    let svg = draw_svg(id, &title, &desc, frame.size(), |root| {
+        let mut items = Vec::new();
+        if let Some(w) = highlight.filter(|w| ranked.iter().any(|r| r.ward == *w)) {
+            items.push((solid_swatch(palette::HIGHLIGHT), format!("Ward {w}")));
+            items.push((solid_swatch(palette::SLATE), "Other ranked wards".into()));
+        } else {
+            items.push((
+                solid_swatch(palette::SLATE),
+                format!("Wards that closed {min_closed} or more"),
+            ));
+        }
+        legend(root, 8, 8, &items)?;
+        frame.draw(root, |chart| {
+            // A ward that closed its requests almost at once still gets a visible bar.
+            for (i, r) in ranked.iter().enumerate() {
+                let (b, t) = frame.band(i, 0.15);
+                let own = Some(r.ward) == highlight;
+                let colour = if own {
+                    palette::HIGHLIGHT
+                } else {
+                    palette::SLATE
+                };
+                let at = bar(root, chart, (b, t), r.ttc_mean_days, colour)?;
+                value_label(root, at, days_label(r.ttc_mean_days), own, palette::INK)?;
+            }
+            Ok(())
+        })
+    })?;
+    let table = DataTable {
+        columns: vec![
+            Column::new("rank", "Rank"),
+            Column::new("ward", "Ward"),
+            Column::new("closed", "Closed"),
+            Column::new("ttc_mean_days", "Mean days to close"),
+        ],
+        rows: ranked
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::Int(r.rank as u64),
+                    Cell::Int(u64::from(r.ward)),
+                    Cell::Int(r.closed),
+                    Cell::Decimal(Some(r.ttc_mean_days)),
+                ]
+            })
+            .collect(),
+    };
+    let lead = format!(
+        "Horizontal bar chart of mean days to close {service} requests for each of {} ranked wards, fastest first.",
+        ranked.len()
+    );
+    Ok(Chart::new(id, title, desc, &lead, svg, table))
+}
+
+fn finding(
+    service: &str,
+    period: &str,
+    ranked: &[RankedWard],
+    min_closed: u64,
+    highlight: Option<WardNo>,
+) -> String {
+    let (Some(first), Some(last)) = (ranked.first(), ranked.last()) else {
+        return format!(
+            "No ward closed {min_closed} or more {service} requests {period}, so none is ranked."
+        );
+    };
+    let k = ranked.len();
+    let wards = if k == 1 { "ward" } else { "wards" };
+    let fastest = format!(
+        "Ward {} was fastest, averaging {}",
+        first.ward,
+        days_words(first.ttc_mean_days)
+    );
+    match highlight {
+        Some(w) => match ranked.iter().find(|r| r.ward == w) {
+            Some(r) if k == 1 => format!(
+                "Ward {w} was the only ward ranked for {service} {period}, averaging {} to close.",
+                days_words(r.ttc_mean_days)
+            ),
+            Some(r) if r.rank == 1 => format!(
+                "Ward {w} closed {service} requests fastest of the {k} ranked wards {period}, averaging {}.",
+                days_words(r.ttc_mean_days)
+            ),
+            Some(r) => format!(
+                "Ward {w} ranked {} of {k} {wards} for closing {service} requests {period}, averaging {}; {}.",
+                ordinal(r.rank),
+                days_words(r.ttc_mean_days),
+                fastest
+            ),
+            None => format!(
+                "Ward {w} is not ranked for {service} {period} (a ward needs {min_closed} or more closed requests); of the {k} ranked {wards}, {fastest}."
+            ),
+        },
+        None if k == 1 => format!(
+            "Only Ward {} closed {min_closed} or more {service} requests {period}, averaging {}.",
+            first.ward,
+            days_words(first.ttc_mean_days)
+        ),
+        None => format!(
+            "Of the {k} {wards} that closed {min_closed} or more {service} requests {period}, {} and Ward {} slowest at {}.",
+            fastest,
+            last.ward,
+            days_words(last.ttc_mean_days)
+        ),
+    }
+}
