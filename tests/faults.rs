@@ -182,14 +182,14 @@ impl Watch {
 }
 
 /// A project fetching from `fake` at `url`: 14 day pages, 3 week pages, a first run backfilling
-/// 15 days in pages of 5 (so the fetch takes many requests), two fetch threads.
+/// 15 days in pages of 3 (so the fetch takes many requests), two fetch threads.
 fn project(url: &str) -> Project {
     let p = Project::new(14, 3);
     p.edit_config(
         "base_url: http://311api.cityofchicago.org/open311/v2/",
         &format!("base_url: {url}"),
     );
-    p.edit_config("    page_size: 500\n", "    page_size: 5\n");
+    p.edit_config("    page_size: 500\n", "    page_size: 3\n");
     p.edit_config("  concurrency: 4\n", "  concurrency: 2\n");
     p.edit_config("  backoff_ms: 500\n", "  backoff_ms: 20\n");
     p.edit_config("  initial_days: 7\n", "  initial_days: 15\n");
@@ -223,50 +223,146 @@ fn new_day_of_data(fake: &Open311, round: u64) {
     }
 }
 
-/// Starts `cwfy ARGS` with stderr to a file, kills it after `delay` unless it ended first.
-/// Returns whether it was killed, and how long it ran.
-fn kill_after(p: &Project, args: &[&str], delay: Duration) -> (bool, Duration, String) {
+/// When to kill a run: `offset` after its start, after its staging folder appeared, or after
+/// its new site was swapped in.
+#[derive(Debug, Clone, Copy)]
+enum Anchor {
+    Start,
+    Staging,
+    Swap,
+}
+
+/// What was seen of a run, as times from its start.
+#[derive(Debug, Default, Clone, Copy)]
+struct Timeline {
+    /// The fetch ended (its summary line was logged).
+    fetched: Option<Duration>,
+    /// The staging folder `site.tmp-PID` appeared: rendering began.
+    staging: Option<Duration>,
+    /// `site` became another folder: the new site was swapped in.
+    swapped: Option<Duration>,
+    /// The process ended by itself.
+    exited: Option<Duration>,
+}
+
+fn dir_inode(path: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| m.ino())
+}
+
+/// Starts `cwfy ARGS` with stderr to a file and kills it `offset` after `anchor` unless it ends
+/// first (then it must succeed). Returns what was seen, and the log.
+fn run_and_kill(
+    p: &Project,
+    args: &[&str],
+    anchor: Anchor,
+    offset: Duration,
+) -> (Timeline, String) {
     let log = p.join("run.log");
+    let site_inode = dir_inode(&p.join("site"));
     let mut child = p
         .command(args)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).unwrap())
         .spawn()
         .unwrap();
+    let staging = p.join(&format!("site.tmp-{}", child.id()));
     let started = Instant::now();
-    let killed = loop {
+    let mut seen = Timeline::default();
+    loop {
+        let now = started.elapsed();
+        if seen.fetched.is_none()
+            && std::fs::read_to_string(&log).is_ok_and(|t| t.contains("fetched "))
+        {
+            seen.fetched = Some(now);
+        }
+        if seen.staging.is_none() && staging.exists() {
+            seen.staging = Some(now);
+        }
+        if seen.swapped.is_none() && dir_inode(&p.join("site")) != site_inode {
+            seen.swapped = Some(now);
+        }
         if let Some(status) = child.try_wait().unwrap() {
             assert!(
                 status.success(),
                 "cwfy {args:?} failed ({status}):\n{}",
                 std::fs::read_to_string(&log).unwrap_or_default()
             );
-            break false;
+            seen.exited = Some(now);
+            break;
         }
-        if started.elapsed() >= delay {
+        let due = match anchor {
+            Anchor::Start => Some(offset),
+            Anchor::Staging => seen.staging.map(|t| t + offset),
+            Anchor::Swap => seen.swapped.map(|t| t + offset),
+        };
+        if due.is_some_and(|due| now >= due) {
             child.kill().unwrap();
             child.wait().unwrap();
-            break true;
+            break;
         }
-        std::thread::sleep(Duration::from_millis(2));
-    };
-    (
-        killed,
-        started.elapsed(),
-        std::fs::read_to_string(&log).unwrap_or_default(),
-    )
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    (seen, std::fs::read_to_string(&log).unwrap_or_default())
 }
 
-/// Which stage a killed `cwfy update` was in, from what it logged.
-fn stage_of(log: &str, staging_existed: bool) -> &'static str {
-    if log.contains("built ") {
-        "after publishing"
-    } else if staging_existed {
-        "render/publish"
-    } else if log.contains("fetched ") {
-        "aggregate"
-    } else {
+/// Which stage a run was killed in, from what was seen of it.
+fn stage_of(seen: &Timeline, fetches: bool) -> &'static str {
+    if fetches && seen.fetched.is_none() {
         "fetch"
+    } else if seen.staging.is_none() {
+        "aggregate"
+    } else if seen.swapped.is_none() {
+        "render/publish before the swap"
+    } else {
+        "publish after the swap"
+    }
+}
+
+/// How long the stages of a run take, learned from the runs that end by themselves.
+#[derive(Debug, Clone, Copy)]
+struct Estimate {
+    fetch: Duration,
+    to_swap: Duration,
+    after_swap: Duration,
+}
+
+impl Estimate {
+    fn learn(&mut self, seen: &Timeline) {
+        if let Some(f) = seen.fetched {
+            self.fetch = f;
+        }
+        if let (Some(st), Some(sw), Some(end)) = (seen.staging, seen.swapped, seen.exited) {
+            self.to_swap = sw.saturating_sub(st);
+            self.after_swap = end.saturating_sub(sw);
+        }
+    }
+
+    /// A random kill moment in `stage`: 0 the fetch, 1 rendering, 2 around the swap, 3 after the
+    /// swap (while the old site is removed).
+    fn moment(&self, stage: u64, rng: &mut Rng) -> (Anchor, Duration) {
+        let ms = |d: Duration| d.as_millis() as u64;
+        match stage {
+            0 => (
+                Anchor::Start,
+                Duration::from_millis(rng.below(ms(self.fetch))),
+            ),
+            1 => (
+                Anchor::Staging,
+                Duration::from_millis(rng.below(ms(self.to_swap))),
+            ),
+            2 => {
+                let from = ms(self.to_swap).saturating_sub(300);
+                (
+                    Anchor::Staging,
+                    Duration::from_millis(from + rng.below(400)),
+                )
+            }
+            _ => (
+                Anchor::Swap,
+                Duration::from_millis(rng.below(ms(self.after_swap))),
+            ),
+        }
     }
 }
 
@@ -278,7 +374,8 @@ fn sigkill_at_random_moments_of_update_and_build_loses_nothing_and_leaves_a_comp
 
     let fake: Arc<Open311> =
         Open311::serving(recent_records(Timestamp::now(), 15, |_| 30, 0), None);
-    fake.delay_ms.store(10, Ordering::SeqCst);
+    // Slow pages, so the fetch is long enough to be hit.
+    fake.delay_ms.store(40, Ordering::SeqCst);
     let server = fake.start();
     let p = project(&server.url("/open311/v2/"));
     let mut watch = Watch {
@@ -286,13 +383,16 @@ fn sigkill_at_random_moments_of_update_and_build_loses_nothing_and_leaves_a_comp
         published: false,
     };
 
-    // Part 1: `cwfy update`, killed at a random moment of its run. The longest a run may take is
-    // learned from the runs that finish before their kill.
-    const UPDATE_KILLS: usize = 24;
-    let mut longest = Duration::from_millis(6000);
+    // Part 1: `cwfy update` killed in turn in its fetch, its rendering, around the swap and after
+    // it; every sixth run is left to finish (and teaches how long the stages take).
+    const UPDATE_KILLS: usize = 16;
+    let mut estimate = Estimate {
+        fetch: Duration::from_millis(2500),
+        to_swap: Duration::from_secs(8),
+        after_swap: Duration::from_millis(800),
+    };
     let mut stages = std::collections::BTreeMap::<&str, usize>::new();
-    let mut kills = 0;
-    let mut round = 0;
+    let (mut kills, mut round, mut finished) = (0, 0u64, 0);
     while kills < UPDATE_KILLS {
         round += 1;
         assert!(
@@ -300,19 +400,26 @@ fn sigkill_at_random_moments_of_update_and_build_loses_nothing_and_leaves_a_comp
             "too few runs could be killed"
         );
         new_day_of_data(&fake, round);
-        let delay = Duration::from_millis(rng.below(longest.as_millis() as u64));
-        let (killed, ran, log) = kill_after(&p, &["update"], delay);
-        let staging = !leftovers(&p).is_empty();
-        let what = format!("update round {round} (killed after {ran:?}: {killed})");
-        watch.check(&p, &fake, &what);
-        if killed {
-            kills += 1;
-            *stages.entry(stage_of(&log, staging)).or_default() += 1;
+        let (anchor, offset) = if round % 6 == 0 {
+            (Anchor::Start, Duration::from_secs(3600))
         } else {
-            longest = ran.mul_f64(1.1);
+            estimate.moment(kills as u64 % 4, &mut rng)
+        };
+        let (seen, _) = run_and_kill(&p, &["update"], anchor, offset);
+        let what = format!("update round {round} ({anchor:?} + {offset:?}: {seen:?})");
+        watch.check(&p, &fake, &what);
+        if seen.exited.is_some() {
+            finished += 1;
+            estimate.learn(&seen);
+            assert!(p.join("site").exists(), "{what}: finished without a site");
+        } else {
+            kills += 1;
+            *stages.entry(stage_of(&seen, true)).or_default() += 1;
         }
     }
-    println!("update: {kills} kills in {round} runs, by stage: {stages:?}");
+    println!(
+        "update: {kills} kills and {finished} finished runs in {round} rounds; kills by stage: {stages:?}; stages took {estimate:?}"
+    );
 
     // The next run finishes the job: exactly the server's records, each as last served.
     fake.delay_ms.store(0, Ordering::SeqCst);
@@ -335,50 +442,42 @@ fn sigkill_at_random_moments_of_update_and_build_loses_nothing_and_leaves_a_comp
     assert!(leftovers(&p).is_empty(), "{:?}", leftovers(&p));
     assert_complete_site(&p.join("site"));
 
-    // Part 2: `cwfy build`, killed at random moments weighted to the end of its run, where the
-    // site is swapped. Each build publishes under another base URL than the last, so every page
-    // changes, and a site mixing the two would fail its manifest.
+    // Part 2: `cwfy build` killed while rendering, around the swap and after it. Each build publishes under
+    // another base URL than the last, so every page changes, and a site mixing the two would fail
+    // its manifest.
     drop(server);
     let bases = ["https://a.example.org/", "https://b.example.org/cwfy/"];
-    let started = Instant::now();
-    p.ok(&["build", "--base-url", bases[0]]);
-    let build_time = started.elapsed();
-    let mut swapped = 0;
-    let mut builds = 0;
-    let mut last = assert_complete_site(&p.join("site"));
-    const BUILD_KILLS: usize = 12;
-    let mut kills = 0;
+    let (seen, _) = run_and_kill(
+        &p,
+        &["build", "--base-url", bases[0]],
+        Anchor::Start,
+        Duration::from_secs(3600),
+    );
+    estimate.learn(&seen);
+    let mut stages = std::collections::BTreeMap::<&str, usize>::new();
+    const BUILD_KILLS: usize = 9;
+    let (mut kills, mut builds) = (0, 0);
     while kills < BUILD_KILLS {
         builds += 1;
         assert!(builds < 3 * BUILD_KILLS, "too few builds could be killed");
-        let span = build_time.as_millis() as u64;
-        let delay = if rng.below(2) == 0 {
-            rng.below(span * 11 / 10)
-        } else {
-            span * 7 / 10 + rng.below(span * 4 / 10)
-        };
+        let (anchor, offset) = estimate.moment(1 + kills as u64 % 3, &mut rng);
         let base = bases[builds % 2];
-        let (killed, ran, _) = kill_after(
-            &p,
-            &["build", "--base-url", base],
-            Duration::from_millis(delay),
-        );
+        let (seen, _) = run_and_kill(&p, &["build", "--base-url", base], anchor, offset);
         watch.check(
             &p,
             &fake,
-            &format!("build {builds} (killed after {ran:?}: {killed})"),
+            &format!("build {builds} ({anchor:?} + {offset:?}: {seen:?})"),
         );
-        let now = assert_complete_site(&p.join("site"));
-        if killed {
+        assert!(p.join("site").exists());
+        if seen.exited.is_some() {
+            estimate.learn(&seen);
+        } else {
             kills += 1;
-            if now != last {
-                swapped += 1;
-            }
+            *stages.entry(stage_of(&seen, false)).or_default() += 1;
         }
-        last = now;
     }
     println!(
-        "build: {kills} kills in {builds} runs ({swapped} after the new site was in place), a build takes {build_time:?}"
+        "build: {kills} kills in {builds} runs; kills by stage: {stages:?}; stages took {estimate:?}"
     );
     p.ok(&["build"]);
     assert_complete_site(&p.join("site"));

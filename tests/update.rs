@@ -241,7 +241,7 @@ fn update_fetches_builds_publishes_and_a_rerun_without_new_data_changes_only_the
 }
 
 #[test]
-fn a_thin_latest_day_fails_the_volume_gate_and_keeps_the_site_until_force() {
+fn a_thin_latest_day_fails_the_volume_gate_keeps_the_site_and_is_fetched_again() {
     // Yesterday has 4 requests where the same weekday had 30 in each of the 7 weeks before.
     let fake = Open311::serving(
         recent_records(Timestamp::now(), 56, |k| if k == 1 { 4 } else { 30 }, 0),
@@ -275,7 +275,10 @@ fn a_thin_latest_day_fails_the_volume_gate_and_keeps_the_site_until_force() {
             && stderr.contains("counted requests, under 50% of the usual "),
         "{stderr}"
     );
-    assert!(stderr.contains("--force"), "{stderr}");
+    assert!(
+        stderr.contains("--force") && stderr.contains("the next run fetches that day again"),
+        "{stderr}"
+    );
     // The figures: yesterday's count (4 served, fewer when some are not counted) and the usual.
     let figures: Vec<f64> = stderr
         .split(&format!("{yesterday} has "))
@@ -293,6 +296,46 @@ fn a_thin_latest_day_fails_the_volume_gate_and_keeps_the_site_until_force() {
     assert_eq!(stored_ids(&p), fake.ids());
     assert_kept(&before, &site);
 
+    // The thin day is fetched again by the next run: once the source has caught up, a plain
+    // rerun publishes.
+    let yesterday_served = {
+        let mut records = fake.records.lock().unwrap();
+        let late = recent_records(Timestamp::now(), 1, |_| 26, 900_000);
+        records.extend(late.into_iter().map(support::open311::served));
+        records.len()
+    };
+    assert_eq!(yesterday_served, 55 * 30 + 30);
+    let stdout = update_ok(&p, &[]);
+    assert!(stdout.contains("(26 new, "), "{stdout}");
+    assert_eq!(stored_ids(&p), fake.ids());
+    let after = snapshot(&site);
+    assert!(after.contains_key(&format!("day/{yesterday}/index.html")));
+    assert_manifest_matches(&site);
+}
+
+#[test]
+fn a_source_that_sends_nothing_fails_the_volume_gate_then_force_publishes() {
+    let fake = Open311::serving(recent_records(Timestamp::now(), 56, |_| 30, 0), None);
+    let server = fake.start();
+    let p = project(&server, 57);
+    let two_days_ago = (jiff::Zoned::now()
+        .with_time_zone(jiff::tz::TimeZone::get("America/Chicago").unwrap())
+        .date()
+        - jiff::Span::new().days(2))
+    .to_string();
+    update_ok(&p, &["--until", &two_days_ago]);
+    let site = p.join("site");
+    let before = snapshot(&site);
+    tick();
+    // Every page empty, with 200: nothing fails in the fetch, but yesterday is empty.
+    fake.fault(usize::MAX, |r| r.path == REQUESTS, Reply::json("[]"));
+    let (code, _, stderr) = cwfy(&p, &["update"]);
+    assert_eq!(code, 3, "{stderr}");
+    assert!(
+        stderr.contains("has 0 counted requests, under 50% of the usual "),
+        "{stderr}"
+    );
+    assert_kept(&before, &site);
     let stdout = update_ok(&p, &["--force"]);
     assert!(stdout.contains("cwfy update: "), "{stdout}");
     let after = snapshot(&site);
@@ -300,7 +343,6 @@ fn a_thin_latest_day_fails_the_volume_gate_and_keeps_the_site_until_force() {
         after["api/v1/status.json"].0 != before["api/v1/status.json"].0,
         "the forced run did not publish"
     );
-    assert!(after.contains_key(&format!("day/{yesterday}/index.html")));
     assert_manifest_matches(&site);
 }
 
