@@ -1677,27 +1677,6 @@ pub fn ranking_sentence(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::render::root_of;
-
-    #[test]
-    fn words_for_numbers_and_dates() {
-        assert_eq!(ordinal(1), "1st");
-        assert_eq!(ordinal(12), "12th");
-        assert_eq!(ordinal(22), "22nd");
-        assert_eq!(ordinal(43), "43rd");
-        let d = Day::parse("2021-01-01").unwrap();
-        assert_eq!(long_date(d), "Friday, January 1, 2021");
-        assert_eq!(
-            week_label(d.week_start()),
-            "December 28, 2020 – January 3, 2021"
-        );
-        assert_eq!(root_of(&urls::ward_week(3, d.week_start())), "../../../../");
-    }
-}
-
 // ---------------------------------------------------------------- charts, maps and cards
 //
 // Each page's charts are drawn from the same metrics as its tables, inserted into its context
@@ -1842,10 +1821,9 @@ impl Dash<'_, '_> {
             &self.r.chart_view(&week, page_url, true, false),
         );
 
-        // The TTC ranking of the featured service this ward closed most of this week.
-        let best = self
-            .featured()
-            .into_iter()
+        // The TTC ranking of the service this ward closed most of this week.
+        let best = m
+            .service_ids()
             .map(|s| (s, m.ward_window(s, ward, monday, monday.plus(6)).closed))
             .filter(|(_, closed)| *closed > 0)
             .max_by_key(|(s, closed)| (*closed, std::cmp::Reverse(*s)));
@@ -2006,5 +1984,26 @@ impl Dash<'_, '_> {
         );
         ctx.insert("ttc_chart", &self.r.chart_view(&ttc, &url, true, false));
         Ok(files)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::root_of;
+
+    #[test]
+    fn words_for_numbers_and_dates() {
+        assert_eq!(ordinal(1), "1st");
+        assert_eq!(ordinal(12), "12th");
+        assert_eq!(ordinal(22), "22nd");
+        assert_eq!(ordinal(43), "43rd");
+        let d = Day::parse("2021-01-01").unwrap();
+        assert_eq!(long_date(d), "Friday, January 1, 2021");
+        assert_eq!(
+            week_label(d.week_start()),
+            "December 28, 2020 – January 3, 2021"
+        );
+        assert_eq!(root_of(&urls::ward_week(3, d.week_start())), "../../../../");
     }
 }
