@@ -30,6 +30,9 @@ pub struct GateInputs {
     pub stored_at_last_publish: Option<u64>,
     /// Fetch windows that failed after all retries: (window, error).
     pub failed_windows: Vec<String>,
+    /// Where the fetch stopped (now, or `--until`), when it fetched anything: the newest complete
+    /// day is the day before the one this falls in.
+    pub fetched_until: Option<crate::domain::UnixSeconds>,
 }
 
 /// The usual count for `day`'s weekday: the median of the same weekday over the previous
@@ -92,7 +95,7 @@ pub fn check(
             failures.push(GateFailure {
                 gate: "day-volume",
                 message: format!(
-                    "{day} has {count} counted requests, under {:.0}% of the usual {usual:.0} for a {} (median of up to {} earlier weeks); the source may have sent a partial day",
+                    "{day} has {count} counted requests, under {:.0}% of the usual {usual:.0} for a {} (median of up to {} earlier weeks); the source may have sent a partial day; the next run fetches that day again",
                     config.min_day_share * 100.0,
                     day.weekday_name(),
                     config.usual_weeks
@@ -159,6 +162,7 @@ mod tests {
             stored_now: 90,
             stored_at_last_publish: Some(100),
             failed_windows: vec!["2021-01-04".into()],
+            fetched_until: None,
         };
         let f = check(&m, m.last_day, &inputs, &config.gates);
         let gates: Vec<_> = f.iter().map(|x| x.gate).collect();

@@ -319,7 +319,13 @@ impl Output {
         let manifest = Manifest { files };
         let json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
         let manifest_path = self.tmp.join(MANIFEST);
-        fs::write(&manifest_path, json).map_err(io("write file", &manifest_path))?;
+        // An unchanged site keeps its manifest's modification time too, so a sync sends nothing.
+        let old_manifest = self.target.join(MANIFEST);
+        let kept = fs::read(&old_manifest).is_ok_and(|old| old == json)
+            && fs::hard_link(&old_manifest, &manifest_path).is_ok();
+        if !kept {
+            fs::write(&manifest_path, json).map_err(io("write file", &manifest_path))?;
+        }
         swap_in(&self.tmp, &self.target)?;
         Ok(report)
     }
@@ -530,6 +536,22 @@ mod tests {
         assert_eq!(fs::read(site.join("c.txt")).unwrap(), b"three");
         let m = read_manifest(&site).unwrap();
         assert_eq!(m.files.len(), 2);
+        let manifest_mtime = fs::metadata(site.join(MANIFEST))
+            .unwrap()
+            .modified()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+
+        // The same site again: every file, the manifest included, keeps its modification time.
+        let out = Output::begin(&site).unwrap();
+        out.write("a.txt", b"one").unwrap();
+        out.write("c.txt", b"three").unwrap();
+        let r = out.finish().unwrap();
+        assert_eq!((r.written, r.unchanged, r.removed), (0, 2, 0));
+        for (name, before) in [("a.txt", mtime), (MANIFEST, manifest_mtime)] {
+            let now = fs::metadata(site.join(name)).unwrap().modified().unwrap();
+            assert_eq!(now, before, "{name} was rewritten");
+        }
         // No staging folders are left behind.
         let left: Vec<_> = fs::read_dir(dir.path())
             .unwrap()

@@ -628,6 +628,14 @@ impl Store {
             .map_err(self.err())
     }
 
+    /// Forgets every fetch window (of any source) that ends after `from`, so the next fetch
+    /// starts there again: the watermark moves back to at most `from`. Returns how many.
+    pub fn reopen_windows_from(&self, from: UnixSeconds) -> Result<usize, StoreError> {
+        self.conn
+            .execute("DELETE FROM windows WHERE window_end > ?1", [from])
+            .map_err(self.err())
+    }
+
     /// Newest `updated_at` (else `requested_at`) among stored requests of a source kind.
     pub fn newest_update(&self, source_kind: &str) -> Result<Option<UnixSeconds>, StoreError> {
         self.conn
@@ -944,6 +952,27 @@ mod tests {
             store.rejections(10).unwrap()[1],
             ("f:3".into(), "rejected".into(), "bad date".into())
         );
+    }
+
+    #[test]
+    fn reopened_windows_move_the_watermark_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+        let run = store
+            .begin_run("fetch", "open311", "http://x", None)
+            .unwrap();
+        for (start, end) in [(0, 100), (100, 200), (200, 250)] {
+            let w = Window { start, end };
+            store
+                .commit_window(run, "k", "increment", w, 1, &[])
+                .unwrap();
+        }
+        assert_eq!(store.watermark("k").unwrap(), Some(250));
+        assert_eq!(store.reopen_windows_from(100).unwrap(), 2);
+        assert_eq!(store.watermark("k").unwrap(), Some(100));
+        let kept = Window { start: 0, end: 100 };
+        assert!(store.window_done("k", "increment", kept).unwrap());
+        assert_eq!(store.reopen_windows_from(100).unwrap(), 0);
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod support;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -19,194 +19,13 @@ use jiff::tz::TimeZone;
 use serde_json::{Value, json};
 
 use support::http::{Delivery, Reply, Request, Server};
+use support::open311::{Fault, Open311, REQUESTS, SERVICES};
 use support::{Project, code_and_stderr};
 
-const REQUESTS: &str = "/open311/v2/requests.json";
-const SERVICES: &str = "/open311/v2/services.json";
 const SODA: &str = "/resource/v6vf-nfxy.json";
 
 fn chicago() -> TimeZone {
     TimeZone::get("America/Chicago").unwrap()
-}
-
-/// A record on the fake server: the document and the times it is filtered on.
-struct Served {
-    doc: Value,
-    requested: Timestamp,
-    updated: Timestamp,
-}
-
-/// A fault: the reply to the next `times` requests that `when` matches.
-struct Fault {
-    when: Box<dyn Fn(&Request) -> bool + Send + Sync>,
-    times: usize,
-    reply: Reply,
-}
-
-/// An Open311 GeoReport v2 endpoint serving the real Chicago page.
-struct Open311 {
-    records: Mutex<Vec<Served>>,
-    services: String,
-    faults: Mutex<Vec<Fault>>,
-    delay_ms: AtomicU64,
-    /// requests.json answers after this many wait until [`Open311::heal`].
-    hold_after: AtomicUsize,
-    answered: AtomicUsize,
-    released: AtomicBool,
-    api_key: Option<String>,
-}
-
-impl Open311 {
-    fn new(api_key: Option<&str>) -> Arc<Open311> {
-        let page: Vec<Value> = serde_json::from_str(
-            &std::fs::read_to_string(support::sample("open311-requests-2014-page.json")).unwrap(),
-        )
-        .unwrap();
-        let records = page
-            .into_iter()
-            .map(|doc| Served {
-                requested: doc["requested_datetime"].as_str().unwrap().parse().unwrap(),
-                updated: doc["updated_datetime"].as_str().unwrap().parse().unwrap(),
-                doc,
-            })
-            .collect();
-        // Chicago's service list, reshaped from {slug, service_code, service_name} to the
-        // GeoReport v2 services.json fields it has.
-        let list: Vec<Value> = serde_json::from_str(
-            &std::fs::read_to_string(
-                support::repo().join("data/services/services-2023-chicagorequests.json"),
-            )
-            .unwrap(),
-        )
-        .unwrap();
-        let services: Vec<Value> = list
-            .iter()
-            .map(|s| json!({"service_code": s["service_code"], "service_name": s["service_name"]}))
-            .collect();
-        Arc::new(Open311 {
-            records: Mutex::new(records),
-            services: serde_json::to_string(&services).unwrap(),
-            faults: Mutex::new(Vec::new()),
-            delay_ms: AtomicU64::new(0),
-            hold_after: AtomicUsize::new(usize::MAX),
-            answered: AtomicUsize::new(0),
-            released: AtomicBool::new(false),
-            api_key: api_key.map(str::to_string),
-        })
-    }
-
-    fn start(self: &Arc<Open311>) -> Server {
-        let fake = self.clone();
-        Server::start(move |req| fake.answer(req))
-    }
-
-    fn fault(
-        &self,
-        times: usize,
-        when: impl Fn(&Request) -> bool + Send + Sync + 'static,
-        reply: Reply,
-    ) {
-        self.faults.lock().unwrap().push(Fault {
-            when: Box::new(when),
-            times,
-            reply,
-        });
-    }
-
-    fn heal(&self) {
-        self.faults.lock().unwrap().clear();
-        self.delay_ms.store(0, Ordering::SeqCst);
-        self.hold_after.store(usize::MAX, Ordering::SeqCst);
-        self.released.store(true, Ordering::SeqCst);
-    }
-
-    /// Adds a document to the day of `requested` (it need not be a valid request).
-    fn inject(&self, doc: Value, requested: &str) {
-        let t: Timestamp = requested.parse().unwrap();
-        self.records.lock().unwrap().push(Served {
-            doc,
-            requested: t,
-            updated: t,
-        });
-    }
-
-    /// The ids of the valid requests on the server requested in `[from, to)`.
-    fn ids_requested(&self, from: &str, to: &str) -> BTreeSet<String> {
-        let from: Timestamp = from.parse().unwrap();
-        let to: Timestamp = to.parse().unwrap();
-        self.records
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.requested >= from && r.requested < to)
-            .filter(|r| r.doc.get("service_name").is_some())
-            .filter(|r| {
-                r.doc["requested_datetime"]
-                    .as_str()
-                    .is_some_and(|t| t.parse::<Timestamp>().is_ok())
-            })
-            .filter_map(|r| r.doc.get("service_request_id")?.as_str().map(String::from))
-            .collect()
-    }
-
-    fn answer(&self, req: &Request) -> Reply {
-        {
-            let mut faults = self.faults.lock().unwrap();
-            if let Some(f) = faults.iter_mut().find(|f| f.times > 0 && (f.when)(req)) {
-                f.times -= 1;
-                return f.reply.clone();
-            }
-        }
-        if let Some(key) = &self.api_key
-            && req.param("api_key") != Some(key.as_str())
-        {
-            return Reply::new(
-                403,
-                "application/json",
-                r#"[{"code":403,"description":"Invalid api_key"}]"#,
-            );
-        }
-        match req.path.as_str() {
-            SERVICES => Reply::json(self.services.clone()),
-            REQUESTS => {
-                if self.answered.fetch_add(1, Ordering::SeqCst)
-                    >= self.hold_after.load(Ordering::SeqCst)
-                {
-                    while !self.released.load(Ordering::SeqCst) {
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                }
-                let delay = Duration::from_millis(self.delay_ms.load(Ordering::SeqCst));
-                self.requests(req).delayed(delay)
-            }
-            _ => Reply::status(404),
-        }
-    }
-
-    fn requests(&self, req: &Request) -> Reply {
-        let bound = |name: &str| req.param(name).and_then(|t| t.parse::<Timestamp>().ok());
-        let (by_update, from, to) = match (bound("start_date"), bound("end_date")) {
-            (Some(from), Some(to)) => (false, from, to),
-            _ => match (bound("updated_after"), bound("updated_before")) {
-                (Some(from), Some(to)) => (true, from, to),
-                _ => return Reply::status(400),
-            },
-        };
-        let page: usize = req.param("page").unwrap_or("1").parse().unwrap();
-        let size: usize = req.param("page_size").unwrap_or("50").parse().unwrap();
-        let records = self.records.lock().unwrap();
-        let docs: Vec<&Value> = records
-            .iter()
-            .filter(|r| {
-                let t = if by_update { r.updated } else { r.requested };
-                from <= t && t < to
-            })
-            .map(|r| &r.doc)
-            .skip((page - 1) * size)
-            .take(size)
-            .collect();
-        Reply::json(serde_json::to_string(&docs).unwrap())
-    }
 }
 
 /// A project whose config points at `server` with small timeouts, back-offs and pages.

@@ -243,8 +243,13 @@ pub fn split_front_matter(text: &str) -> Result<(FrontMatter, &str), (usize, Str
         FrontMatter::default()
     } else {
         serde_yaml::from_str::<FrontMatter>(yaml).map_err(|e| {
-            // serde_yaml counts lines from the start of the YAML, which is line 2 of the file.
-            let line = e.location().map(|l| l.line() + 1).unwrap_or(2);
+            // The line in the file, as editors and `lines()` count them: from the error's offset,
+            // not serde_yaml's own line count, which also breaks lines at a lone `\r`. The YAML
+            // starts on line 2.
+            let line = e
+                .location()
+                .map(|l| 2 + yaml.chars().take(l.index()).filter(|c| *c == '\n').count())
+                .unwrap_or(2);
             let message = e.to_string();
             let message = match message.rfind(" at line ") {
                 Some(i) => message[..i].to_string(),
@@ -394,6 +399,22 @@ mod tests {
         assert!(err.1.contains("no closing"), "{err:?}");
         let err = split_front_matter("---\ntitle: [unclosed\n---\n").unwrap_err();
         assert!(err.0 >= 2, "{err:?}");
+    }
+
+    #[test]
+    fn front_matter_error_lines_ignore_lone_carriage_returns() {
+        // Found by the front_matter fuzz target: YAML breaks lines at a lone `\r`, so its line
+        // numbers ran past the end of the file.
+        let text = format!(
+            "---\ntitle: é\n  - {}\"x\"\ntitel: typo\n---\nbody\n",
+            "\r".repeat(100)
+        );
+        let err = split_front_matter(&text).unwrap_err();
+        assert!(err.0 >= 2 && err.0 <= text.lines().count(), "{err:?}");
+        let text = format!("---\ntitle: ok{}\ntitel: typo\n---\n", "\r".repeat(50));
+        let err = split_front_matter(&text).unwrap_err();
+        assert_eq!(err.0, 3, "{err:?}");
+        assert!(err.1.contains("titel"), "{err:?}");
     }
 
     #[test]

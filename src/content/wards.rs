@@ -21,8 +21,10 @@ pub struct WardOffice {
     pub alderman: String,
     /// Ward office street address.
     pub address: Option<String>,
-    /// Ward office phone.
+    /// Ward office phone, as the portal writes it ("(872) 206-2685").
     pub phone: Option<String>,
+    /// The phone as a `tel:` link target ("tel:+1-872-206-2685"); none when it has no digits.
+    pub phone_href: Option<String>,
     /// City Hall office address.
     pub city_hall_address: Option<String>,
     /// City Hall phone.
@@ -83,16 +85,54 @@ pub fn load_offices(
                     .map(|a| display_name(&a))
                     .unwrap_or_default(),
                 address,
+                phone_href: field("ward_phone").and_then(|p| tel_href(&p)),
                 phone: field("ward_phone"),
                 city_hall_address: field("city_hall_address"),
                 city_hall_phone: field("city_hall_phone"),
                 email: field("email"),
-                website: field("website")
-                    .filter(|w| w.starts_with("http://") || w.starts_with("https://")),
+                website: field("website").filter(|w| is_web_address(w)),
             },
         );
     }
     Ok(out)
+}
+
+/// A `tel:` URI for a phone number as people write it: a 10-digit North American number gets its
+/// country code; spaces and brackets (not allowed in a `tel:` URI) are dropped. Of several numbers
+/// ("(312) 744-6836 / 9867/6213": a main line and other extensions) the first is linked; what
+/// is not a whole number gets no link.
+pub fn tel_href(phone: &str) -> Option<String> {
+    let first = phone.split(['/', ',', ';']).next().unwrap_or(phone);
+    let digits: String = first.chars().filter(char::is_ascii_digit).collect();
+    match digits.len() {
+        0 => None,
+        10 => Some(format!(
+            "tel:+1-{}-{}-{}",
+            &digits[..3],
+            &digits[3..6],
+            &digits[6..]
+        )),
+        11 if digits.starts_with('1') => Some(format!(
+            "tel:+1-{}-{}-{}",
+            &digits[1..4],
+            &digits[4..7],
+            &digits[7..]
+        )),
+        _ => None,
+    }
+}
+
+/// An http(s) address with a plain host: the portal sometimes has an e-mail address typed into
+/// the web site field ("http://www.ward39@cityofchicago.org"), which is no web site.
+fn is_web_address(url: &str) -> bool {
+    let Some(rest) = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    !host.is_empty() && !host.contains('@') && !host.contains(' ')
 }
 
 /// "Taylor, Jeanette B." → "Jeanette B. Taylor"; "WILLIAM BURNS" → "William Burns".
@@ -136,6 +176,27 @@ mod tests {
         assert_eq!(display_name("Taylor, Jeanette B."), "Jeanette B. Taylor");
         assert_eq!(display_name("WILLIAM BURNS"), "William Burns");
         assert_eq!(display_name("Joe Moreno"), "Joe Moreno");
+    }
+
+    #[test]
+    fn phones_become_tel_links_and_emails_are_no_web_sites() {
+        assert_eq!(
+            tel_href("(872) 206-2685").as_deref(),
+            Some("tel:+1-872-206-2685")
+        );
+        assert_eq!(
+            tel_href("1-773-278-0101").as_deref(),
+            Some("tel:+1-773-278-0101")
+        );
+        assert_eq!(tel_href("n/a"), None);
+        assert_eq!(
+            tel_href("(312) 744-6836 / 9867/6213").as_deref(),
+            Some("tel:+1-312-744-6836")
+        );
+        assert_eq!(tel_href("744-6836"), None);
+        assert!(is_web_address("https://www.25thward.org"));
+        assert!(!is_web_address("http://www.ward39@cityofchicago.org"));
+        assert!(!is_web_address("www.25thward.org"));
     }
 
     #[test]

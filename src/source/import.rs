@@ -51,7 +51,7 @@ pub enum ImportError {
         source: std::io::Error,
     },
     /// The format could not be told from the content.
-    #[error("{path}: {reason}; pass --format open311|socrata-json|csv")]
+    #[error("{path}: {reason}")]
     UnknownFormat {
         /// The file.
         path: PathBuf,
@@ -102,8 +102,11 @@ pub fn detect(path: &Path, head: &[u8]) -> Result<Format, ImportError> {
             (Some(_), None) => Ok(Format::Open311),
             (None, Some(_)) => Ok(Format::SocrataJson),
             (None, None) if trimmed.trim() == "[]" => Ok(Format::Open311),
+            (None, None) if trimmed.contains("\"service_code\"") => Err(unknown(
+                "this is a list of service types (service_code, no service_request_id), not requests; `cwfy fetch` loads an endpoint's services.json",
+            )),
             (None, None) => Err(unknown(
-                "JSON without service_request_id or sr_number in its first records",
+                "JSON without service_request_id or sr_number in its first records, so not 311 requests; if it is, pass --format open311 or --format socrata-json",
             )),
         };
     }
@@ -116,11 +119,11 @@ pub fn detect(path: &Path, head: &[u8]) -> Result<Format, ImportError> {
         .and_then(Result::ok);
     match columns {
         Some(header) if socrata::detect_layout(header.iter()).is_some() => Ok(Format::Csv),
-        _ if trimmed.starts_with('<') => {
-            Err(unknown("this looks like XML or HTML, not JSON or CSV"))
-        }
+        _ if trimmed.starts_with('<') => Err(unknown(
+            "this is XML or HTML; cwfy imports Open311 requests as JSON (ask the endpoint for requests.json, not requests.xml), Socrata JSON, or CSV",
+        )),
         _ => Err(unknown(
-            "neither JSON nor a CSV with an sr_number or Service Request Number column",
+            "neither JSON nor a CSV with an sr_number or Service Request Number column; if it is a portal export, pass --format csv",
         )),
     }
 }
@@ -486,12 +489,10 @@ mod tests {
             detect(p, b"Creation Date,Status,Service Request Number\n").unwrap(),
             Format::Csv
         );
-        assert!(
-            detect(p, b"<html><body>Error</body></html>")
-                .unwrap_err()
-                .to_string()
-                .contains("--format")
-        );
+        let message = |head: &[u8]| detect(p, head).unwrap_err().to_string();
+        assert!(message(b"<html><body>Error</body></html>").contains("requests.json"));
+        assert!(message(b"[{\"service_code\":\"1\"}]").contains("service types"));
+        assert!(message(b"[{\"ward\":\"1\"}]").contains("--format open311"));
     }
 
     #[test]

@@ -107,7 +107,7 @@ async function overflow(page) {
 }
 
 for (const [kind, path] of Object.entries(pages)) {
-  const label = `${kind} (${path})`;
+  const label = `${kind} (/${path})`;
   // 1. Accessibility.
   const page = await open(browser, path);
   await page.addScriptTag({ path: AXE });

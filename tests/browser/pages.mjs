@@ -11,7 +11,7 @@ function folders(dir) {
 }
 
 /**
- * The pages to test, as site paths, by kind: home, the latest day page, Ward 1's week page,
+ * The pages to test, as folder paths of the site, by kind: home, the latest day page, Ward 1's week page,
  * a ward × service page, a service week page, the data page and the about page.
  */
 export function pickPages(site) {
@@ -22,17 +22,21 @@ export function pickPages(site) {
   const services = folders(join(site, 'day', latest));
   if (services.length === 0) throw new Error(`${site}/day/${latest}: no service pages`);
   const service = services.includes('potholes') ? 'potholes' : services[0];
+  // Folder addresses, as people (and the canonical links) write them; `cwfy serve` answers each
+  // with its index.html.
   const pages = {
-    home: 'index.html',
-    day: `day/${latest}/index.html`,
-    'ward week': 'ward/1/index.html',
-    'ward × service': `ward/1/${service}/index.html`,
-    'service week': `service/${service}/index.html`,
-    data: 'data/index.html',
-    about: 'about/index.html',
+    home: '',
+    day: `day/${latest}/`,
+    'ward week': 'ward/1/',
+    'ward × service': `ward/1/${service}/`,
+    'service week': `service/${service}/`,
+    data: 'data/',
+    about: 'about/',
   };
   for (const [kind, path] of Object.entries(pages)) {
-    if (!existsSync(join(site, path))) throw new Error(`${site}/${path} (the ${kind} page) is missing`);
+    if (!existsSync(join(site, path, 'index.html'))) {
+      throw new Error(`${join(site, path, 'index.html')} (the ${kind} page) is missing`);
+    }
   }
   return pages;
 }

@@ -72,8 +72,9 @@ validate() {
     "$work/site" >"$out" 2>&1; then
     echo "every page is valid HTML"
   else
-    echo "$(wc -l <"$out") errors; the first 50:"
-    head -n 50 "$out"
+    echo "$(wc -l <"$out") errors, by message (most frequent first), then the first 20 in full:"
+    sed -E 's/^"[^"]*":[0-9.-]+: //' "$out" | sort | uniq -c | sort -rn | head -n 30
+    head -n 20 "$out"
     return 1
   fi
 }

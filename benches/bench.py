@@ -1,0 +1,231 @@
+#!/usr/bin/env python3
+"""The cwfy benchmark; run it through benches/run.sh, which builds the binaries and DuckDB first.
+
+On one synthetic city (examples/synth.rs) and one store, in one run, it measures:
+  - generating the city's CSV (and the next day's changes);
+  - `cwfy import` of the CSV: records/s and peak memory;
+  - `cwfy build` from the store: wall time, peak memory, each stage's time as the build logs it
+    (aggregation alone is the `aggregate` stage), output size and file count;
+  - `cp -r site/` (the floor for writing the output);
+  - `cwfy import` of the next day's changes, then the rebuild;
+  - DuckDB computing the same day x ward x service counts and weekly time to close from the same
+    CSV (benches/duckdb_baseline.py), load and query timed apart;
+and prints a table with the ratios, and writes it all as JSON (results.json in the work folder).
+
+Peak memory is each child's maximum resident set size (getrusage of that child, via wait4).
+Standard library only.
+"""
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run(cmd, *, capture=False):
+    """Runs a command; returns (seconds, peak RSS in bytes, stdout, stderr). Fails loudly."""
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, stdout=out if capture else subprocess.DEVNULL, stderr=err, text=True
+        )
+        # wait4 reaps the child and reports its own resource use (not that of earlier children).
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        code = os.waitstatus_to_exitcode(status)
+        proc.returncode = code
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read(), err.read()
+    if code != 0:
+        sys.stderr.write(stderr)
+        raise SystemExit(f"benchmark: {' '.join(map(str, cmd))} failed with status {code}")
+    # Linux reports ru_maxrss in kilobytes.
+    return seconds, usage.ru_maxrss * 1024, stdout, stderr
+
+
+def stage_times(log):
+    """The `stage times` line `cwfy build` logs: {stage: seconds}."""
+    match = re.search(r"stage times \(s\): (.*)", log)
+    if not match:
+        return {}
+    return {k: float(v) for k, v in (p.split() for p in match.group(1).split(", "))}
+
+
+def tree_size(path):
+    files = size = 0
+    for folder, _, names in os.walk(path):
+        for name in names:
+            files += 1
+            size += os.lstat(os.path.join(folder, name)).st_size
+    return files, size
+
+
+def make_project(work):
+    """A project folder using the repository's templates, content and data, with its own store
+    and output inside the work folder."""
+    project = os.path.join(work, "project")
+    os.makedirs(project)
+    for name in ("templates", "content", "static", "data"):
+        os.symlink(os.path.join(ROOT, name), os.path.join(project, name))
+    with open(os.path.join(ROOT, "config.yaml"), encoding="utf-8") as f:
+        config = f.read()
+    store_line = "\n  path: data/store.sqlite\n"
+    if store_line not in config:
+        raise SystemExit("benchmark: config.yaml no longer has `path: data/store.sqlite` under store:")
+    config = config.replace(store_line, "\n  path: store.sqlite\n")
+    config = re.sub(r"(?m)^sample:\n(  - .*\n)+", "sample: []\n", config)
+    with open(os.path.join(project, "config.yaml"), "w", encoding="utf-8") as f:
+        f.write(config)
+    return project
+
+
+def fmt_bytes(n):
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--size", required=True, help="requests: 10k, 100k, 1M, 10M…")
+    p.add_argument("--years", type=int, default=10)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--work", required=True)
+    p.add_argument("--cwfy", required=True)
+    p.add_argument("--synth", required=True)
+    p.add_argument("--python", required=True, help="a Python with duckdb installed")
+    a = p.parse_args()
+
+    work = os.path.abspath(a.work)
+    if os.path.exists(work):
+        shutil.rmtree(work)
+    os.makedirs(work)
+    project = make_project(work)
+    config = os.path.join(project, "config.yaml")
+    site = os.path.join(project, "site")
+    city = os.path.join(work, "city.csv")
+    next_day = os.path.join(work, "next-day.csv")
+    cwfy = [a.cwfy, "--config", config]
+    r = {
+        "size": a.size,
+        "years": a.years,
+        "seed": a.seed,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "memory_bytes": os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"),
+            "load_average_at_start": os.getloadavg(),
+            "platform": platform.platform(),
+        },
+    }
+
+    def step(name):
+        print(f"benchmark: {name}…", file=sys.stderr, flush=True)
+
+    synth = [a.synth, "--requests", a.size, "--years", str(a.years), "--seed", str(a.seed)]
+    step("generating the city")
+    s, rss, _, _ = run(synth + ["--format", "csv", "--out", city])
+    r["generate"] = {"seconds": s, "max_rss": rss, "csv_bytes": os.path.getsize(city)}
+    run(synth + ["--format", "csv", "--next-days", "1", "--out", next_day])
+    with open(city, "rb") as f:
+        records = sum(1 for _ in f) - 1
+    with open(next_day, "rb") as f:
+        next_records = sum(1 for _ in f) - 1
+
+    step(f"cwfy import of {records} records")
+    s, rss, _, _ = run(cwfy + ["--quiet", "import", city])
+    r["import"] = {"seconds": s, "max_rss": rss, "records": records, "records_per_s": records / s}
+
+    step("cwfy build (full)")
+    s, rss, _, log = run(cwfy + ["build"])
+    files, size = tree_size(site)
+    r["build"] = {"seconds": s, "max_rss": rss, "stages": stage_times(log), "files": files, "bytes": size}
+
+    step("cp -r site/")
+    copy = os.path.join(work, "copy")
+    s, rss, _, _ = run(["cp", "-r", site, copy])
+    r["cp_floor"] = {"seconds": s, "max_rss": rss}
+    shutil.rmtree(copy)
+
+    step(f"cwfy import of the next day ({next_records} records)")
+    s, rss, _, _ = run(cwfy + ["--quiet", "import", next_day])
+    r["import_next_day"] = {"seconds": s, "max_rss": rss, "records": next_records}
+
+    step("cwfy build (after one more day)")
+    s, rss, _, log = run(cwfy + ["build"])
+    files, size = tree_size(site)
+    r["rebuild"] = {"seconds": s, "max_rss": rss, "stages": stage_times(log), "files": files, "bytes": size}
+
+    step("DuckDB baseline")
+    s, rss, out, _ = run([a.python, os.path.join(ROOT, "benches", "duckdb_baseline.py"), city], capture=True)
+    r["duckdb"] = json.loads(out) | {"seconds": s, "max_rss": rss}
+
+    aggregate = r["build"]["stages"].get("aggregate")
+    ratios = {
+        "aggregate_over_duckdb_query": aggregate / r["duckdb"]["query_s"] if aggregate else None,
+        "aggregate_over_duckdb_load_and_query": aggregate / (r["duckdb"]["query_s"] + r["duckdb"]["load_s"])
+        if aggregate
+        else None,
+        "build_over_cp_floor": r["build"]["seconds"] / r["cp_floor"]["seconds"],
+        "rebuild_over_build": r["rebuild"]["seconds"] / r["build"]["seconds"],
+    }
+    r["ratios"] = ratios
+    # The issue's targets (they apply at 10 million requests over 10 years).
+    r["targets"] = {
+        "build_at_most_30_s": r["build"]["seconds"] <= 30,
+        "build_within_3x_cp": ratios["build_over_cp_floor"] <= 3,
+        "aggregate_not_slower_than_duckdb": aggregate is not None and ratios["aggregate_over_duckdb_query"] <= 1,
+        "rebuild_at_most_25pct": ratios["rebuild_over_build"] <= 0.25,
+        "import_at_least_100k_per_s": r["import"]["records_per_s"] >= 100_000,
+        "build_under_1_5_GB": r["build"]["max_rss"] < 1.5e9,
+    }
+    r["machine"]["load_average_at_end"] = os.getloadavg()
+
+    with open(os.path.join(work, "results.json"), "w", encoding="utf-8") as f:
+        json.dump(r, f, indent=1)
+        f.write("\n")
+
+    rows = [
+        ("generate CSV", r["generate"]["seconds"], r["generate"]["max_rss"],
+         f"{fmt_bytes(r['generate']['csv_bytes'])} CSV"),
+        ("cwfy import", r["import"]["seconds"], r["import"]["max_rss"],
+         f"{r['import']['records_per_s']:,.0f} records/s"),
+        ("cwfy build", r["build"]["seconds"], r["build"]["max_rss"],
+         f"{r['build']['files']:,} files, {fmt_bytes(r['build']['bytes'])}"),
+        ("  of which aggregate", aggregate or float("nan"), None,
+         ", ".join(f"{k} {v:.2f}s" for k, v in r["build"]["stages"].items())),
+        ("cp -r site/ (floor)", r["cp_floor"]["seconds"], r["cp_floor"]["max_rss"], ""),
+        ("import next day", r["import_next_day"]["seconds"], r["import_next_day"]["max_rss"],
+         f"{next_records:,} records"),
+        ("cwfy build again", r["rebuild"]["seconds"], r["rebuild"]["max_rss"],
+         ", ".join(f"{k} {v:.2f}s" for k, v in r["rebuild"]["stages"].items())),
+        ("DuckDB load CSV", r["duckdb"]["load_s"], None, f"duckdb {r['duckdb']['duckdb_version']}"),
+        ("DuckDB same job", r["duckdb"]["query_s"], r["duckdb"]["max_rss"],
+         f"{r['duckdb']['daily_cells']:,} day cells, {r['duckdb']['weekly_ttc_cells']:,} week cells"),
+    ]
+    print(f"\ncwfy benchmark: {records:,} requests over {a.years} years (seed {a.seed}), "
+          f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+    print(f"{'step':<22} {'seconds':>9} {'max RSS':>10}  notes")
+    for name, seconds, rss, note in rows:
+        print(f"{name:<22} {seconds:>9.3f} {fmt_bytes(rss) if rss else '':>10}  {note}")
+    print("\nratios")
+    for k, v in ratios.items():
+        print(f"  {k:<38} {v:.2f}" if v is not None else f"  {k:<38} n/a")
+    print("targets (meant for 10M requests over 10 years)")
+    for k, v in r["targets"].items():
+        print(f"  {k:<38} {'met' if v else 'MISSED'}")
+    print(f"\nresults: {os.path.join(work, 'results.json')}")
+
+
+if __name__ == "__main__":
+    main()
