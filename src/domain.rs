@@ -162,15 +162,7 @@ impl Day {
 
     /// "Monday" … "Sunday".
     pub fn weekday_name(self) -> &'static str {
-        [
-            "Monday",
-            "Tuesday",
-            "Wednesday",
-            "Thursday",
-            "Friday",
-            "Saturday",
-            "Sunday",
-        ][self.weekday_index()]
+        WEEKDAY_NAMES[self.weekday_index()]
     }
 
     /// The weekday.
@@ -191,6 +183,17 @@ impl fmt::Display for Day {
         write!(f, "{:04}-{:02}-{:02}", d.year(), d.month(), d.day())
     }
 }
+
+/// Weekday names, Monday first (weeks run Monday–Sunday).
+pub const WEEKDAY_NAMES: [&str; 7] = [
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+    "Sunday",
+];
 
 /// Turns a display name into a URL slug: lower case ASCII letters and digits joined by `-`.
 pub fn slugify(name: &str) -> String {

@@ -164,13 +164,5 @@ pub fn service_wards(
 }
 
 fn full_weekday(i: usize) -> &'static str {
-    [
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-    ][i.min(6)]
+    crate::domain::WEEKDAY_NAMES[i.min(6)]
 }

@@ -484,21 +484,8 @@ fn site_files(r: &Renderer) -> Result<usize, RenderError> {
     Ok(3)
 }
 
-/// Escapes text for XML and HTML.
-pub fn xml_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// Escapes text for XML and HTML (the same escaping the charts use for SVG).
+pub use crate::charts::escape as xml_escape;
 
 #[cfg(test)]
 mod tests {
