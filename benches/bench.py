@@ -60,6 +60,15 @@ def stage_times(log):
     return {k: float(v) for k, v in (p.split() for p in match.group(1).split(", "))}
 
 
+def counted_opened(site):
+    """Counted requests as the built site's API says (to check DuckDB did the same job)."""
+    try:
+        with open(os.path.join(site, "api", "v1", "services.json"), encoding="utf-8") as f:
+            return sum(s["opened_total"] for s in json.load(f))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def tree_size(path):
     files = size = 0
     for folder, _, names in os.walk(path):
@@ -150,6 +159,7 @@ def main():
     s, rss, _, log = run(cwfy + ["build"])
     files, size = tree_size(site)
     r["build"] = {"seconds": s, "max_rss": rss, "stages": stage_times(log), "files": files, "bytes": size}
+    r["build"]["counted_opened"] = counted_opened(site)
 
     step("cp -r site/")
     copy = os.path.join(work, "copy")
@@ -191,6 +201,9 @@ def main():
     }
     r["machine"]["load_average_at_end"] = os.getloadavg()
 
+    # DuckDB read the same CSV as the first build: its counted total must be cwfy's.
+    agree = r["build"]["counted_opened"] == r["duckdb"]["opened"]
+    r["duckdb_agrees_on_opened"] = agree
     with open(os.path.join(work, "results.json"), "w", encoding="utf-8") as f:
         json.dump(r, f, indent=1)
         f.write("\n")
@@ -218,7 +231,9 @@ def main():
     print(f"{'step':<22} {'seconds':>9} {'max RSS':>10}  notes")
     for name, seconds, rss, note in rows:
         print(f"{name:<22} {seconds:>9.3f} {fmt_bytes(rss) if rss else '':>10}  {note}")
-    print("\nratios")
+    print(f"\ncounted requests: cwfy {r['build']['counted_opened']}, DuckDB {r['duckdb']['opened']}"
+          f" ({'agree' if agree else 'DISAGREE'})")
+    print("ratios")
     for k, v in ratios.items():
         print(f"  {k:<38} {v:.2f}" if v is not None else f"  {k:<38} n/a")
     print("targets (meant for 10M requests over 10 years)")
