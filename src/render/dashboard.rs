@@ -13,6 +13,7 @@ use tera::Context;
 
 use super::{PageMeta, RenderError, Renderer, file_of, format_days, thousands, urlencode};
 use crate::aggregate::{Metrics, Ranking, ServiceIdx, WindowStats};
+use crate::charts::{self, maps};
 use crate::domain::{Day, WardNo};
 
 /// What the dashboard wrote.
@@ -280,6 +281,7 @@ pub fn render(r: &Renderer) -> Result<DashReport, RenderError> {
         files: Files { r },
         rankings,
     };
+    r.check_boundaries()?;
     let mut report = DashReport::default();
 
     let (p, f) = d.day_pages()?;
@@ -397,8 +399,12 @@ impl Dash<'_, '_> {
         let results: Vec<_> = days.par_iter().map(|d| self.day(range, *d)).collect();
         let mut total = sum_counts(results)?;
         // The home page is the latest day, with its default service.
-        let ctx = self.day_context(range, range.last, None);
-        let meta = self.day_meta(range.last, &ctx, "home");
+        let mut ctx = self.day_context(range, range.last, None);
+        // The home page's charts are also written at the site root, so a link to the latest
+        // day's chart keeps pointing at the latest day.
+        total.1 += self.day_charts(range.last, None, "", true, &mut ctx.context)?;
+        let mut meta = self.day_meta(range.last, &ctx, "home");
+        meta.image = Some(format!("{}card.png", urls::day(range.last)));
         self.r.page("", "day.html", &meta, &ctx.context)?;
         total.0 += 1;
         Ok(total)
@@ -427,7 +433,7 @@ impl Dash<'_, '_> {
     fn day(&self, range: Range, day: Day) -> Result<(usize, usize), RenderError> {
         let mut pages = 0;
         let mut files = 0;
-        let ctx = self.day_context(range, day, None);
+        let mut ctx = self.day_context(range, day, None);
         for t in &ctx.tables {
             t.write(&self.files)?;
             files += 1;
@@ -435,26 +441,26 @@ impl Dash<'_, '_> {
         self.files
             .json(&format!("api/v1/days/{day}.json"), &ctx.api)?;
         files += 1;
-        self.r.page(
-            &urls::day(day),
-            "day.html",
-            &self.day_meta(day, &ctx, "home"),
-            &ctx.context,
-        )?;
+        files += self.day_charts(day, None, &urls::day(day), false, &mut ctx.context)?;
+        let card = self.day_card(day, ctx.total)?;
+        files += 1;
+        let mut meta = self.day_meta(day, &ctx, "home");
+        meta.image = Some(card.clone());
+        self.r
+            .page(&urls::day(day), "day.html", &meta, &ctx.context)?;
         pages += 1;
         for s in self.featured() {
-            let ctx = self.day_context(range, day, Some(s));
+            let mut ctx = self.day_context(range, day, Some(s));
             for t in ctx.tables.iter().skip(1) {
                 t.write(&self.files)?;
                 files += 1;
             }
             let slug = &self.m.info(s).slug;
-            self.r.page(
-                &urls::day_service(day, slug),
-                "day.html",
-                &self.day_meta(day, &ctx, "home"),
-                &ctx.context,
-            )?;
+            let url = urls::day_service(day, slug);
+            files += self.day_charts(day, Some(s), &url, false, &mut ctx.context)?;
+            let mut meta = self.day_meta(day, &ctx, "home");
+            meta.image = Some(card.clone());
+            self.r.page(&url, "day.html", &meta, &ctx.context)?;
             pages += 1;
         }
         Ok((pages, files))
@@ -700,6 +706,32 @@ impl Dash<'_, '_> {
         };
         table.write(&self.files)?;
         ctx.insert("table", &table);
+        let mut map_files = 0;
+        if let Some((b, name)) = self.range.and_then(|r| self.r.boundaries_for(r.last)) {
+            let map_wards: Vec<maps::MapWard> = wards
+                .iter()
+                .filter_map(|w| {
+                    let ward = WardNo::try_from(w["ward"].as_u64()?).ok()?;
+                    Some(maps::MapWard {
+                        ward,
+                        value: w["week_opened"].as_u64().unwrap_or(0),
+                        href: ward_link("ward/", ward),
+                        note: w["alderman"].as_str().map(|a| format!("Alderman {a}")),
+                    })
+                })
+                .collect();
+            let map = maps::choropleth(
+                &b,
+                "wards-map",
+                "requests this week",
+                "request",
+                &name,
+                &map_wards,
+                maps::MapLabels::Ward,
+            );
+            map_files = self.r.write_chart(&map, "ward/")?;
+            ctx.insert("wards_map", &self.r.chart_view(&map, "ward/", true, false));
+        }
         let meta = PageMeta {
             title: format!("The {} wards of {}", m.wards, cfg.city.name),
             description: format!(
@@ -721,14 +753,15 @@ impl Dash<'_, '_> {
             .map(|w| self.ward(range, w))
             .collect();
         let (p, f) = sum_counts(results)?;
-        Ok((p + 1, f + 1))
+        Ok((p + 1, f + 1 + map_files))
     }
 
     fn ward(&self, range: Range, ward: WardNo) -> Result<(usize, usize), RenderError> {
         let (mut pages, mut files) = (0, 0);
         let mut feed_entries = Vec::new();
+        let mut written_maps = Vec::new();
         for monday in range.weeks() {
-            let (ctx, api, tables, summary) = self.ward_week_context(range, ward, monday);
+            let (mut ctx, api, tables, summary) = self.ward_week_context(range, ward, monday);
             for t in &tables {
                 t.write(&self.files)?;
                 files += 1;
@@ -736,22 +769,57 @@ impl Dash<'_, '_> {
             self.files
                 .json(&format!("api/v1/wards/{ward}/weeks/{monday}.json"), &api)?;
             files += 1;
+            let url = urls::ward_week(ward, monday);
+            let latest = ctx.clone();
+            files +=
+                self.ward_week_charts(range, ward, monday, &url, &mut ctx, &mut written_maps)?;
+            let opened = api["days"].as_array().map_or(0, |d| {
+                d.iter().filter_map(|d| d["opened"].as_u64()).sum::<u64>()
+            });
+            let closed = api["days"].as_array().map_or(0, |d| {
+                d.iter().filter_map(|d| d["closed"].as_u64()).sum::<u64>()
+            });
+            // One card per ward, drawn for its latest week: a card per archived week would
+            // multiply the build's slowest files for previews nobody asked for, so archived
+            // weeks (and the ward × service pages) share the ward's card, which names its week.
+            let card = format!("{}card.png", urls::ward(ward));
+            if monday == range.last_week {
+                self.r.card(
+                    &card,
+                    &format!("Ward {ward}, week of {}", week_label(monday)),
+                    &thousands(opened),
+                    &format!(
+                        "311 requests opened; {} closed{}",
+                        thousands(closed),
+                        if monday.plus(6) > range.last {
+                            " so far"
+                        } else {
+                            ""
+                        }
+                    ),
+                )?;
+                files += 1;
+            }
             let meta = PageMeta {
                 title: format!("Ward {ward}, week of {}", short_date(monday)),
                 description: summary.clone(),
                 section: "ward".into(),
-                image: None,
+                image: Some(card),
             };
-            self.r.page(
-                &urls::ward_week(ward, monday),
-                "ward_week.html",
-                &meta,
-                &ctx,
-            )?;
+            self.r.page(&url, "ward_week.html", &meta, &ctx)?;
             pages += 1;
             if monday == range.last_week {
-                self.r
-                    .page(&urls::ward(ward), "ward_week.html", &meta, &ctx)?;
+                let mut latest = latest;
+                let own = urls::ward(ward);
+                files += self.ward_week_charts(
+                    range,
+                    ward,
+                    monday,
+                    &own,
+                    &mut latest,
+                    &mut written_maps,
+                )?;
+                self.r.page(&own, "ward_week.html", &meta, &latest)?;
                 pages += 1;
             }
             feed_entries.push((monday, summary));
@@ -1067,14 +1135,26 @@ impl Dash<'_, '_> {
         ctx.insert("weeks_table", &weeks_table);
         ctx.insert("highs", &highs.iter().map(|(d, n)| json!({"date": d.to_string(), "label": long_date(*d), "count": n, "href": if info.featured && range.has_day(*d) { Some(href(&urls::day_service(*d, &info.slug))) } else { None }})).collect::<Vec<_>>());
         ctx.insert("highs_table", &highs_table);
+        let chart_files = self.ward_service_charts(
+            ward,
+            s,
+            &weeks,
+            (
+                all.ttc.map(|t| t.mean_days),
+                city_all.ttc.map(|t| t.mean_days),
+            ),
+            &mut ctx,
+        )?;
+        // The ward's card (see `ward`): one per ward keeps the build's PNGs few.
+        let card = format!("{}card.png", urls::ward(ward));
         let meta = PageMeta {
             title: format!("{} in Ward {ward}", info.name),
             description: comparison.clone(),
             section: "ward".into(),
-            image: None,
+            image: Some(card),
         };
         self.r.page(&url, "ward_service.html", &meta, &ctx)?;
-        Ok((1, 2))
+        Ok((1, 2 + chart_files))
     }
 
     fn feed(&self, ward: WardNo, entries: &[(Day, String)]) -> Result<(), RenderError> {
@@ -1191,7 +1271,7 @@ impl Dash<'_, '_> {
     fn service(&self, range: Range, s: ServiceIdx) -> Result<(usize, usize), RenderError> {
         let (mut pages, mut files) = (0, 0);
         for monday in range.weeks() {
-            let (ctx, api, tables, summary) = self.service_week_context(range, s, monday);
+            let (mut ctx, api, tables, summary) = self.service_week_context(range, s, monday);
             for t in &tables {
                 t.write(&self.files)?;
                 files += 1;
@@ -1200,22 +1280,42 @@ impl Dash<'_, '_> {
             self.files
                 .json(&format!("api/v1/services/{slug}/weeks/{monday}.json"), &api)?;
             files += 1;
+            let url = urls::service_week(slug, monday);
+            let latest = ctx.clone();
+            files += self.service_week_charts(s, monday, &url, &mut ctx)?;
+            let city = &api["city"];
+            // One card per service, drawn for its latest week (see `ward`).
+            let card = format!("{}card.png", urls::service(slug));
+            if monday == range.last_week {
+                self.r.card(
+                    &card,
+                    &format!("{}, week of {}", self.m.info(s).name, week_label(monday)),
+                    &thousands(city["opened"].as_u64().unwrap_or(0)),
+                    &format!(
+                        "requests in {}; {} closed{}",
+                        self.r.input.config.city.name,
+                        thousands(city["closed"].as_u64().unwrap_or(0)),
+                        city["ttc_mean_days"]
+                            .as_f64()
+                            .map(|d| format!(", in {} on average", format_days(d)))
+                            .unwrap_or_default()
+                    ),
+                )?;
+                files += 1;
+            }
             let meta = PageMeta {
                 title: format!("{}, week of {}", self.m.info(s).name, short_date(monday)),
                 description: summary,
                 section: "service".into(),
-                image: None,
+                image: Some(card),
             };
-            self.r.page(
-                &urls::service_week(slug, monday),
-                "service_week.html",
-                &meta,
-                &ctx,
-            )?;
+            self.r.page(&url, "service_week.html", &meta, &ctx)?;
             pages += 1;
             if monday == range.last_week {
-                self.r
-                    .page(&urls::service(slug), "service_week.html", &meta, &ctx)?;
+                let mut latest = latest;
+                let own = urls::service(slug);
+                files += self.service_week_charts(s, monday, &own, &mut latest)?;
+                self.r.page(&own, "service_week.html", &meta, &latest)?;
                 pages += 1;
             }
         }
@@ -1574,6 +1674,316 @@ pub fn ranking_sentence(
         None => format!(
             "Ward {ward}'s closed {service} requests this week have no valid time to close, so it is not ranked."
         ),
+    }
+}
+
+// ---------------------------------------------------------------- charts, maps and cards
+//
+// Each page's charts are drawn from the same metrics as its tables, inserted into its context
+// as views (crate::render::charts) and written as bundles beside the page under stable names.
+// Map links are relative to the page showing the map, so a map is drawn for each page URL.
+
+/// The link from the page at `page_url` to a ward's page.
+fn ward_link(page_url: &str, w: WardNo) -> String {
+    format!("{}{}", super::root_of(page_url), file_of(&urls::ward(w)))
+}
+
+impl Dash<'_, '_> {
+    /// The day page's charts: services against their baseline and the ward map of the chosen
+    /// service, shown on the page at `page_url`. Bundles go in `bundle_dir` (the day's folder,
+    /// the service's folder for the map) unless `write` is false. Returns files written.
+    fn day_charts(
+        &self,
+        day: Day,
+        chosen: Option<ServiceIdx>,
+        page_url: &str,
+        latest: bool,
+        ctx: &mut Context,
+    ) -> Result<usize, RenderError> {
+        let m = self.m;
+        let featured = self.featured();
+        let bars: Vec<charts::ServiceBar> = featured
+            .iter()
+            .map(|s| {
+                let count = m.city_opened(*s, day);
+                let b = m.baseline(*s, day);
+                charts::ServiceBar {
+                    name: m.info(*s).name.clone(),
+                    count,
+                    baseline: b.map(|b| b.per_day),
+                    baseline_days: b.map(|b| b.days).unwrap_or(0),
+                    above_pct: b.and_then(|b| b.above_average_pct(count)),
+                }
+            })
+            .collect();
+        let mut files = 0;
+        let services = charts::day_services(&long_date(day), &bars)
+            .map_err(|e| RenderError::Chart(e.to_string()))?;
+        // The day page (and the home page, for the latest day) owns the services chart; the
+        // per-service variants show the day's copy.
+        let day_dir = if latest {
+            String::new()
+        } else {
+            urls::day(day)
+        };
+        if chosen.is_none() {
+            files += self.r.write_chart(&services, &day_dir)?;
+        }
+        ctx.insert(
+            "services_chart",
+            &self.r.chart_view(&services, &day_dir, true, false),
+        );
+        let chosen = chosen.or_else(|| {
+            ctx.get("chosen")
+                .and_then(|c| c.get("slug"))
+                .and_then(Value::as_str)
+                .and_then(|slug| m.service(slug))
+        });
+        if let (Some(c), Some((b, name))) = (chosen, self.r.boundaries_for(day)) {
+            let info = m.info(c);
+            let map_wards: Vec<maps::MapWard> = (1..=m.wards)
+                .map(|w| maps::MapWard {
+                    ward: w,
+                    value: m.ward_opened(c, w, day, day),
+                    href: ward_link(page_url, w),
+                    note: None,
+                })
+                .collect();
+            let subject = format!("{} requests on {}", info.name, long_date(day));
+            let map = maps::choropleth(
+                &b,
+                "map",
+                &subject,
+                "request",
+                &name,
+                &map_wards,
+                maps::MapLabels::Count,
+            );
+            let dir = if latest {
+                String::new()
+            } else {
+                urls::day_service(day, &info.slug)
+            };
+            // The per-service page and the home page write the map; the day page links there.
+            if page_url == dir {
+                files += self.r.write_chart(&map, &dir)?;
+            }
+            ctx.insert("map_chart", &self.r.chart_view(&map, &dir, true, false));
+        }
+        Ok(files)
+    }
+
+    /// The day's social card (shared by the day page, its per-service variants and, for the
+    /// latest day, the home page).
+    fn day_card(&self, day: Day, total: u64) -> Result<String, RenderError> {
+        self.r.card(
+            &format!("{}card.png", urls::day(day)),
+            &format!("{} in {}", long_date(day), self.r.input.config.city.name),
+            &thousands(total),
+            if total == 1 {
+                "311 service request that day"
+            } else {
+                "311 service requests that day"
+            },
+        )
+    }
+
+    /// A ward week page's charts for the page at `page_url`, bundles written into that page's
+    /// folder (the week's, or the ward's own for the latest week). Returns files written.
+    fn ward_week_charts(
+        &self,
+        range: Range,
+        ward: WardNo,
+        monday: Day,
+        page_url: &str,
+        ctx: &mut Context,
+        written: &mut Vec<String>,
+    ) -> Result<usize, RenderError> {
+        let m = self.m;
+        let mut files = 0;
+        let err = |e: charts::ChartError| RenderError::Chart(e.to_string());
+        let days: Vec<charts::DayCounts> = m
+            .ward_days(ward, monday, monday.plus(6))
+            .into_iter()
+            .map(|(d, o, c)| charts::DayCounts {
+                date: d.to_string(),
+                weekday: weekday_name(d)[..3].to_string(),
+                label: short_date(d),
+                opened: o,
+                closed: c,
+                future: d > range.last,
+            })
+            .collect();
+        let week = charts::week_opened_closed(ward, &week_label(monday), &days).map_err(err)?;
+        files += self.r.write_chart(&week, page_url)?;
+        ctx.insert(
+            "week_chart",
+            &self.r.chart_view(&week, page_url, true, false),
+        );
+
+        // The TTC ranking of the service this ward closed most of this week.
+        let best = m
+            .service_ids()
+            .map(|s| (s, m.ward_window(s, ward, monday, monday.plus(6)).closed))
+            .filter(|(_, closed)| *closed > 0)
+            .max_by_key(|(s, closed)| (*closed, std::cmp::Reverse(*s)));
+        if let Some((s, _)) = best {
+            let ranking = self.ranking(s, monday);
+            let ranked: Vec<charts::RankedWard> = ranking
+                .ranked
+                .iter()
+                .map(|r| charts::RankedWard {
+                    rank: r.rank,
+                    ward: r.ward,
+                    closed: r.closed,
+                    ttc_mean_days: r.ttc_mean_days,
+                })
+                .collect();
+            let chart = charts::ttc_ranking(
+                "ttc-ranking",
+                &m.info(s).name,
+                &format!("in the week of {}", week_label(monday)),
+                &ranked,
+                ranking.min_closed,
+                Some(ward),
+            )
+            .map_err(err)?;
+            files += self.r.write_chart(&chart, page_url)?;
+            ctx.insert(
+                "ranking_chart",
+                &self.r.chart_view(&chart, page_url, false, true),
+            );
+        }
+
+        // The busiest days (all the data) live in the ward's own folder.
+        let ward_dir = urls::ward(ward);
+        let busy: Vec<charts::BusyDay> = m
+            .ward_busiest_days(ward, 6)
+            .into_iter()
+            .map(|(d, n)| charts::BusyDay {
+                date: d.to_string(),
+                label: format!("{}, {}", short_date(d), d.date().year()),
+                count: n,
+            })
+            .collect();
+        let busiest =
+            charts::busiest_days("busiest-days", &format!("in Ward {ward}"), &busy).map_err(err)?;
+        if page_url == ward_dir {
+            files += self.r.write_chart(&busiest, &ward_dir)?;
+        }
+        ctx.insert(
+            "busiest_chart",
+            &self.r.chart_view(&busiest, &ward_dir, true, false),
+        );
+
+        // The ward's outline among its neighbours, on the map in force that week.
+        if let Some((b, name)) = self.r.boundaries_for(range.week_end(monday)) {
+            let mut map = maps::ward_locator(&b, ward, &name, |w| ward_link(page_url, w));
+            map.id = format!("ward-map-{}", crate::domain::slugify(&name));
+            // One file per boundary map in the ward's folder, linked from every week.
+            if !written.contains(&map.id) {
+                written.push(map.id.clone());
+                let mut own = maps::ward_locator(&b, ward, &name, |w| ward_link(&ward_dir, w));
+                own.id = map.id.clone();
+                files += self.r.write_chart(&own, &ward_dir)?;
+            }
+            ctx.insert("ward_map", &self.r.chart_view(&map, &ward_dir, true, true));
+        }
+        Ok(files)
+    }
+
+    /// A service week page's charts (see [`Dash::ward_week_charts`]).
+    fn service_week_charts(
+        &self,
+        s: ServiceIdx,
+        monday: Day,
+        page_url: &str,
+        ctx: &mut Context,
+    ) -> Result<usize, RenderError> {
+        let m = self.m;
+        let info = m.info(s);
+        let err = |e: charts::ChartError| RenderError::Chart(e.to_string());
+        let bars: Vec<charts::WardWeekBar> = (1..=m.wards)
+            .map(|w| {
+                let mut by_day = [0u64; 7];
+                for (i, v) in by_day.iter_mut().enumerate() {
+                    let d = monday.plus(i as i32);
+                    *v = m.ward_opened(s, w, d, d);
+                }
+                charts::WardWeekBar {
+                    ward: w,
+                    by_day,
+                    closed: m.ward_window(s, w, monday, monday.plus(6)).closed,
+                }
+            })
+            .collect();
+        let mut files = 0;
+        let wards = charts::service_wards(&info.name, &week_label(monday), &bars).map_err(err)?;
+        files += self.r.write_chart(&wards, page_url)?;
+        ctx.insert(
+            "wards_chart",
+            &self.r.chart_view(&wards, page_url, true, false),
+        );
+        let ranking = self.ranking(s, monday);
+        let ranked: Vec<charts::RankedWard> = ranking
+            .ranked
+            .iter()
+            .map(|r| charts::RankedWard {
+                rank: r.rank,
+                ward: r.ward,
+                closed: r.closed,
+                ttc_mean_days: r.ttc_mean_days,
+            })
+            .collect();
+        let chart = charts::ttc_ranking(
+            "ttc-ranking",
+            &info.name,
+            &format!("in the week of {}", week_label(monday)),
+            &ranked,
+            ranking.min_closed,
+            None,
+        )
+        .map_err(err)?;
+        files += self.r.write_chart(&chart, page_url)?;
+        ctx.insert(
+            "ranking_chart",
+            &self.r.chart_view(&chart, page_url, false, false),
+        );
+        Ok(files)
+    }
+
+    /// The ward × service page's charts, bundles in its folder.
+    fn ward_service_charts(
+        &self,
+        ward: WardNo,
+        s: ServiceIdx,
+        weeks: &[(Day, WindowStats, WindowStats)],
+        means: (Option<f64>, Option<f64>),
+        ctx: &mut Context,
+    ) -> Result<usize, RenderError> {
+        let info = self.m.info(s);
+        let url = urls::ward_service(ward, &info.slug);
+        let err = |e: charts::ChartError| RenderError::Chart(e.to_string());
+        let history: Vec<charts::WeekHistory> = weeks
+            .iter()
+            .map(|(d, w, c)| charts::WeekHistory {
+                start: *d,
+                opened: w.opened,
+                closed: w.closed,
+                ward_ttc: w.ttc.map(|t| t.mean_days),
+                city_ttc: c.ttc.map(|t| t.mean_days),
+            })
+            .collect();
+        let weekly = charts::weekly_history(ward, &info.name, &history).map_err(err)?;
+        let ttc = charts::weekly_ttc(ward, &info.name, &history, means.0, means.1).map_err(err)?;
+        let mut files = self.r.write_chart(&weekly, &url)?;
+        files += self.r.write_chart(&ttc, &url)?;
+        ctx.insert(
+            "weekly_chart",
+            &self.r.chart_view(&weekly, &url, true, false),
+        );
+        ctx.insert("ttc_chart", &self.r.chart_view(&ttc, &url, true, false));
+        Ok(files)
     }
 }
 

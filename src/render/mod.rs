@@ -5,6 +5,7 @@
 //! `base_url`. Every value that came from the city is escaped by Tera's autoescaping: templates
 //! never mark data as safe.
 
+pub mod charts;
 pub mod dashboard;
 
 use std::collections::BTreeMap;
@@ -39,6 +40,9 @@ pub enum RenderError {
         /// Layouts that exist.
         available: String,
     },
+    /// A chart, map or social card could not be made (a boundary file names itself).
+    #[error("{0}")]
+    Chart(String),
     /// Writing a file failed.
     #[error(transparent)]
     Publish(#[from] PublishError),

@@ -1,0 +1,157 @@
+//! Charts on pages: what a template needs to show a chart from [`crate::charts`] (inline SVG or
+//! an image, its table, downloads, embed snippet, alt text and citation), the chart's bundle
+//! (`.svg`, `.csv`, `.json`) written beside the page under a stable name, the boundary map in
+//! force on a day, and the pages' social cards.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use super::{RenderError, Renderer};
+use crate::charts::Chart;
+use crate::charts::card::{Card, card_png};
+use crate::charts::geo::{Boundaries, BoundaryCache};
+use crate::domain::Day;
+
+/// A chart to place on a page: drawn (or failed to draw) while the page's context was built,
+/// written when the page is written.
+pub struct Planned {
+    /// The folder (a page URL such as `ward/3/week/2020-12-28/`) its files go in.
+    pub dir: String,
+    /// The chart.
+    pub chart: Result<Chart, crate::charts::ChartError>,
+}
+
+/// `viewBox` width and height of an SVG document, for an `<img>`'s size (no layout shift).
+fn view_size(svg: &str) -> (f64, f64) {
+    let vb = svg
+        .split("viewBox=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or("0 0 480 300");
+    let n: Vec<f64> = vb
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    match n.as_slice() {
+        [_, _, w, h] => (*w, *h),
+        _ => (480.0, 300.0),
+    }
+}
+
+impl Renderer<'_> {
+    /// The template view of a chart whose files are in `dir`. `inline` puts the SVG in the page
+    /// (maps must be inline for their links to work); otherwise the page shows an `<img>`.
+    /// `table` adds the chart's own table (off where the page already shows the same numbers).
+    pub fn chart_view(&self, chart: &Chart, dir: &str, inline: bool, table: bool) -> Value {
+        let base = &self.input.config.site.base_url;
+        let src = format!("{dir}{}.svg", chart.id);
+        let (w, h) = view_size(&chart.svg);
+        // Display width 480 px for an embed; the height keeps the chart's proportions.
+        let embed_h = (480.0 * h / w.max(1.0)).round();
+        let citation = super::citation(self.input.config, self.input.as_of);
+        let embed = format!(
+            "<figure>\n<img src=\"{}\" alt=\"{}\" width=\"480\" height=\"{embed_h}\">\n<figcaption>{} <a href=\"{}\">{}</a></figcaption>\n</figure>",
+            base.join(&src),
+            super::xml_escape(&chart.alt),
+            super::xml_escape(&citation),
+            base.join(dir),
+            super::xml_escape(&chart.title)
+        );
+        json!({
+            "id": chart.id,
+            "title": chart.title,
+            "desc": chart.desc,
+            "alt": chart.alt,
+            // The SVG escapes every text it carries (crate::charts::escape), so the template may
+            // put it in the page as it is.
+            "svg": if inline { Some(chart.svg.as_str()) } else { None },
+            "src": src,
+            "width": w.round(),
+            "height": h.round(),
+            "csv": format!("{dir}{}.csv", chart.id),
+            "json": format!("{dir}{}.json", chart.id),
+            "embed": embed,
+            "table": if table {
+                Some(json!({
+                    "caption": chart.title,
+                    "header": chart.table.header(),
+                    "rows": chart.table.text_rows(),
+                    "csv": format!("{dir}{}.csv", chart.id),
+                }))
+            } else {
+                None
+            },
+        })
+    }
+
+    /// Writes a chart's bundle into `dir`: `ID.svg`, `ID.csv` and `ID.json` (the JSON also
+    /// carries the citation). Returns the number of files written.
+    pub fn write_chart(&self, chart: &Chart, dir: &str) -> Result<usize, RenderError> {
+        let out = self.out;
+        out.write(&format!("{dir}{}.svg", chart.id), chart.svg.as_bytes())?;
+        out.write(&format!("{dir}{}.csv", chart.id), chart.csv().as_bytes())?;
+        let mut doc = chart.json.clone();
+        doc["alt"] = json!(chart.alt);
+        doc["source"] = json!(super::citation(self.input.config, self.input.as_of));
+        out.write(
+            &format!("{dir}{}.json", chart.id),
+            &serde_json::to_vec(&doc).unwrap_or_default(),
+        )?;
+        Ok(3)
+    }
+
+    /// Writes planned charts, failing on the first that could not be drawn.
+    pub fn write_planned(&self, planned: &[Planned]) -> Result<usize, RenderError> {
+        let mut n = 0;
+        for p in planned {
+            match &p.chart {
+                Ok(c) => n += self.write_chart(c, &p.dir)?,
+                Err(e) => return Err(RenderError::Chart(e.to_string())),
+            }
+        }
+        Ok(n)
+    }
+
+    /// The ward boundaries in force on `day` and their name, when a map is configured.
+    pub fn boundaries_for(&self, day: Day) -> Option<(Arc<Boundaries>, String)> {
+        let config = self.input.config;
+        let map = config.boundary_for(day)?;
+        let b = BoundaryCache::global()
+            .get(&config.resolve(&map.file))
+            .ok()?;
+        Some((b, map.name.clone()))
+    }
+
+    /// Loads every configured boundary map, so a missing or broken file stops the build with
+    /// its name before any page is written.
+    pub fn check_boundaries(&self) -> Result<(), RenderError> {
+        let config = self.input.config;
+        for map in &config.boundaries {
+            BoundaryCache::global()
+                .get(&config.resolve(&map.file))
+                .map_err(|e| RenderError::Chart(format!("{e} (boundary map {:?})", map.name)))?;
+        }
+        Ok(())
+    }
+
+    /// Writes a social card at `path` and returns the path for [`super::PageMeta::image`].
+    pub fn card(
+        &self,
+        path: &str,
+        title: &str,
+        figure: &str,
+        caption: &str,
+    ) -> Result<String, RenderError> {
+        let card = Card {
+            site: self.input.config.site.title.clone(),
+            title: title.to_string(),
+            figure: figure.to_string(),
+            caption: caption.to_string(),
+            footer: super::citation(self.input.config, self.input.as_of),
+        };
+        let png = card_png(&card).map_err(|e| RenderError::Chart(e.to_string()))?;
+        self.out.write(path, &png)?;
+        Ok(path.to_string())
+    }
+}
