@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use serde::Serialize;
 
 use crate::config::Config;
-use crate::domain::{Day, UnixSeconds, WardNo, slugify};
+use crate::domain::{Day, DayClock, UnixSeconds, WardNo, slugify};
 use crate::store::RequestRef;
 
 /// Index of a service in [`Metrics::services`].
@@ -185,22 +185,24 @@ pub struct Metrics {
     slug_index: HashMap<String, ServiceIdx>,
 }
 
+/// A service code seen with a name, and the service it resolved to (none: excluded).
+type CodeResolution = (Option<String>, Option<ServiceIdx>);
+
 /// Assigns a service to each (code, name) the store holds: featured services by their codes and
 /// names, excluded types to nothing, every other type by its name's slug.
-struct Resolver<'c> {
-    config: &'c Config,
+struct Resolver {
     featured_by_code: HashMap<String, ServiceIdx>,
     featured_by_name: HashMap<String, ServiceIdx>,
     excluded: Vec<String>,
     services: Vec<ServiceInfo>,
     by_slug: HashMap<String, ServiceIdx>,
-    memo: HashMap<(Option<String>, String), Option<ServiceIdx>>,
+    /// Name → (code, resolution) pairs seen with that name.
+    memo: HashMap<String, Vec<CodeResolution>>,
 }
 
-impl<'c> Resolver<'c> {
-    fn new(config: &'c Config) -> Resolver<'c> {
+impl Resolver {
+    fn new(config: &Config) -> Resolver {
         let mut r = Resolver {
-            config,
             featured_by_code: HashMap::new(),
             featured_by_name: HashMap::new(),
             excluded: config
@@ -236,13 +238,20 @@ impl<'c> Resolver<'c> {
     }
 
     fn resolve(&mut self, code: Option<&str>, name: &str) -> Option<ServiceIdx> {
-        // The memo turns 10 million lookups into a few hundred resolutions.
-        let probe = (code.map(str::to_string), name.to_string());
-        if let Some(hit) = self.memo.get(&probe) {
-            return *hit;
+        // The memo turns 10 million lookups into a few hundred resolutions; it is keyed by name
+        // first so that a hit allocates nothing.
+        if let Some(hit) = self
+            .memo
+            .get(name)
+            .and_then(|codes| codes.iter().find(|(c, _)| c.as_deref() == code))
+        {
+            return hit.1;
         }
         let result = self.resolve_uncached(code, name);
-        self.memo.insert(probe, result);
+        self.memo
+            .entry(name.to_string())
+            .or_default()
+            .push((code.map(str::to_string), result));
         result
     }
 
@@ -305,8 +314,8 @@ struct Event {
 }
 
 /// Accumulates requests; [`Builder::finish`] produces the [`Metrics`].
-pub struct Builder<'c> {
-    resolver: Resolver<'c>,
+pub struct Builder {
+    resolver: Resolver,
     opened: Vec<u64>,
     closed: Vec<Event>,
     totals: Totals,
@@ -315,11 +324,13 @@ pub struct Builder<'c> {
     negative: HashMap<ServiceIdx, u64>,
     /// Per service, (open day, close-or-never day) for the backlog sweep.
     backlog_events: Vec<(ServiceIdx, i32, i32)>,
+    /// Instants to city-local days (two per request).
+    clock: DayClock,
 }
 
-impl<'c> Builder<'c> {
+impl Builder {
     /// A builder for the config's services, wards and time zone.
-    pub fn new(config: &'c Config) -> Builder<'c> {
+    pub fn new(config: &Config) -> Builder {
         Builder {
             resolver: Resolver::new(config),
             opened: Vec::new(),
@@ -328,6 +339,7 @@ impl<'c> Builder<'c> {
             wards: config.ward_count(),
             negative: HashMap::new(),
             backlog_events: Vec::new(),
+            clock: DayClock::new(config.tz()),
         }
     }
 
@@ -343,16 +355,15 @@ impl<'c> Builder<'c> {
             return;
         };
         self.totals.counted += 1;
-        let tz = self.resolver.config.tz();
         let ward = r.ward.filter(|w| (1..=self.wards).contains(w)).unwrap_or(0);
         if ward == 0 {
             self.totals.unassigned += 1;
         }
-        let opened_day = Day::of_instant(r.requested_at, tz);
+        let opened_day = self.clock.day(r.requested_at);
         self.opened.push(make_key(service, ward, opened_day));
         let mut closed_day_for_backlog = i32::MAX;
         if let Some(closed_at) = r.closed_at {
-            let closed_day = Day::of_instant(closed_at, tz);
+            let closed_day = self.clock.day(closed_at);
             let seconds: UnixSeconds = closed_at - r.requested_at;
             let ttc = if seconds < 0 {
                 self.totals.negative_durations += 1;
@@ -381,6 +392,7 @@ impl<'c> Builder<'c> {
             wards,
             negative,
             backlog_events,
+            clock: _,
         } = self;
         let mut services = resolver.services;
         // Featured first (config order), then the rest by name; remap indices accordingly.

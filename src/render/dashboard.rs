@@ -252,6 +252,10 @@ struct Dash<'r, 'a> {
     /// Rankings of every service for every week with pages: each is needed by 50 ward pages and
     /// one service page, so they are computed once, up front, in parallel.
     rankings: HashMap<(ServiceIdx, Day), Ranking>,
+    /// Each service's citywide figures for every week of the whole history, indexed by service:
+    /// every ward × service page shows them beside the ward's, so they are computed once per
+    /// service (on first use) rather than once per ward.
+    city_weeks: Vec<std::sync::OnceLock<Vec<WindowStats>>>,
 }
 
 /// Renders every dashboard page and data file.
@@ -280,6 +284,7 @@ pub fn render(r: &Renderer) -> Result<DashReport, RenderError> {
         range,
         files: Files { r },
         rankings,
+        city_weeks: m.service_ids().map(|_| Default::default()).collect(),
     };
     r.check_boundaries()?;
     let mut report = DashReport::default();
@@ -1061,14 +1066,21 @@ impl Dash<'_, '_> {
         let info = m.info(s);
         let url = urls::ward_service(ward, &info.slug);
         let first = m.first_day.unwrap_or(range.last).week_start();
+        let city_weeks = self.city_weeks[usize::from(s)].get_or_init(|| {
+            let mut all = Vec::new();
+            let mut monday = first;
+            while monday <= range.last_week {
+                all.push(m.city_window(s, monday, monday.plus(6)));
+                monday = monday.plus(7);
+            }
+            all
+        });
         let mut weeks = Vec::new();
         let mut monday = first;
-        while monday <= range.last_week {
-            let sunday = monday.plus(6);
-            let w = m.ward_window(s, ward, monday, sunday);
-            let city = m.city_window(s, monday, sunday);
+        for city in city_weeks {
+            let w = m.ward_window(s, ward, monday, monday.plus(6));
             if w.opened > 0 || w.closed > 0 || city.closed > 0 {
-                weeks.push((monday, w, city));
+                weeks.push((monday, w, *city));
             }
             monday = monday.plus(7);
         }
