@@ -240,6 +240,9 @@ def main():
     for k, v in r["targets"].items():
         print(f"  {k:<38} {'met' if v else 'MISSED'}")
     print(f"\nresults: {os.path.join(work, 'results.json')}")
+    if not agree:
+        # Speed is reported, never enforced; a wrong count is a bug, and fails the run.
+        raise SystemExit("benchmark: cwfy and DuckDB counted different numbers of opened requests")
 
 
 if __name__ == "__main__":

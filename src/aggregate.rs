@@ -382,6 +382,55 @@ impl Builder {
             .push((service, opened_day.0, closed_day_for_backlog));
     }
 
+    /// Takes in what another builder accumulated (another piece of the same store).
+    pub fn absorb(&mut self, other: Builder) {
+        // Map the other builder's service indices onto ours by resolving each (code, name) it
+        // saw, in a fixed order so that a service new to us is named the same way every time.
+        let mut seen: Vec<(ServiceIdx, &String, &Option<String>)> = other
+            .resolver
+            .memo
+            .iter()
+            .flat_map(|(name, codes)| {
+                codes
+                    .iter()
+                    .filter_map(move |(code, idx)| idx.map(|i| (i, name, code)))
+            })
+            .collect();
+        seen.sort();
+        let mut remap = vec![0 as ServiceIdx; other.resolver.services.len()];
+        for (theirs, name, code) in seen {
+            if let Some(ours) = self.resolver.resolve(code.as_deref(), name) {
+                remap[usize::from(theirs)] = ours;
+            }
+        }
+        let remap_key = |key: u64| -> u64 {
+            let s = (key >> 40) as usize;
+            (u64::from(remap[s]) << 40) | (key & ((1u64 << 40) - 1))
+        };
+        self.opened
+            .extend(other.opened.iter().map(|k| remap_key(*k)));
+        self.closed.extend(other.closed.iter().map(|e| Event {
+            key: remap_key(e.key),
+            ttc: e.ttc,
+        }));
+        self.backlog_events.extend(
+            other
+                .backlog_events
+                .iter()
+                .map(|(s, a, b)| (remap[usize::from(*s)], *a, *b)),
+        );
+        for (s, n) in &other.negative {
+            *self.negative.entry(remap[usize::from(*s)]).or_insert(0) += n;
+        }
+        let (t, o) = (&mut self.totals, &other.totals);
+        t.requests += o.requests;
+        t.counted += o.counted;
+        t.duplicates += o.duplicates;
+        t.excluded += o.excluded;
+        t.unassigned += o.unassigned;
+        t.negative_durations += o.negative_durations;
+    }
+
     /// Sorts and compacts everything into [`Metrics`].
     pub fn finish(self) -> Metrics {
         let Builder {
@@ -565,8 +614,9 @@ fn ttc_of(values: &mut [f32]) -> Option<Ttc> {
         return None;
     }
     let count = values.len();
-    let mean = values.iter().map(|v| f64::from(*v)).sum::<f64>() / count as f64;
+    // Sorted before summing, so the mean does not depend on the order the store was read in.
     values.sort_unstable_by(|a, b| a.total_cmp(b));
+    let mean = values.iter().map(|v| f64::from(*v)).sum::<f64>() / count as f64;
     let median = if count % 2 == 1 {
         f64::from(values[count / 2])
     } else {
@@ -585,6 +635,24 @@ impl Metrics {
         let mut builder = Builder::new(config);
         scan(&mut |r| builder.add(r));
         builder.finish()
+    }
+
+    /// Like [`Metrics::build`] with the store read in `parts` pieces at once: `scan` gets one
+    /// [`Builder`] per piece and feeds each from its own thread. The result does not depend on
+    /// how the requests were split.
+    pub fn build_in_parts(
+        config: &Config,
+        parts: usize,
+        scan: impl FnOnce(&mut [Builder]),
+    ) -> Metrics {
+        let mut builders: Vec<Builder> = (0..parts.max(1)).map(|_| Builder::new(config)).collect();
+        scan(&mut builders);
+        let mut rest = builders.into_iter();
+        let mut first = rest.next().unwrap_or_else(|| Builder::new(config));
+        for other in rest {
+            first.absorb(other);
+        }
+        first.finish()
     }
 
     /// A service's index by slug.
@@ -941,6 +1009,67 @@ mod tests {
         assert_eq!(m.backlog(p, mon), 4);
         assert_eq!(m.backlog(p, mon.plus(1)), 3);
         assert_eq!(m.backlog(p, mon.plus(3)), 2);
+    }
+
+    #[test]
+    fn a_store_read_in_pieces_gives_the_same_metrics_as_one_read() {
+        let c = config();
+        let names = [
+            (Some("PHF"), "Pothole in Street Complaint"),
+            (None, "Graffiti Removal"),
+            (Some("SCB"), "Sanitation Code Violation"),
+            (None, "311 INFORMATION ONLY CALL"),
+            (None, "graffiti removal "),
+            (Some("X"), "Tree Trim"),
+        ];
+        let mut x: u64 = 7;
+        let mut next = move |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        let requests: Vec<RequestRef<'static>> = (0..600)
+            .map(|_| {
+                let (code, name) = names[next(names.len() as u64) as usize];
+                let open = MON + (next(40 * DAY as u64) as i64) - 10 * DAY;
+                let close = (next(3) > 0).then(|| open + next(9 * DAY as u64) as i64 - DAY / 2);
+                let ward = [None, Some(1), Some(2), Some(3), Some(9)][next(5) as usize];
+                req(code, name, open, close, ward, next(10) == 0)
+            })
+            .collect();
+        let whole = Metrics::build(&c, |add| requests.iter().for_each(|r| add(*r)));
+        for pieces in [2, 3] {
+            let split = Metrics::build_in_parts(&c, pieces, |builders| {
+                let size = requests.len().div_ceil(pieces);
+                for (b, chunk) in builders.iter_mut().zip(requests.chunks(size)) {
+                    chunk.iter().for_each(|r| b.add(*r));
+                }
+            });
+            assert_eq!(
+                format!("{:?}", split.services),
+                format!("{:?}", whole.services)
+            );
+            assert_eq!(format!("{:?}", split.totals), format!("{:?}", whole.totals));
+            let (from, to) = (
+                Day::of_instant(MON, c.tz()).plus(-12),
+                Day::of_instant(MON, c.tz()).plus(50),
+            );
+            for s in whole.service_ids() {
+                for w in 0..=3 {
+                    for monday in (from.0..to.0).step_by(7).map(Day) {
+                        assert_eq!(
+                            split.ward_window(s, w, monday, monday.plus(6)),
+                            whole.ward_window(s, w, monday, monday.plus(6))
+                        );
+                    }
+                }
+                for d in from.0..to.0 {
+                    assert_eq!(split.backlog(s, Day(d)), whole.backlog(s, Day(d)));
+                    assert_eq!(split.city_opened(s, Day(d)), whole.city_opened(s, Day(d)));
+                }
+            }
+        }
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //   1. axe-core: zero WCAG 2.1 A/AA violations on each page;
 //   2. without JavaScript, each page shows the same text, numbers, charts and tables;
 //   3. at 360 px nothing scrolls sideways and no text is cut; at 1280 px the content uses the width.
-// With CWFY_SCREENSHOTS=1 it also saves docs/screenshot-phone.png and docs/screenshot-desktop.png.
+// With CWFY_SCREENSHOTS=1 it also saves the README's docs/screenshot-phone-ward.png and
+// docs/screenshot-desktop-day.png.
 //
 // Usage: node browser.mjs SITE_DIR BASE_URL      (BASE_URL: where `cwfy serve` serves SITE_DIR)
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -88,8 +89,13 @@ async function overflow(page) {
     for (const el of document.body.querySelectorAll('*')) {
       const style = getComputedStyle(el);
       if (style.display === 'none' || style.visibility === 'hidden') continue;
-      const r = el.getBoundingClientRect();
-      if (r.width === 0 && r.height === 0) continue;
+      const box = el.getBoundingClientRect();
+      if (box.width === 0 && box.height === 0) continue;
+      // An SVG clips what it draws to its own box (a map's neighbouring wards run past its
+      // edge): what shows of an element inside one ends at the SVG's edge.
+      const svg = el.ownerSVGElement ? el.closest('svg') : null;
+      const clip = svg && getComputedStyle(svg).overflow !== 'visible' ? svg.getBoundingClientRect().right : Infinity;
+      const r = { right: Math.min(box.right, clip) };
       // The skip link waits off-screen until focused.
       if (el.classList.contains('skip')) continue;
       if (r.right > width + 0.5 && !scrolls(el)) {
@@ -152,11 +158,18 @@ for (const [kind, path] of Object.entries(pages)) {
 }
 
 if (process.env.CWFY_SCREENSHOTS === '1') {
+  // The README's two screenshots: a ward's week in review on a phone, a day's charts on a desktop.
   const docs = resolve(new URL('../../docs', import.meta.url).pathname);
-  const phone = await open(browser, pages.home, { width: 360, height: 740 });
-  await phone.screenshot({ path: join(docs, 'screenshot-phone.png') });
-  const desktop = await open(browser, pages.home, { width: 1280, height: 800 });
-  await desktop.screenshot({ path: join(docs, 'screenshot-desktop.png') });
+  const shots = [
+    ['screenshot-phone-ward.png', pages['ward week'], { width: 360, height: 740 }],
+    ['screenshot-desktop-day.png', pages.home, { width: 1280, height: 800 }],
+  ];
+  for (const [file, url, size] of shots) {
+    const page = await open(browser, url, size);
+    await page.evaluate(() => document.querySelector('main h2')?.scrollIntoView());
+    await page.screenshot({ path: join(docs, file) });
+    await page.close();
+  }
   console.log(`screenshots saved in ${docs}`);
 }
 

@@ -10,7 +10,7 @@
 # Needs: chromium (apt-get install -y chromium), Java 17+ (default-jre-headless), Node 20+ and
 # `npm ci --ignore-scripts` in tests/browser.
 # Environment: CWFY_BIN (the cwfy binary; default target/debug/cwfy, built if missing),
-# CWFY_SCREENSHOTS=1 (save docs/screenshot-phone.png and docs/screenshot-desktop.png),
+# CWFY_SCREENSHOTS=1 (save the README's docs/screenshot-phone-ward.png and screenshot-desktop-day.png),
 # CWFY_KEEP=1 (keep the temporary folder with the built site).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"

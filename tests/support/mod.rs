@@ -136,7 +136,8 @@ pub fn code_and_stderr(out: &Output) -> (i32, String) {
 }
 
 /// The markup of an HTML document with everything that cannot start a tag removed: the text of
-/// `<title>` (RCDATA) and quoted attribute values. What remains shows every element the browser
+/// `<title>` and `<textarea>` (RCDATA: the embed snippets are markup shown as text) and quoted
+/// attribute values. What remains shows every element the browser
 /// would create, so a `<script` in it is a live script.
 pub fn live_markup(html: &str) -> String {
     let mut out = String::with_capacity(html.len());
@@ -178,12 +179,15 @@ pub fn live_markup(html: &str) -> String {
         }
         out.push_str(&kept);
         rest = &rest[end..];
-        if tag.to_ascii_lowercase().starts_with("<title") {
-            let close = rest
-                .to_ascii_lowercase()
-                .find("</title")
-                .unwrap_or(rest.len());
-            rest = &rest[close..];
+        let lower = tag.to_ascii_lowercase();
+        for rcdata in ["title", "textarea"] {
+            if lower.starts_with(&format!("<{rcdata}")) {
+                let close = rest
+                    .to_ascii_lowercase()
+                    .find(&format!("</{rcdata}"))
+                    .unwrap_or(rest.len());
+                rest = &rest[close..];
+            }
         }
     }
     out.push_str(rest);
