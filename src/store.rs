@@ -142,7 +142,8 @@ pub enum Incoming {
         request: Box<Request>,
         /// Cleaning notes (recorded as `cleaned` rows).
         notes: Vec<String>,
-        /// File and line, or URL, it came from.
+        /// File and line, or URL, it came from: recorded with the notes, so only made (by
+        /// `Parsed::into_incoming`) when there are notes, and empty otherwise.
         origin: String,
         /// `None` when `request.raw` is the record as received; the header naming its fields
         /// when it is a CSV row as a JSON array (see [`Store::raw_header`]).

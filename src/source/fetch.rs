@@ -847,9 +847,8 @@ impl Fetcher<'_> {
             previous_page = Some(fingerprint);
             for raw in &records {
                 let raw = raw.get();
-                let origin = url.to_string();
                 let item = self.endpoint.parse(raw, self.normalizer).into_incoming(
-                    origin,
+                    || url.to_string(),
                     || raw.to_string(),
                     None,
                     &mut fetched.samples,

@@ -145,7 +145,7 @@ impl Batcher {
     fn push(
         &mut self,
         parsed: Parsed,
-        origin: String,
+        origin: impl FnOnce() -> String,
         raw: impl FnOnce() -> String,
         header: Option<RawHeader>,
     ) -> Result<(), Stop> {
@@ -362,7 +362,7 @@ fn import_csv(
             }
         }
         let line = record.position().map(|p| p.line()).unwrap_or(line);
-        let origin = format!("{display}:{line}");
+        let origin = || format!("{display}:{line}");
         match csv::StringRecord::from_byte_record(std::mem::take(&mut record)) {
             Ok(row) => {
                 let parsed = socrata::parse_csv_row(header, &row, n);
@@ -436,7 +436,7 @@ fn import_json(
             return Ok(());
         }
         line_no += 1;
-        let origin = format!("{display}:{line_no}");
+        let origin = || format!("{display}:{line_no}");
         let line = match std::str::from_utf8(&bytes) {
             Ok(s) => s.trim(),
             Err(_) => {
@@ -467,21 +467,26 @@ fn import_json_array(
     format: Format,
     n: &Normalizer,
 ) -> Result<(), Stop> {
-    let line_of = |raw: &str| {
+    // Elements come in order, so newlines are counted on from the previous one.
+    let mut counted = (0, 1);
+    let mut line_of = |raw: &str| {
         let offset = (raw.as_ptr() as usize)
             .saturating_sub(text.as_ptr() as usize)
             .min(text.len());
-        text.as_bytes()[..offset]
+        let (from, line) = counted;
+        let newlines = text.as_bytes()[from.min(offset)..offset]
             .iter()
             .filter(|b| **b == b'\n')
-            .count()
-            + 1
+            .count();
+        counted = (offset, line + newlines);
+        line + newlines
     };
     let mut stopped = None;
     let mut each = |raw: &RawValue| -> bool {
         let raw = raw.get();
-        let origin = format!("{display}:{}", line_of(raw));
+        let line = line_of(raw);
         let parsed = parse_json_element(format, raw, n);
+        let origin = || format!("{display}:{line}");
         match batcher.push(parsed, origin, || raw.to_string(), None) {
             Ok(()) => true,
             Err(stop) => {

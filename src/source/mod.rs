@@ -33,13 +33,14 @@ pub enum Parsed {
 
 impl Parsed {
     /// The record on its way to the store (the one conversion `cwfy import` and `cwfy fetch`
-    /// share). `origin` is where it came from (file:line or URL); `raw` gives the record as
-    /// received, asked for only when it is ignored or rejected (a request carries its own);
-    /// `header` names the fields of a request's raw CSV row. A rejection's `origin: reason` is
-    /// also added to `samples` while it holds fewer than `max_samples`.
+    /// share). `origin` gives where it came from (file:line or URL) and `raw` the record as
+    /// received; each is asked for only when it is recorded (a request carries its own raw
+    /// record, and its origin is recorded only with cleaning notes). `header` names the fields of
+    /// a request's raw CSV row. A rejection's `origin: reason` is also added to `samples` while
+    /// it holds fewer than `max_samples`.
     pub fn into_incoming(
         self,
-        origin: String,
+        origin: impl FnOnce() -> String,
         raw: impl FnOnce() -> String,
         header: Option<RawHeader>,
         samples: &mut Vec<String>,
@@ -48,16 +49,21 @@ impl Parsed {
         match self {
             Parsed::Request(request, notes) => Incoming::Request {
                 request,
+                origin: if notes.is_empty() {
+                    String::new()
+                } else {
+                    origin()
+                },
                 notes,
-                origin,
                 header,
             },
             Parsed::Ignored(reason) => Incoming::Ignored {
                 reason,
-                origin,
+                origin: origin(),
                 raw: raw(),
             },
             Parsed::Rejected(reason) => {
+                let origin = origin();
                 if samples.len() < max_samples {
                     samples.push(format!("{origin}: {reason}"));
                 }

@@ -167,10 +167,47 @@ pub fn parse_csv_row(header: &CsvHeader, row: &csv::StringRecord, n: &Normalizer
 /// A CSV row's raw record: a JSON array of its fields, in column order (far smaller than an
 /// object repeating every column name, and as faithful: the header is stored once).
 pub fn raw_row(row: &csv::StringRecord) -> String {
-    let mut out = Vec::with_capacity(row.as_byte_record().as_slice().len() + 3 * row.len() + 2);
-    let mut json = serde_json::Serializer::new(&mut out);
-    serde::Serializer::collect_seq(&mut json, row.iter()).expect("writing to memory cannot fail");
-    String::from_utf8(out).expect("serde_json writes UTF-8")
+    let mut out = String::with_capacity(row.as_byte_record().as_slice().len() + 3 * row.len() + 2);
+    out.push('[');
+    for (i, field) in row.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_string(&mut out, field);
+    }
+    out.push(']');
+    out
+}
+
+/// Appends `text` as a JSON string, escaped as serde_json escapes it.
+fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    let mut start = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // `b` is ASCII, so `i` is a character boundary.
+        out.push_str(&text[start..i]);
+        if escape.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+            out.push(char::from(b"0123456789abcdef"[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&text[start..]);
+    out.push('"');
 }
 
 /// Parses one SODA JSON record (an object keyed by column names).
@@ -297,6 +334,22 @@ mod tests {
             .records()
             .map(|r| parse_csv_row(&header, &r.unwrap(), &n()))
             .collect()
+    }
+
+    #[test]
+    fn raw_rows_are_json_arrays_as_serde_json_writes_them() {
+        let fields = [
+            "SR1",
+            "",
+            "{'a': '{\"b\": \"\"}'}",
+            "back\\slash",
+            "tab\tnew\nline\rbell\u{7}\u{8}\u{c}\u{1f}",
+            "Ünïcödé ✓",
+        ];
+        let raw = raw_row(&csv::StringRecord::from(fields.to_vec()));
+        assert_eq!(raw, serde_json::to_string(&fields).unwrap());
+        let back: Vec<String> = serde_json::from_str(&raw).unwrap();
+        assert_eq!(back, fields);
     }
 
     #[test]
