@@ -596,7 +596,14 @@ impl Store {
                     "UPDATE requests SET service_code=?2, service_name=?3, status=?4, is_closed=?5, requested_at=?6, updated_at=?7, closed_at=?8, ward=?9, duplicate=?10, parent_id=?11, lat=?12, long=?13, address=?14, description=?15, media_url=?16, channel=?17, source=?18 WHERE rowid_key=?1",
                 )
                 .map_err(e)?;
-            let mut put_raw = tx
+            // A new request's raw record is a plain insert: INSERT OR REPLACE may delete a row
+            // first, which makes SQLite open a statement journal for every execution.
+            let mut add_raw = tx
+                .prepare_cached(
+                    "INSERT INTO raw_records(request_key, raw, header) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(e)?;
+            let mut replace_raw = tx
                 .prepare_cached(
                     "INSERT OR REPLACE INTO raw_records(request_key, raw, header) VALUES (?1, ?2, ?3)",
                 )
@@ -640,9 +647,13 @@ impl Store {
                                 fields[16]
                             ])
                             .map_err(e)?;
-                        let key = if inserted > 0 {
+                        let written = if inserted > 0 {
                             counts.new += 1;
-                            Some(tx.last_insert_rowid())
+                            let key = tx.last_insert_rowid();
+                            add_raw
+                                .execute(params![key, r.raw, header.map(|h| h.0)])
+                                .map_err(e)?;
+                            true
                         } else {
                             let (key, stored): (i64, Option<i64>) = find
                                 .query_row([&r.id], |row| Ok((row.get(0)?, row.get(1)?)))
@@ -656,31 +667,29 @@ impl Store {
                                         fields[15], fields[16]
                                     ])
                                     .map_err(e)?;
+                                replace_raw
+                                    .execute(params![key, r.raw, header.map(|h| h.0)])
+                                    .map_err(e)?;
                                 counts.updated += 1;
-                                Some(key)
+                                true
                             } else {
                                 counts.unchanged += 1;
-                                None
+                                false
                             }
                         };
-                        if let Some(key) = key {
-                            put_raw
-                                .execute(params![key, r.raw, header.map(|h| h.0)])
+                        if written && !notes.is_empty() {
+                            counts.cleaned += 1;
+                            reject
+                                .execute(params![
+                                    run.0,
+                                    origin,
+                                    r.id,
+                                    "cleaned",
+                                    notes.join("; "),
+                                    Option::<String>::None,
+                                    at
+                                ])
                                 .map_err(e)?;
-                            if !notes.is_empty() {
-                                counts.cleaned += 1;
-                                reject
-                                    .execute(params![
-                                        run.0,
-                                        origin,
-                                        r.id,
-                                        "cleaned",
-                                        notes.join("; "),
-                                        Option::<String>::None,
-                                        at
-                                    ])
-                                    .map_err(e)?;
-                            }
                         }
                     }
                     Incoming::Ignored {
