@@ -312,7 +312,7 @@ struct Checkpoints {
     done: u64,
     /// Frames in the WAL at the last checkpoint.
     wal_frames: i64,
-    /// The thread is to stop.
+    /// The thread is to stop, or has.
     stop: bool,
 }
 
@@ -324,6 +324,16 @@ impl Checkpointer {
         let theirs = Arc::clone(&shared);
         let thread = std::thread::spawn(move || {
             let (state, changed) = &*theirs;
+            // However this thread ends, a writer waiting for it must not wait forever.
+            struct Gone<'a>(&'a (Mutex<Checkpoints>, Condvar));
+            impl Drop for Gone<'_> {
+                fn drop(&mut self) {
+                    let (state, changed) = self.0;
+                    state.lock().unwrap_or_else(PoisonError::into_inner).stop = true;
+                    changed.notify_all();
+                }
+            }
+            let _gone = Gone(&theirs);
             loop {
                 let asked = {
                     let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
@@ -364,7 +374,7 @@ impl Checkpointer {
         let (state, changed) = &*self.shared;
         let mut s = state.lock().unwrap_or_else(PoisonError::into_inner);
         if s.wal_frames > WAL_LIMIT_FRAMES {
-            while s.done != s.asked {
+            while s.done != s.asked && !s.stop {
                 s = changed.wait(s).unwrap_or_else(PoisonError::into_inner);
             }
             // This write starts the WAL over (unless a reader holds on to it).
