@@ -28,7 +28,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, ValueEnum};
 use cwfy::domain::{Day, Request, SourceKind, UnixSeconds};
-use cwfy::store::{Counts, Incoming, Store};
+use cwfy::store::{Counts, Incoming, RawHeader, Store};
 use jiff::tz::{Disambiguation, TimeZone};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -834,13 +834,9 @@ fn request(
     }
 }
 
-/// The CSV row re-encoded as a JSON object keyed by the header, as `cwfy import` stores it.
+/// The CSV row as `cwfy import` stores it: a JSON array of its fields (named by the header).
 fn csv_raw(row: &[String]) -> String {
-    let mut map = Map::new();
-    for (name, value) in V6VF_HEADER.iter().zip(row) {
-        map.insert((*name).to_string(), Value::String(value.clone()));
-    }
-    Value::Object(map).to_string()
+    cwfy::source::socrata::raw_row(&csv::StringRecord::from(row.to_vec()))
 }
 
 // ----------------------------------------------------------------------------------------------
@@ -854,6 +850,8 @@ enum Sink {
         run: cwfy::store::RunId,
         batch: Vec<Incoming>,
         counts: Counts,
+        /// The CSV header naming the fields of raw rows (none for Open311 records).
+        header: Option<RawHeader>,
     },
 }
 
@@ -870,11 +868,16 @@ impl Sink {
                 &format!("synthetic city, seed {}", args.seed),
                 None,
             )?;
+            let header = match args.format {
+                Format::Csv => Some(store.raw_header(V6VF_HEADER)?),
+                Format::Open311 => None,
+            };
             return Ok(Sink::Store {
                 store: Box::new(store),
                 run,
                 batch: Vec::with_capacity(BATCH),
                 counts: Counts::default(),
+                header,
             });
         }
         let out = args.out.as_deref().unwrap_or(Path::new("-"));
@@ -917,6 +920,7 @@ impl Sink {
                 run,
                 batch,
                 counts,
+                header,
             } => {
                 let raw = match format {
                     Format::Csv => csv_raw(&csv_row(life, snap)),
@@ -926,6 +930,7 @@ impl Sink {
                     request: Box::new(request(life, snap, format, raw, clock)),
                     notes: Vec::new(),
                     origin: "synthetic city".into(),
+                    header: *header,
                 });
                 if batch.len() >= BATCH {
                     counts.add(store.write_batch(*run, batch)?);
@@ -945,6 +950,7 @@ impl Sink {
                 run,
                 batch,
                 mut counts,
+                ..
             } => {
                 counts.add(store.write_batch(run, &batch)?);
                 store.finish_run(run, counts, 0, "ok", "")?;

@@ -93,7 +93,8 @@ pub struct Request {
     pub channel: Option<String>,
     /// Which format the record came from.
     pub source: SourceKind,
-    /// The record exactly as received (JSON text, or the CSV row re-encoded as a JSON object).
+    /// The record as received: JSON text as sent, or a CSV row as a JSON array of its fields
+    /// (the store keeps the header naming them; `Store::raw` gives the row as a JSON object).
     pub raw: String,
 }
 

@@ -847,29 +847,13 @@ impl Fetcher<'_> {
             previous_page = Some(fingerprint);
             for raw in &records {
                 let raw = raw.get();
-                let origin = url.to_string();
-                let item = match self.endpoint.parse(raw, self.normalizer) {
-                    Parsed::Request(request, notes) => Incoming::Request {
-                        request,
-                        notes,
-                        origin,
-                    },
-                    Parsed::Ignored(reason) => Incoming::Ignored {
-                        reason,
-                        origin,
-                        raw: raw.to_string(),
-                    },
-                    Parsed::Rejected(reason) => {
-                        if fetched.samples.len() < SAMPLES {
-                            fetched.samples.push(format!("{origin}: {reason}"));
-                        }
-                        Incoming::Rejected {
-                            reason,
-                            origin,
-                            raw: raw.to_string(),
-                        }
-                    }
-                };
+                let item = self.endpoint.parse(raw, self.normalizer).into_incoming(
+                    || url.to_string(),
+                    || raw.to_string(),
+                    None,
+                    &mut fetched.samples,
+                    SAMPLES,
+                );
                 fetched.items.push(item);
             }
             if !full {

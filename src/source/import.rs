@@ -8,12 +8,13 @@
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender};
 
 use serde::de::{DeserializeSeed, SeqAccess, Visitor};
 use serde_json::value::RawValue;
 
 use super::{Normalizer, Parsed, open311, socrata};
-use crate::store::{Counts, Incoming, RunId, Store, StoreError};
+use crate::store::{Counts, Incoming, RawHeader, RunId, Store, StoreError};
 
 /// Records written per transaction.
 pub const BATCH: usize = 20_000;
@@ -128,40 +129,27 @@ pub fn detect(path: &Path, head: &[u8]) -> Result<Format, ImportError> {
     }
 }
 
-/// Collects records into batches and writes each batch to the store.
-struct Sink<'a> {
-    store: &'a mut Store,
-    run: RunId,
+/// Rejection messages kept for the report.
+const SAMPLES: usize = 10;
+
+/// Collects parsed records into batches for the thread that writes them to the store.
+struct Batcher {
     batch: Vec<Incoming>,
-    counts: Counts,
+    to_store: SyncSender<Vec<Incoming>>,
+    /// Batches the writer is done with, emptied here (freeing their records on this thread).
+    written: Receiver<Vec<Incoming>>,
     samples: Vec<String>,
-    on_batch: &'a mut dyn FnMut(u64),
 }
 
-impl Sink<'_> {
-    fn push(&mut self, parsed: Parsed, origin: String, raw: &str) -> Result<(), StoreError> {
-        let item = match parsed {
-            Parsed::Request(request, notes) => Incoming::Request {
-                request,
-                notes,
-                origin,
-            },
-            Parsed::Ignored(reason) => Incoming::Ignored {
-                reason,
-                origin,
-                raw: raw.to_string(),
-            },
-            Parsed::Rejected(reason) => {
-                if self.samples.len() < 10 {
-                    self.samples.push(format!("{origin}: {reason}"));
-                }
-                Incoming::Rejected {
-                    reason,
-                    origin,
-                    raw: raw.to_string(),
-                }
-            }
-        };
+impl Batcher {
+    fn push(
+        &mut self,
+        parsed: Parsed,
+        origin: impl FnOnce() -> String,
+        raw: impl FnOnce() -> String,
+        header: Option<RawHeader>,
+    ) -> Result<(), Stop> {
+        let item = parsed.into_incoming(origin, raw, header, &mut self.samples, SAMPLES);
         self.batch.push(item);
         if self.batch.len() >= BATCH {
             self.flush()?;
@@ -169,18 +157,27 @@ impl Sink<'_> {
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), StoreError> {
+    fn flush(&mut self) -> Result<(), Stop> {
         if !self.batch.is_empty() {
-            let c = self.store.write_batch(self.run, &self.batch)?;
-            self.counts.add(c);
-            self.batch.clear();
-            (self.on_batch)(self.counts.seen());
+            let next = match self.written.try_recv() {
+                Ok(mut done) => {
+                    done.clear();
+                    done
+                }
+                Err(_) => Vec::with_capacity(BATCH),
+            };
+            let batch = std::mem::replace(&mut self.batch, next);
+            // The writer stops receiving only when the store failed; it reports why.
+            self.to_store.send(batch).map_err(|_| Stop::WriterStopped)?;
         }
         Ok(())
     }
 }
 
 /// Imports one file. `on_batch` is told the running record count after each batch.
+///
+/// One thread reads and parses the file while this one writes the batches to the store, each in
+/// its own transaction, in file order.
 pub fn import_file(
     store: &mut Store,
     path: &Path,
@@ -202,31 +199,38 @@ pub fn import_file(
     };
     let display = path.display().to_string();
     let run = store.begin_run("import", &format.to_string(), &display, None)?;
-    let mut sink = Sink {
-        store,
-        run,
-        batch: Vec::new(),
-        counts: Counts::default(),
-        samples: Vec::new(),
-        on_batch,
-    };
     let chained = std::io::Cursor::new(head).chain(file);
-    let result = match format {
-        Format::Csv => import_csv(&mut sink, &display, chained, n),
-        Format::Open311 | Format::SocrataJson => {
-            import_json(&mut sink, &display, chained, format, n)
+    let display = display.as_str();
+    store.background_checkpoints(true)?;
+    let (result, counts, samples) = match format {
+        Format::Csv => {
+            let mut reader = csv::ReaderBuilder::new()
+                .flexible(true)
+                .buffer_capacity(1 << 20)
+                .from_reader(chained);
+            match csv_header(&mut reader, display) {
+                Ok(header) => {
+                    let raw_header = store.raw_header(header.names.iter().map(String::as_str))?;
+                    pipeline(store, run, on_batch, |batcher| {
+                        import_csv(batcher, display, reader, &header, raw_header, n)
+                    })
+                }
+                Err(stop) => (Err(stop), Counts::default(), Vec::new()),
+            }
         }
+        Format::Open311 | Format::SocrataJson => pipeline(store, run, on_batch, |batcher| {
+            import_json(batcher, display, chained, format, n)
+        }),
     };
+    store.background_checkpoints(false)?;
     let broken_at = match result {
         Ok(()) => None,
         Err(Stop::Broken(msg)) => Some(msg),
         Err(Stop::Store(e)) => return Err(e.into()),
         Err(Stop::Io(e)) => return Err(read_err(e)),
+        Err(Stop::WriterStopped) => unreachable!("the writer's error is reported instead"),
     };
-    sink.flush()?;
     let status = if broken_at.is_some() { "partial" } else { "ok" };
-    let counts = sink.counts;
-    let samples = sink.samples;
     store.finish_run(run, counts, 0, status, broken_at.as_deref().unwrap_or(""))?;
     Ok(ImportReport {
         path: path.to_path_buf(),
@@ -235,6 +239,64 @@ pub fn import_file(
         broken_at,
         samples,
     })
+}
+
+/// Runs `parse` on its own thread, writing the batches it makes to the store on this one.
+/// Returns how reading ended, the counts of what was written, and the rejection samples.
+fn pipeline(
+    store: &mut Store,
+    run: RunId,
+    on_batch: &mut dyn FnMut(u64),
+    parse: impl FnOnce(&mut Batcher) -> Result<(), Stop> + Send,
+) -> (Result<(), Stop>, Counts, Vec<String>) {
+    let mut counts = Counts::default();
+    let (to_store, batches) = std::sync::mpsc::sync_channel(1);
+    let (give_back, written) = std::sync::mpsc::channel();
+    let (result, samples) = std::thread::scope(|scope| {
+        let parser = scope.spawn(move || {
+            let mut batcher = Batcher {
+                batch: Vec::with_capacity(BATCH),
+                to_store,
+                written,
+                samples: Vec::new(),
+            };
+            let mut result = parse(&mut batcher);
+            // Records before a break in the file are kept; after a read error nothing more is
+            // written (the file cannot be trusted to end where it seems to).
+            if matches!(result, Ok(()) | Err(Stop::Broken(_)))
+                && let Err(stop) = batcher.flush()
+            {
+                result = Err(stop);
+            }
+            (result, batcher.samples)
+        });
+        let mut store_error = None;
+        for batch in &batches {
+            match store.write_batch(run, &batch) {
+                Ok(c) => {
+                    counts.add(c);
+                    on_batch(counts.seen());
+                    // Only fails once the parser is done; the batch is then freed here.
+                    let _ = give_back.send(batch);
+                }
+                Err(e) => {
+                    store_error = Some(e);
+                    break;
+                }
+            }
+        }
+        // Closing the channel stops the parser at its next batch.
+        drop(batches);
+        let (result, samples) = match parser.join() {
+            Ok(done) => done,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        match store_error {
+            Some(e) => (Err(Stop::Store(e)), samples),
+            None => (result, samples),
+        }
+    });
+    (result, counts, samples)
 }
 
 fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -253,21 +315,15 @@ enum Stop {
     Broken(String),
     Store(StoreError),
     Io(std::io::Error),
+    /// The store writer stopped (it has the error).
+    WriterStopped,
 }
 
-impl From<StoreError> for Stop {
-    fn from(e: StoreError) -> Stop {
-        Stop::Store(e)
-    }
-}
-
-fn import_csv(
-    sink: &mut Sink,
+/// Reads a CSV file's header row.
+fn csv_header(
+    reader: &mut csv::Reader<impl Read>,
     display: &str,
-    input: impl Read,
-    n: &Normalizer,
-) -> Result<(), Stop> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(input);
+) -> Result<socrata::CsvHeader, Stop> {
     let header = match reader.byte_headers() {
         Ok(h) => csv::StringRecord::from_byte_record_lossy(h.clone()),
         Err(e) => {
@@ -276,11 +332,22 @@ fn import_csv(
             )));
         }
     };
-    let Some(header) = socrata::CsvHeader::new(&header) else {
-        return Err(Stop::Broken(format!(
+    socrata::CsvHeader::new(&header).ok_or_else(|| {
+        Stop::Broken(format!(
             "{display}:1: no sr_number or Service Request Number column"
-        )));
-    };
+        ))
+    })
+}
+
+fn import_csv(
+    batcher: &mut Batcher,
+    display: &str,
+    mut reader: csv::Reader<impl Read>,
+    header: &socrata::CsvHeader,
+    raw_header: RawHeader,
+    n: &Normalizer,
+) -> Result<(), Stop> {
+    // One record buffer serves every row: it is lent to a `StringRecord` and taken back.
     let mut record = csv::ByteRecord::new();
     loop {
         let line = reader.position().line() + 1;
@@ -295,20 +362,19 @@ fn import_csv(
             }
         }
         let line = record.position().map(|p| p.line()).unwrap_or(line);
-        let origin = format!("{display}:{line}");
-        match csv::StringRecord::from_byte_record(record.clone()) {
+        let origin = || format!("{display}:{line}");
+        match csv::StringRecord::from_byte_record(std::mem::take(&mut record)) {
             Ok(row) => {
-                let parsed = socrata::parse_csv_row(&header, &row, n);
-                let raw = match &parsed {
-                    Parsed::Request(..) => String::new(),
-                    _ => row.iter().collect::<Vec<_>>().join(","),
-                };
-                sink.push(parsed, origin, &raw)?;
+                let parsed = socrata::parse_csv_row(header, &row, n);
+                let raw = || row.iter().collect::<Vec<_>>().join(",");
+                batcher.push(parsed, origin, raw, Some(raw_header))?;
+                record = row.into_byte_record();
             }
             Err(e) => {
-                let lossy = String::from_utf8_lossy(record.as_slice()).into_owned();
                 let reason = format!("invalid UTF-8 in field {}", e.utf8_error().field() + 1);
-                sink.push(Parsed::Rejected(reason), origin, &lossy)?;
+                record = e.into_byte_record();
+                let lossy = || String::from_utf8_lossy(record.as_slice()).into_owned();
+                batcher.push(Parsed::Rejected(reason), origin, lossy, None)?;
             }
         }
     }
@@ -325,7 +391,7 @@ fn parse_json_element(format: Format, raw: &str, n: &Normalizer) -> Parsed {
 }
 
 fn import_json(
-    sink: &mut Sink,
+    batcher: &mut Batcher,
     display: &str,
     input: impl Read,
     format: Format,
@@ -359,7 +425,7 @@ fn import_json(
             }
             return Err(Stop::Io(e));
         }
-        return import_json_array(sink, display, &text, format, n);
+        return import_json_array(batcher, display, &text, format, n);
     }
     let mut line_no = 0u64;
     let mut bytes = Vec::new();
@@ -370,12 +436,17 @@ fn import_json(
             return Ok(());
         }
         line_no += 1;
-        let origin = format!("{display}:{line_no}");
+        let origin = || format!("{display}:{line_no}");
         let line = match std::str::from_utf8(&bytes) {
             Ok(s) => s.trim(),
             Err(_) => {
-                let lossy = String::from_utf8_lossy(&bytes).into_owned();
-                sink.push(Parsed::Rejected("invalid UTF-8".into()), origin, &lossy)?;
+                let lossy = || String::from_utf8_lossy(&bytes).into_owned();
+                batcher.push(
+                    Parsed::Rejected("invalid UTF-8".into()),
+                    origin,
+                    lossy,
+                    None,
+                )?;
                 continue;
             }
         };
@@ -384,36 +455,42 @@ fn import_json(
             continue;
         }
         let parsed = parse_json_element(format, line, n);
-        sink.push(parsed, origin, line)?;
+        batcher.push(parsed, origin, || line.to_string(), None)?;
     }
 }
 
 /// Streams the elements of a JSON array, keeping every element before a syntax error.
 fn import_json_array(
-    sink: &mut Sink,
+    batcher: &mut Batcher,
     display: &str,
     text: &str,
     format: Format,
     n: &Normalizer,
 ) -> Result<(), Stop> {
-    let line_of = |raw: &str| {
+    // Elements come in order, so newlines are counted on from the previous one.
+    let mut counted = (0, 1);
+    let mut line_of = |raw: &str| {
         let offset = (raw.as_ptr() as usize)
             .saturating_sub(text.as_ptr() as usize)
             .min(text.len());
-        text.as_bytes()[..offset]
+        let (from, line) = counted;
+        let newlines = text.as_bytes()[from.min(offset)..offset]
             .iter()
             .filter(|b| **b == b'\n')
-            .count()
-            + 1
+            .count();
+        counted = (offset, line + newlines);
+        line + newlines
     };
-    let mut store_error = None;
+    let mut stopped = None;
     let mut each = |raw: &RawValue| -> bool {
         let raw = raw.get();
-        let origin = format!("{display}:{}", line_of(raw));
-        match sink.push(parse_json_element(format, raw, n), origin, raw) {
+        let line = line_of(raw);
+        let parsed = parse_json_element(format, raw, n);
+        let origin = || format!("{display}:{line}");
+        match batcher.push(parsed, origin, || raw.to_string(), None) {
             Ok(()) => true,
-            Err(e) => {
-                store_error = Some(e);
+            Err(stop) => {
+                stopped = Some(stop);
                 false
             }
         }
@@ -422,8 +499,8 @@ fn import_json_array(
     let result = ArraySeed { each: &mut each }
         .deserialize(&mut de)
         .and_then(|()| de.end());
-    if let Some(e) = store_error {
-        return Err(Stop::Store(e));
+    if let Some(stop) = stopped {
+        return Err(stop);
     }
     result.map_err(|e| Stop::Broken(format!("{display}:{}: the JSON breaks off: {e}", e.line())))
 }
@@ -567,5 +644,85 @@ mod tests {
             "{:?}",
             report.samples
         );
+    }
+
+    #[test]
+    fn csv_reimport_counts_and_keeps_the_newest_with_its_raw_row() {
+        let head = "sr_number,sr_type,status,created_date,last_modified_date,ward\n";
+        let first = format!(
+            "{head}SR1,Pothole,Open,2021-01-01T00:00:00,2021-01-01T00:00:00,3\nSR2,Pothole,Open,2021-01-01T00:00:00,2021-01-01T00:00:00,99\n,Pothole,Open,2021-01-01T00:00:00,,3\n"
+        );
+        let (report, mut store) = import("a.csv", first.as_bytes());
+        let c = report.counts;
+        assert_eq!(
+            (
+                c.new,
+                c.updated,
+                c.unchanged,
+                c.ignored,
+                c.rejected,
+                c.cleaned
+            ),
+            (2, 0, 0, 1, 0, 1)
+        );
+        let raw: serde_json::Value =
+            serde_json::from_str(&store.raw("SR1").unwrap().unwrap()).unwrap();
+        assert_eq!(raw["status"], "Open");
+        assert_eq!(raw["ward"], "3");
+        // The same rows again change nothing; a newer version of SR1 replaces it, an older one
+        // of SR2 does not.
+        let second = format!(
+            "{head}SR1,Pothole,Completed,2021-01-01T00:00:00,2021-01-02T00:00:00,3\nSR2,Pothole,Completed,2021-01-01T00:00:00,2020-12-31T00:00:00,3\nSR1,Pothole,Open,2021-01-01T00:00:00,2021-01-01T00:00:00,3\n"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("b.csv");
+        std::fs::write(&path, second).unwrap();
+        let report = import_file(&mut store, &path, None, &n(), &mut |_| {}).unwrap();
+        let c = report.counts;
+        assert_eq!((c.new, c.updated, c.unchanged), (0, 1, 2));
+        let raw: serde_json::Value =
+            serde_json::from_str(&store.raw("SR1").unwrap().unwrap()).unwrap();
+        assert_eq!(raw["status"], "Completed");
+        let raw: serde_json::Value =
+            serde_json::from_str(&store.raw("SR2").unwrap().unwrap()).unwrap();
+        assert_eq!(raw["status"], "Open");
+        assert_eq!(store.request_count().unwrap(), 2);
+    }
+
+    #[test]
+    fn many_batches_arrive_in_order_with_running_counts() {
+        let mut text = String::from("sr_number,sr_type,status,created_date,ward\n");
+        for i in 0..(2 * BATCH + 7) {
+            text.push_str(&format!("SR{i},Pothole,Open,2021-01-01T00:00:00,3\n"));
+        }
+        // The last row repeats the first: it must see it, whatever batch it is in.
+        text.push_str("SR0,Pothole,Open,2021-01-01T00:00:00,3\n");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.csv");
+        std::fs::write(&path, text).unwrap();
+        let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+        let mut seen = Vec::new();
+        let report = import_file(&mut store, &path, None, &n(), &mut |s| seen.push(s)).unwrap();
+        assert_eq!(
+            (report.counts.new, report.counts.unchanged),
+            (2 * BATCH as u64 + 7, 1)
+        );
+        assert_eq!(
+            seen,
+            vec![BATCH as u64, 2 * BATCH as u64, 2 * BATCH as u64 + 8]
+        );
+        let first: i64 = store
+            .connection()
+            .query_row(
+                "SELECT min(rowid_key) FROM requests WHERE id = 'SR0'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        let last: i64 = store
+            .connection()
+            .query_row("SELECT max(rowid_key) FROM requests", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!((first, last), (1, 2 * BATCH as i64 + 7));
     }
 }

@@ -15,6 +15,7 @@ use jiff::tz::{Disambiguation, TimeZone};
 use jiff::{Timestamp, Zoned};
 
 use crate::domain::{Request, UnixSeconds, WardNo};
+use crate::store::{Incoming, RawHeader};
 
 /// Longest free text kept (addresses, descriptions); longer text is cut and the cut recorded.
 pub const MAX_TEXT_CHARS: usize = 4_000;
@@ -28,6 +29,52 @@ pub enum Parsed {
     Ignored(String),
     /// Unusable, with the reason.
     Rejected(String),
+}
+
+impl Parsed {
+    /// The record on its way to the store (the one conversion `cwfy import` and `cwfy fetch`
+    /// share). `origin` gives where it came from (file:line or URL) and `raw` the record as
+    /// received; each is asked for only when it is recorded (a request carries its own raw
+    /// record, and its origin is recorded only with cleaning notes). `header` names the fields of
+    /// a request's raw CSV row. A rejection's `origin: reason` is also added to `samples` while
+    /// it holds fewer than `max_samples`.
+    pub fn into_incoming(
+        self,
+        origin: impl FnOnce() -> String,
+        raw: impl FnOnce() -> String,
+        header: Option<RawHeader>,
+        samples: &mut Vec<String>,
+        max_samples: usize,
+    ) -> Incoming {
+        match self {
+            Parsed::Request(request, notes) => Incoming::Request {
+                request,
+                origin: if notes.is_empty() {
+                    String::new()
+                } else {
+                    origin()
+                },
+                notes,
+                header,
+            },
+            Parsed::Ignored(reason) => Incoming::Ignored {
+                reason,
+                origin: origin(),
+                raw: raw(),
+            },
+            Parsed::Rejected(reason) => {
+                let origin = origin();
+                if samples.len() < max_samples {
+                    samples.push(format!("{origin}: {reason}"));
+                }
+                Incoming::Rejected {
+                    reason,
+                    origin,
+                    raw: raw(),
+                }
+            }
+        }
+    }
 }
 
 /// The rules of SPEC §4 that depend on the city: its time zone and number of wards.
@@ -70,25 +117,39 @@ impl Normalizer {
                 self.max_year
             )
         };
-        let seconds = if let Ok(ts) = text.parse::<Timestamp>() {
-            ts.as_second()
-        } else {
-            let civil = text
-                .parse::<DateTime>()
-                .or_else(|_| text.replacen(' ', "T", 1).parse::<DateTime>())
-                .map_err(|_| format!("{} is not a date and time", quote(text)))?;
-            if !(MIN_YEAR..=self.max_year).contains(&civil.year()) {
-                return Err(outside());
-            }
-            self.tz
-                .to_ambiguous_zoned(civil)
-                .disambiguate(Disambiguation::Earlier)
-                .map_err(|e| format!("{}: {e}", quote(text)))?
-                .timestamp()
-                .as_second()
+        // The portal's layout (`2021-01-01T00:00:09.000`) is read without the general parser.
+        let civil = match local_fixed(text) {
+            Some(civil) => civil,
+            None => match text.parse::<Timestamp>() {
+                Ok(ts) => {
+                    let seconds = ts.as_second();
+                    let year = Timestamp::from_second(seconds)
+                        .map(|t| self.tz.to_datetime(t).year())
+                        .unwrap_or(0);
+                    if !(MIN_YEAR..=self.max_year).contains(&year) {
+                        return Err(outside());
+                    }
+                    return Ok(seconds);
+                }
+                Err(_) => text
+                    .parse::<DateTime>()
+                    .or_else(|_| text.replacen(' ', "T", 1).parse::<DateTime>())
+                    .map_err(|_| format!("{} is not a date and time", quote(text)))?,
+            },
         };
+        if !(MIN_YEAR..=self.max_year).contains(&civil.year()) {
+            return Err(outside());
+        }
+        let ts = self
+            .tz
+            .to_ambiguous_timestamp(civil)
+            .disambiguate(Disambiguation::Earlier)
+            .map_err(|e| format!("{}: {e}", quote(text)))?;
+        let seconds = ts.as_second();
+        // In a gap the instant's local year can differ from the civil one only at a year's
+        // turn; check the instant as the other path does.
         let year = Timestamp::from_second(seconds)
-            .map(|t| t.to_zoned(self.tz.clone()).year())
+            .map(|t| self.tz.to_datetime(t).year())
             .unwrap_or(0);
         if !(MIN_YEAR..=self.max_year).contains(&year) {
             return Err(outside());
@@ -107,6 +168,42 @@ impl Normalizer {
     }
 }
 
+/// `YYYY-MM-DDTHH:MM:SS` (or a space for the `T`), with an optional fraction of 1–9 digits and
+/// no offset; `None` for anything else, which the general parser then reads.
+fn local_fixed(text: &str) -> Option<DateTime> {
+    let b = text.as_bytes();
+    if b.len() < 19 || !matches!(b[10], b'T' | b' ') {
+        return None;
+    }
+    let digits = |range: std::ops::Range<usize>| -> Option<i32> {
+        b[range].iter().try_fold(0i32, |acc, &c| {
+            c.is_ascii_digit().then(|| acc * 10 + i32::from(c - b'0'))
+        })
+    };
+    if b[4] != b'-' || b[7] != b'-' || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let nanos = match &b[19..] {
+        [] => 0,
+        [b'.', fraction @ ..] if (1..=9).contains(&fraction.len()) => {
+            let value = digits(20..b.len())?;
+            value * 10i32.pow(9 - fraction.len() as u32)
+        }
+        _ => return None,
+    };
+    DateTime::new(
+        i16::try_from(digits(0..4)?).ok()?,
+        digits(5..7)? as i8,
+        digits(8..10)? as i8,
+        digits(11..13)? as i8,
+        digits(14..16)? as i8,
+        // A leap second (`:60`) is left to the general parser.
+        i8::try_from(digits(17..19)?).ok().filter(|s| *s < 60)?,
+        nanos,
+    )
+    .ok()
+}
+
 /// Parses a coordinate, keeping it only when finite, in range and not the 0,0 placeholder.
 pub fn coordinate(text: &str, limit: f64) -> Option<f64> {
     let v: f64 = text.trim().parse().ok()?;
@@ -116,28 +213,28 @@ pub fn coordinate(text: &str, limit: f64) -> Option<f64> {
 /// Cleans untrusted text: drops control characters (keeping newlines and tabs), trims, cuts to
 /// [`MAX_TEXT_CHARS`]. Returns `None` for empty text, and a note when something was changed.
 pub fn clean_text(field: &str, text: &str, notes: &mut Vec<String>) -> Option<String> {
-    let had_controls = text
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t');
-    let mut cleaned: String = if had_controls {
-        notes.push(format!("{field}: control characters removed"));
-        text.chars()
-            .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
-            .collect()
+    let is_dropped = |c: char| c.is_control() && c != '\n' && c != '\t';
+    let had_controls = if text.is_ascii() {
+        text.bytes().any(|b| is_dropped(char::from(b)))
     } else {
-        text.to_string()
+        text.chars().any(is_dropped)
     };
-    let trimmed = cleaned.trim();
-    if trimmed.len() != cleaned.len() {
-        cleaned = trimmed.to_string();
-    }
-    if cleaned.chars().count() > MAX_TEXT_CHARS {
-        let cut: String = cleaned.chars().take(MAX_TEXT_CHARS).collect();
-        notes.push(format!(
-            "{field}: cut from {} to {MAX_TEXT_CHARS} characters",
-            cleaned.chars().count()
-        ));
-        cleaned = cut;
+    let cleaned = if had_controls {
+        notes.push(format!("{field}: control characters removed"));
+        let kept: String = text.chars().filter(|c| !is_dropped(*c)).collect();
+        kept.trim().to_string()
+    } else {
+        text.trim().to_string()
+    };
+    // A text no longer than the limit in bytes is no longer in characters.
+    if cleaned.len() > MAX_TEXT_CHARS {
+        let chars = cleaned.chars().count();
+        if chars > MAX_TEXT_CHARS {
+            notes.push(format!(
+                "{field}: cut from {chars} to {MAX_TEXT_CHARS} characters"
+            ));
+            return Some(cleaned.chars().take(MAX_TEXT_CHARS).collect());
+        }
     }
     (!cleaned.is_empty()).then_some(cleaned)
 }
@@ -176,10 +273,10 @@ pub fn quote(text: &str) -> String {
 
 /// The truthiness the sources use for flags: `true`, `"true"`, `"True"`, `1`, `"1"`, `"Y"`.
 pub fn truthy(text: &str) -> bool {
-    matches!(
-        text.trim().to_ascii_lowercase().as_str(),
-        "true" | "1" | "y" | "yes" | "t"
-    )
+    let text = text.trim();
+    ["true", "1", "y", "yes", "t"]
+        .iter()
+        .any(|t| text.eq_ignore_ascii_case(t))
 }
 
 #[cfg(test)]
@@ -269,5 +366,54 @@ mod tests {
         assert_eq!(coordinate("NaN", 90.0), None);
         assert_eq!(coordinate("41.8", 90.0), Some(41.8));
         assert_eq!(coordinate("0.0", 90.0), None);
+    }
+
+    #[test]
+    fn the_portal_layout_reads_as_the_general_parser_does() {
+        let n = n();
+        let general = |text: &str| {
+            let civil = text
+                .parse::<DateTime>()
+                .or_else(|_| text.replacen(' ', "T", 1).parse::<DateTime>())
+                .unwrap();
+            n.tz.to_ambiguous_timestamp(civil)
+                .disambiguate(Disambiguation::Earlier)
+                .unwrap()
+                .as_second()
+        };
+        for text in [
+            "2021-01-01T00:00:09.000",
+            "2021-01-01 00:00:09",
+            "2021-03-14T02:30:00.5",
+            "2021-11-07T01:30:00.123456789",
+            "2020-02-29T23:59:59",
+            "1990-01-01T00:00:00.000",
+        ] {
+            assert!(local_fixed(text).is_some(), "{text}");
+            assert_eq!(n.timestamp(text).unwrap(), general(text), "{text}");
+        }
+        // Anything else goes to the general parser, which decides.
+        for text in [
+            "2021-01-01T00:00:60",
+            "2021-01-01T00:00:09Z",
+            "2021-01-01T00:00:09.0000000001",
+            "2021-01-01T00:00:09.",
+            "2021-1-01T00:00:09",
+            "+2021-01-01T00:00:09",
+        ] {
+            assert_eq!(local_fixed(text), None, "{text}");
+        }
+        for bad in [
+            "2021-02-30T00:00:00",
+            "2021-01-01T24:00:00",
+            "2021-13-01T00:00:00",
+        ] {
+            assert_eq!(local_fixed(bad), None, "{bad}");
+            assert!(
+                n.timestamp(bad).unwrap_err().contains("not a date"),
+                "{bad}"
+            );
+        }
+        assert_eq!(n.timestamp("2021-01-01T00:00:09Z").unwrap(), 1_609_459_209);
     }
 }

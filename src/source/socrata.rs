@@ -2,7 +2,7 @@
 //! per-type datasets (pot holes, graffiti, rodents, …) in their Title Case or snake_case CSV
 //! layouts.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::open311::text_of;
 use super::{Normalizer, Parsed, clean_text, coordinate, quote, truthy};
@@ -150,7 +150,8 @@ impl CsvHeader {
     }
 }
 
-/// Parses one CSV row. `raw` receives the row as a JSON object keyed by the header.
+/// Parses one CSV row. The request's `raw` is the row as a JSON array of its fields (see
+/// [`raw_row`]), named by the header's columns (`Store::raw_header`).
 pub fn parse_csv_row(header: &CsvHeader, row: &csv::StringRecord, n: &Normalizer) -> Parsed {
     if row.len() != header.names.len() {
         return Parsed::Rejected(format!(
@@ -159,13 +160,63 @@ pub fn parse_csv_row(header: &CsvHeader, row: &csv::StringRecord, n: &Normalizer
             header.names.len()
         ));
     }
-    let mut raw = Map::new();
-    for (name, value) in header.names.iter().zip(row.iter()) {
-        raw.insert(name.clone(), Value::String(value.to_string()));
-    }
-    let raw = Value::Object(raw).to_string();
     let get = |f: Field| header.index[f as usize].and_then(|i| row.get(i));
-    parse_fields(get, header.layout, raw, n)
+    parse_fields(get, header.layout, || raw_row(row), n)
+}
+
+/// A CSV row's raw record: a JSON array of its fields, in column order (far smaller than an
+/// object repeating every column name, and as faithful: the header is stored once).
+pub fn raw_row(row: &csv::StringRecord) -> String {
+    let mut out = String::with_capacity(row.as_byte_record().as_slice().len() + 3 * row.len() + 2);
+    out.push('[');
+    for (i, field) in row.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_string(&mut out, field);
+    }
+    out.push(']');
+    out
+}
+
+/// Appends `text` as a JSON string, escaped as serde_json escapes it.
+fn push_json_string(out: &mut String, text: &str) {
+    out.push('"');
+    // Most fields need no escape; this test runs without branches (so vectorised).
+    let needs_escape = text.bytes().fold(false, |any, b| {
+        any | (b < 0x20) | (b == b'"') | (b == b'\\')
+    });
+    if !needs_escape {
+        out.push_str(text);
+        out.push('"');
+        return;
+    }
+    let mut start = 0;
+    for (i, b) in text.bytes().enumerate() {
+        let escape = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        // `b` is ASCII, so `i` is a character boundary.
+        out.push_str(&text[start..i]);
+        if escape.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+            out.push(char::from(b"0123456789abcdef"[usize::from(b & 0xf)]));
+        } else {
+            out.push_str(escape);
+        }
+        start = i + 1;
+    }
+    out.push_str(&text[start..]);
+    out.push('"');
 }
 
 /// Parses one SODA JSON record (an object keyed by column names).
@@ -185,13 +236,14 @@ pub fn parse_json_record(raw: &str, value: &Value, n: &Normalizer) -> Parsed {
             .find(|(k, _)| k == col)
             .and_then(|(_, v)| v.as_deref())
     };
-    parse_fields(get, layout, raw.to_string(), n)
+    parse_fields(get, layout, || raw.to_string(), n)
 }
 
+/// Reads the fields; `raw` makes the raw record (only for a request).
 fn parse_fields<'a>(
     get: impl Fn(Field) -> Option<&'a str>,
     layout: Layout,
-    raw: String,
+    raw: impl FnOnce() -> String,
     n: &Normalizer,
 ) -> Parsed {
     let mut notes = Vec::new();
@@ -221,12 +273,18 @@ fn parse_fields<'a>(
     let updated_at = optional_time(Field::Updated, "last modified date", &mut notes);
     let closed_date = optional_time(Field::Closed, "closed date", &mut notes);
     let status = get(Field::Status).unwrap_or_default().trim().to_string();
-    let status_lower = status.to_ascii_lowercase();
-    let is_open = status_lower.is_empty() || status_lower.starts_with("open");
+    let is_open = status.is_empty()
+        || status
+            .get(..4)
+            .is_some_and(|s| s.eq_ignore_ascii_case("open"));
     let closed_at = if is_open { None } else { closed_date };
     let duplicate = match layout {
         Layout::Portal => get(Field::Duplicate).is_some_and(truthy),
-        Layout::Legacy => status_lower.trim_end().ends_with("- dup"),
+        Layout::Legacy => status
+            .len()
+            .checked_sub(5)
+            .and_then(|at| status.get(at..))
+            .is_some_and(|end| end.eq_ignore_ascii_case("- dup")),
     };
     let ward_text = get(Field::Ward).unwrap_or_default();
     let ward = n.ward(ward_text);
@@ -260,7 +318,7 @@ fn parse_fields<'a>(
             media_url: None,
             channel: get(Field::Channel).and_then(|s| clean_text("origin", s, &mut notes)),
             source,
-            raw,
+            raw: raw(),
             id,
         }),
         notes,
@@ -285,6 +343,22 @@ mod tests {
             .records()
             .map(|r| parse_csv_row(&header, &r.unwrap(), &n()))
             .collect()
+    }
+
+    #[test]
+    fn raw_rows_are_json_arrays_as_serde_json_writes_them() {
+        let fields = [
+            "SR1",
+            "",
+            "{'a': '{\"b\": \"\"}'}",
+            "back\\slash",
+            "tab\tnew\nline\rbell\u{7}\u{8}\u{c}\u{1f}",
+            "Ünïcödé ✓",
+        ];
+        let raw = raw_row(&csv::StringRecord::from(fields.to_vec()));
+        assert_eq!(raw, serde_json::to_string(&fields).unwrap());
+        let back: Vec<String> = serde_json::from_str(&raw).unwrap();
+        assert_eq!(back, fields);
     }
 
     #[test]
@@ -317,7 +391,8 @@ mod tests {
         assert_eq!(r.channel.as_deref(), Some("Internet"));
         assert_eq!(r.source, SourceKind::Socrata);
         let raw: Value = serde_json::from_str(&r.raw).unwrap();
-        assert_eq!(raw["sr_number"], "SR1");
+        assert_eq!(raw[0], "SR1");
+        assert_eq!(raw.as_array().unwrap().len(), 14);
         let Parsed::Request(r, notes) = &parsed[1] else {
             panic!("{parsed:?}")
         };
