@@ -201,7 +201,6 @@ pub fn import_file(
     let run = store.begin_run("import", &format.to_string(), &display, None)?;
     let chained = std::io::Cursor::new(head).chain(file);
     let display = display.as_str();
-    store.background_checkpoints(true)?;
     let (result, counts, samples) = match format {
         Format::Csv => {
             let mut reader = csv::ReaderBuilder::new()
@@ -222,7 +221,6 @@ pub fn import_file(
             import_json(batcher, display, chained, format, n)
         }),
     };
-    store.background_checkpoints(false)?;
     let broken_at = match result {
         Ok(()) => None,
         Err(Stop::Broken(msg)) => Some(msg),
@@ -243,6 +241,7 @@ pub fn import_file(
 
 /// Runs `parse` on its own thread, writing the batches it makes to the store on this one.
 /// Returns how reading ended, the counts of what was written, and the rejection samples.
+/// Meanwhile the store checkpoints its WAL on a thread of its own.
 fn pipeline(
     store: &mut Store,
     run: RunId,
@@ -250,6 +249,9 @@ fn pipeline(
     parse: impl FnOnce(&mut Batcher) -> Result<(), Stop> + Send,
 ) -> (Result<(), Stop>, Counts, Vec<String>) {
     let mut counts = Counts::default();
+    if let Err(e) = store.background_checkpoints(true) {
+        return (Err(Stop::Store(e)), counts, Vec::new());
+    }
     let (to_store, batches) = std::sync::mpsc::sync_channel(1);
     let (give_back, written) = std::sync::mpsc::channel();
     let (result, samples) = std::thread::scope(|scope| {
@@ -291,7 +293,8 @@ fn pipeline(
             Ok(done) => done,
             Err(panic) => std::panic::resume_unwind(panic),
         };
-        match store_error {
+        let back_to_normal = store.background_checkpoints(false);
+        match store_error.or(back_to_normal.err()) {
             Some(e) => (Err(Stop::Store(e)), samples),
             None => (result, samples),
         }
