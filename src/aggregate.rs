@@ -62,6 +62,12 @@ fn make_key(service: ServiceIdx, ward: WardNo, day: Day) -> u64 {
     (u64::from(service) << 40) | (u64::from(ward) << 32) | u64::from((day.0 as u32) ^ 0x8000_0000)
 }
 
+/// The key with its service index replaced through `remap` (old index → new).
+fn remap_service(key: u64, remap: &[ServiceIdx]) -> u64 {
+    let s = (key >> 40) as usize;
+    (u64::from(remap[s]) << 40) | (key & ((1u64 << 40) - 1))
+}
+
 fn key_day(key: u64) -> Day {
     Day(((key as u32) ^ 0x8000_0000) as i32)
 }
@@ -403,10 +409,7 @@ impl Builder {
                 remap[usize::from(theirs)] = ours;
             }
         }
-        let remap_key = |key: u64| -> u64 {
-            let s = (key >> 40) as usize;
-            (u64::from(remap[s]) << 40) | (key & ((1u64 << 40) - 1))
-        };
+        let remap_key = |key: u64| remap_service(key, &remap);
         self.opened
             .extend(other.opened.iter().map(|k| remap_key(*k)));
         self.closed.extend(other.closed.iter().map(|e| Event {
@@ -457,10 +460,7 @@ impl Builder {
         for (new, old) in order.iter().enumerate() {
             remap[*old] = new as ServiceIdx;
         }
-        let remap_key = |key: u64| -> u64 {
-            let s = (key >> 40) as usize;
-            (u64::from(remap[s]) << 40) | (key & ((1u64 << 40) - 1))
-        };
+        let remap_key = |key: u64| remap_service(key, &remap);
         opened.par_iter_mut().for_each(|k| *k = remap_key(*k));
         closed.par_iter_mut().for_each(|e| e.key = remap_key(e.key));
         for (old, n) in &negative {

@@ -1841,16 +1841,7 @@ impl Dash<'_, '_> {
             .max_by_key(|(s, closed)| (*closed, std::cmp::Reverse(*s)));
         if let Some((s, _)) = best {
             let ranking = self.ranking(s, monday);
-            let ranked: Vec<charts::RankedWard> = ranking
-                .ranked
-                .iter()
-                .map(|r| charts::RankedWard {
-                    rank: r.rank,
-                    ward: r.ward,
-                    closed: r.closed,
-                    ttc_mean_days: r.ttc_mean_days,
-                })
-                .collect();
+            let ranked = ranked_wards(&ranking);
             let chart = charts::ttc_ranking(
                 "ttc-ranking",
                 &m.info(s).name,
@@ -1937,16 +1928,7 @@ impl Dash<'_, '_> {
             &self.r.chart_view(&wards, page_url, true, false),
         );
         let ranking = self.ranking(s, monday);
-        let ranked: Vec<charts::RankedWard> = ranking
-            .ranked
-            .iter()
-            .map(|r| charts::RankedWard {
-                rank: r.rank,
-                ward: r.ward,
-                closed: r.closed,
-                ttc_mean_days: r.ttc_mean_days,
-            })
-            .collect();
+        let ranked = ranked_wards(&ranking);
         let chart = charts::ttc_ranking(
             "ttc-ranking",
             &info.name,
@@ -1997,6 +1979,20 @@ impl Dash<'_, '_> {
         ctx.insert("ttc_chart", &self.r.chart_view(&ttc, &url, true, false));
         Ok(files)
     }
+}
+
+/// A ranking's ranked wards as the TTC ranking chart takes them.
+fn ranked_wards(ranking: &Ranking) -> Vec<charts::RankedWard> {
+    ranking
+        .ranked
+        .iter()
+        .map(|r| charts::RankedWard {
+            rank: r.rank,
+            ward: r.ward,
+            closed: r.closed,
+            ttc_mean_days: r.ttc_mean_days,
+        })
+        .collect()
 }
 
 #[cfg(test)]
