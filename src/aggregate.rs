@@ -189,6 +189,10 @@ pub struct Metrics {
     cells: Vec<Cell>,
     ttc_values: Vec<f32>,
     slug_index: HashMap<String, ServiceIdx>,
+    /// Per span day: a digest of everything counted on that day (see [`Metrics::history_digest`]).
+    day_digests: Vec<u128>,
+    /// Per span day: the digests of every day up to and including it, chained.
+    history_digests: Vec<u128>,
 }
 
 /// A service code seen with a name, and the service it resolved to (none: excluded).
@@ -569,7 +573,7 @@ impl Builder {
                 delta[s][(close - span_start.0) as usize] -= 1;
             }
         }
-        let backlog = delta
+        let backlog: Vec<Vec<u32>> = delta
             .into_iter()
             .map(|d| {
                 let mut run = 0i64;
@@ -588,6 +592,14 @@ impl Builder {
             .enumerate()
             .map(|(i, s)| (s.slug.clone(), i as ServiceIdx))
             .collect();
+        let day_digests = day_digests(&cells, &ttc_values, &backlog, span_start, span_len);
+        let history_digests = day_digests
+            .iter()
+            .scan(0u128, |chain, d| {
+                *chain = chain_digest(*chain, *d);
+                Some(*chain)
+            })
+            .collect();
         Metrics {
             services,
             wards,
@@ -605,8 +617,71 @@ impl Builder {
             cells,
             ttc_values,
             slug_index,
+            day_digests,
+            history_digests,
         }
     }
+}
+
+/// SplitMix64's finaliser: a fast, well-spread 64-bit mix (change detection, not security).
+fn mix64(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// A 128-bit digest of `value` folded into `state` (two independent 64-bit lanes).
+fn fold128(state: u128, value: u64) -> u128 {
+    let (a, b) = ((state >> 64) as u64, state as u64);
+    let a = mix64(a ^ value);
+    let b = mix64(b.rotate_left(17) ^ value ^ 0x6a09_e667_f3bc_c908);
+    (u128::from(a) << 64) | u128::from(b)
+}
+
+fn chain_digest(chain: u128, day: u128) -> u128 {
+    fold128(fold128(chain, (day >> 64) as u64), day as u64)
+}
+
+/// A cell's digest: its service, ward, day, counts and times to close.
+fn cell_digest(cell: &Cell, ttc_values: &[f32]) -> u128 {
+    let h = fold128(
+        fold128(0, cell.key),
+        (u64::from(cell.opened) << 32) | u64::from(cell.closed),
+    );
+    // Summed: the order of a cell's times to close depends on how the store was read.
+    let start = cell.ttc_start as usize;
+    let ttc = ttc_values[start..start + cell.ttc_len as usize]
+        .iter()
+        .fold(0u128, |sum, v| {
+            sum.wrapping_add(fold128(h, u64::from(v.to_bits())))
+        });
+    h.wrapping_add(ttc)
+}
+
+/// Each span day's digest: every cell of the day (its service, ward, counts and each time to
+/// close) and each service's backlog that evening. Cells and times are summed, so their order
+/// does not matter; a change to any figure of a day changes that day's digest.
+fn day_digests(
+    cells: &[Cell],
+    ttc_values: &[f32],
+    backlog: &[Vec<u32>],
+    span_start: Day,
+    span_len: usize,
+) -> Vec<u128> {
+    let mut digests = vec![0u128; span_len];
+    for cell in cells {
+        let i = (cell.day().0 - span_start.0) as usize;
+        let Some(slot) = digests.get_mut(i) else {
+            continue;
+        };
+        *slot = slot.wrapping_add(cell_digest(cell, ttc_values));
+    }
+    for (s, days) in backlog.iter().enumerate() {
+        for (slot, open) in digests.iter_mut().zip(days) {
+            *slot = slot.wrapping_add(fold128(s as u128, u64::from(*open)));
+        }
+    }
+    digests
 }
 
 fn ttc_of(values: &mut [f32]) -> Option<Ttc> {
@@ -653,6 +728,39 @@ impl Metrics {
             first.absorb(other);
         }
         first.finish()
+    }
+
+    /// A digest of every figure of every day up to and including `through`: a page drawn only
+    /// from those days (a past day with its baselines and backlog, a past week) can be kept as it
+    /// is while this digest stays the same.
+    pub fn history_digest(&self, through: Day) -> u128 {
+        if self.span_len == 0 || through < self.span_start {
+            return 0;
+        }
+        let i = ((through.0 - self.span_start.0) as usize).min(self.span_len - 1);
+        self.history_digests[i]
+    }
+
+    /// A digest of every figure of the days `[from, to]` alone (all services and wards).
+    pub fn window_digest(&self, from: Day, to: Day) -> u128 {
+        match self.span_range(from, to) {
+            Some((a, b)) => self.day_digests[a..=b]
+                .iter()
+                .fold(fold128(0, (b - a) as u64), |chain, d| {
+                    chain_digest(chain, *d)
+                }),
+            None => 0,
+        }
+    }
+
+    /// A digest of one service's figures in one ward (0: unassigned) on every day up to and
+    /// including `through`.
+    pub fn ward_history_digest(&self, s: ServiceIdx, ward: WardNo, through: Day) -> u128 {
+        self.cells(s, ward, Day(i32::MIN + 1), through)
+            .iter()
+            .fold(0u128, |chain, cell| {
+                chain_digest(chain, cell_digest(cell, &self.ttc_values))
+            })
     }
 
     /// A service's index by slug.
@@ -846,7 +954,12 @@ impl Metrics {
     /// The 6 days with the most opened requests of a service in a ward, over the whole store
     /// (ties: most recent first).
     pub fn highs(&self, s: ServiceIdx, ward: WardNo) -> Vec<(Day, u64)> {
-        let all = self.cells(s, ward, Day(i32::MIN + 1), Day(i32::MAX - 1));
+        self.highs_through(s, ward, Day(i32::MAX - 1))
+    }
+
+    /// [`Metrics::highs`] over the days up to and including `through`.
+    pub fn highs_through(&self, s: ServiceIdx, ward: WardNo, through: Day) -> Vec<(Day, u64)> {
+        let all = self.cells(s, ward, Day(i32::MIN + 1), through);
         let mut days: Vec<(Day, u64)> = all
             .iter()
             .filter(|c| c.opened > 0)
@@ -1069,7 +1182,43 @@ mod tests {
                     assert_eq!(split.city_opened(s, Day(d)), whole.city_opened(s, Day(d)));
                 }
             }
+            // The digests that let a rebuild keep pages do not depend on the reading order.
+            for d in from.0..to.0 {
+                assert_eq!(split.history_digest(Day(d)), whole.history_digest(Day(d)));
+                assert_eq!(
+                    split.window_digest(Day(d), Day(d + 6)),
+                    whole.window_digest(Day(d), Day(d + 6))
+                );
+            }
         }
+
+        // One request closing a day later changes the digests from its old close day on, and
+        // none before.
+        let mut moved = requests.clone();
+        let i = moved
+            .iter()
+            .position(|r| {
+                r.closed_at.is_some_and(|c| c > r.requested_at)
+                    && !r.duplicate
+                    && r.service_name == "Tree Trim"
+            })
+            .unwrap();
+        let old_close = moved[i].closed_at.unwrap();
+        moved[i].closed_at = Some(old_close + DAY);
+        let changed = Metrics::build(&c, |add| moved.iter().for_each(|r| add(*r)));
+        let close_day = Day::of_instant(old_close, c.tz());
+        assert_eq!(
+            changed.history_digest(close_day.plus(-1)),
+            whole.history_digest(close_day.plus(-1))
+        );
+        assert_ne!(
+            changed.history_digest(close_day),
+            whole.history_digest(close_day)
+        );
+        assert_ne!(
+            changed.window_digest(close_day, close_day),
+            whole.window_digest(close_day, close_day)
+        );
     }
 
     #[test]

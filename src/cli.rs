@@ -594,14 +594,17 @@ pub fn build(
     store.set_meta(PUBLISHED_REQUESTS, &status.requests.to_string())?;
     timings.push(("publish", t.elapsed().as_secs_f64()));
     tracing::info!(
-        "built {}: {} pages and {} other files; {} written, {} unchanged, {} removed ({:.1} MB)",
+        "built {}: {} pages and {} other files; {} written, {} unchanged, {} removed ({:.1} MB); \
+         {} units made, {} kept from the previous build",
         output.display(),
         rendered.pages,
         rendered.files,
         published.written,
         published.unchanged,
         published.removed,
-        published.bytes as f64 / 1e6
+        published.bytes as f64 / 1e6,
+        published.units_made,
+        published.units_kept
     );
     // One parseable line for the benchmark (benches/bench.py) and for anyone timing a build.
     tracing::info!(

@@ -7,6 +7,11 @@
 //! build is hard-linked from the old site, so it keeps its modification time and `rsync` or a
 //! bucket sync uploads only what changed. `manifest.json` lists every file with its size and
 //! SHA-256.
+//!
+//! A stage may group the files of one page into a *unit* with a key that sums up everything the
+//! page is drawn from ([`Output::unit`]). When the previous site has the unit with the same key,
+//! its files are linked without drawing anything, which is what makes a nightly rebuild cheap.
+//! The manifest records each unit's key and files.
 
 use std::collections::BTreeMap;
 use std::ffi::CString;
@@ -63,6 +68,41 @@ pub struct ManifestEntry {
 pub struct Manifest {
     /// Files sorted by path.
     pub files: Vec<ManifestEntry>,
+    /// Units by name: the key each was made with and the files it wrote.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub units: BTreeMap<String, UnitRecord>,
+}
+
+/// One unit of a build (see [`Output::unit`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnitRecord {
+    /// The key it was made with, lower-case hex.
+    pub key: String,
+    /// The files it wrote, sorted.
+    pub files: Vec<String>,
+}
+
+/// A unit in the new site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnitOutcome<T> {
+    /// What the maker returned when it ran; `None` when the unit was linked from the previous
+    /// site, which had it with the same key.
+    pub made: Option<T>,
+    /// Its files ending in `.html`.
+    pub pages: usize,
+    /// Its other files.
+    pub files: usize,
+}
+
+/// Pages (`.html`) and other files among `files`.
+fn page_and_file_counts(files: &[String]) -> (usize, usize) {
+    let pages = files.iter().filter(|f| f.ends_with(".html")).count();
+    (pages, files.len() - pages)
+}
+
+thread_local! {
+    /// Files written by the units running on this thread, innermost last.
+    static UNIT_FILES: std::cell::RefCell<Vec<Vec<String>>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The name of the manifest file at the root of the site.
@@ -79,6 +119,10 @@ pub struct PublishReport {
     pub removed: usize,
     /// Total bytes of the new site.
     pub bytes: u64,
+    /// Units (pages with their files) made in this build.
+    pub units_made: usize,
+    /// Units linked from the previous site because their inputs had not changed.
+    pub units_kept: usize,
 }
 
 /// How a file is treated on its way out.
@@ -228,6 +272,9 @@ pub struct Output {
     tmp: PathBuf,
     previous: BTreeMap<String, ManifestEntry>,
     written: Mutex<BTreeMap<String, (ManifestEntry, bool)>>,
+    previous_units: BTreeMap<String, UnitRecord>,
+    units: Mutex<BTreeMap<String, UnitRecord>>,
+    units_kept: std::sync::atomic::AtomicUsize,
     /// Folders of the staging site already created.
     dirs: Mutex<std::collections::HashSet<String>>,
 }
@@ -247,14 +294,20 @@ impl Output {
             fs::remove_dir_all(&tmp).map_err(io("remove stale folder", &tmp))?;
         }
         fs::create_dir(&tmp).map_err(io("create folder", &tmp))?;
-        let previous = read_manifest(&target)
-            .map(|m| m.files.into_iter().map(|e| (e.path.clone(), e)).collect())
-            .unwrap_or_default();
+        let manifest = read_manifest(&target).unwrap_or_default();
+        let previous = manifest
+            .files
+            .into_iter()
+            .map(|e| (e.path.clone(), e))
+            .collect();
         Ok(Output {
             target,
             tmp,
             previous,
             written: Mutex::new(BTreeMap::new()),
+            previous_units: manifest.units,
+            units: Mutex::new(BTreeMap::new()),
+            units_kept: Default::default(),
             dirs: Mutex::new(Default::default()),
         })
     }
@@ -311,7 +364,97 @@ impl Output {
         }
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
         written.insert(rel.to_string(), (entry, reused));
+        drop(written);
+        UNIT_FILES.with(|stack| {
+            if let Some(files) = stack.borrow_mut().last_mut() {
+                files.push(rel.to_string());
+            }
+        });
         Ok(())
+    }
+
+    /// Makes one unit of the site: the files `make` writes (on this thread, without handing work
+    /// to other threads) belong to the unit `name`, made from inputs summed up by `key`.
+    ///
+    /// When the previous site has the unit with the same key and every one of its files as its
+    /// manifest describes them, those files are linked instead and `make` does not run. The key
+    /// must therefore change whenever anything `make` would write changes: the caller hashes
+    /// every input it reads (the figures, the build's own fingerprint: binary, config,
+    /// templates, content).
+    pub fn unit<T, E: From<PublishError>>(
+        &self,
+        name: &str,
+        key: u128,
+        make: impl FnOnce() -> Result<T, E>,
+    ) -> Result<UnitOutcome<T>, E> {
+        let key = format!("{key:032x}");
+        if let Some(old) = self.previous_units.get(name).filter(|u| u.key == key)
+            && let Some((pages, files)) = self.keep_unit(old)?
+        {
+            self.record_unit(name, old.clone());
+            self.units_kept
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(UnitOutcome {
+                made: None,
+                pages,
+                files,
+            });
+        }
+        UNIT_FILES.with(|stack| stack.borrow_mut().push(Vec::new()));
+        let made = make();
+        let mut files = UNIT_FILES
+            .with(|stack| stack.borrow_mut().pop())
+            .unwrap_or_default();
+        let made = made?;
+        files.sort();
+        files.dedup();
+        let (pages, others) = page_and_file_counts(&files);
+        self.record_unit(name, UnitRecord { key, files });
+        Ok(UnitOutcome {
+            made: Some(made),
+            pages,
+            files: others,
+        })
+    }
+
+    /// Links every file of a previous unit into the new site; `None` (and nothing linked) when
+    /// one of them is missing or no longer what the old manifest says.
+    fn keep_unit(&self, unit: &UnitRecord) -> Result<Option<(usize, usize)>, PublishError> {
+        let mut linked: Vec<(&str, ManifestEntry)> = Vec::with_capacity(unit.files.len());
+        for rel in &unit.files {
+            check_rel(rel)?;
+            let kept = match self.previous.get(rel) {
+                Some(entry) => {
+                    let dest = self.tmp.join(rel);
+                    if let Some((dir, _)) = rel.rsplit_once('/') {
+                        self.ensure_dir(dir)?;
+                    }
+                    self.link_previous(rel, &dest, entry.size)
+                        .then(|| entry.clone())
+                }
+                None => None,
+            };
+            match kept {
+                Some(entry) => linked.push((rel, entry)),
+                None => {
+                    for (rel, _) in linked {
+                        let _ = fs::remove_file(self.tmp.join(rel));
+                    }
+                    return Ok(None);
+                }
+            }
+        }
+        let counts = page_and_file_counts(&unit.files);
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        for (rel, entry) in linked {
+            written.insert(rel.to_string(), (entry, true));
+        }
+        Ok(Some(counts))
+    }
+
+    fn record_unit(&self, name: &str, unit: UnitRecord) {
+        let mut units = self.units.lock().unwrap_or_else(|p| p.into_inner());
+        units.insert(name.to_string(), unit);
     }
 
     /// Creates a folder of the staging site once: tens of thousands of files share a few
@@ -409,7 +552,10 @@ impl Output {
                 p.as_str() != MANIFEST && files.binary_search_by(|e| e.path.cmp(p)).is_err()
             })
             .count();
-        let manifest = Manifest { files };
+        let units = self.units.into_inner().unwrap_or_else(|p| p.into_inner());
+        report.units_kept = self.units_kept.into_inner();
+        report.units_made = units.len() - report.units_kept;
+        let manifest = Manifest { files, units };
         let json = serde_json::to_vec_pretty(&manifest).unwrap_or_default();
         let manifest_path = self.tmp.join(MANIFEST);
         // An unchanged site keeps its manifest's modification time too, so a sync sends nothing.

@@ -173,8 +173,12 @@ pub fn weekly_history(
         (Some(first), Some(last)) if opened + closed > 0 => {
             let busiest = series.iter().rev().max_by_key(|s| s.1).filter(|s| s.1 > 0);
             format!(
-                "Over {} weeks from {} to {}, Ward {ward} opened {} and closed {} {service} requests{}.",
-                series.len(),
+                "Over {} from {} to {}, Ward {ward} opened {} and closed {} {service} requests{}.",
+                if series.len() == 1 {
+                    "1 week".to_string()
+                } else {
+                    format!("{} weeks", series.len())
+                },
                 first.0,
                 last.0.plus(6),
                 thousands(opened),

@@ -43,13 +43,21 @@ impl Renderer<'_> {
     /// The template view of a chart whose files are in `dir`. `inline` puts the SVG in the page
     /// (maps must be inline for their links to work); otherwise the page shows an `<img>`.
     /// `table` adds the chart's own table (off where the page already shows the same numbers).
-    pub fn chart_view(&self, chart: &Chart, dir: &str, inline: bool, table: bool) -> Value {
+    /// `through` is the last day of data the page shows (see [`Renderer::set_through`]).
+    pub fn chart_view(
+        &self,
+        chart: &Chart,
+        dir: &str,
+        inline: bool,
+        table: bool,
+        through: Option<Day>,
+    ) -> Value {
         let base = &self.input.config.site.base_url;
         let src = format!("{dir}{}.svg", chart.id);
         let (w, h) = view_size(&chart.svg);
         // Display width 480 px for an embed; the height keeps the chart's proportions.
         let embed_h = (480.0 * h / w.max(1.0)).round();
-        let citation = super::citation(self.input.config, self.input.as_of);
+        let citation = super::citation(self.input.config, through);
         let embed = format!(
             "<figure>\n<img src=\"{}\" alt=\"{}\" width=\"480\" height=\"{embed_h}\">\n<figcaption>{} <a href=\"{}\">{}</a></figcaption>\n</figure>",
             base.join(&src),
@@ -86,14 +94,19 @@ impl Renderer<'_> {
     }
 
     /// Writes a chart's bundle into `dir`: `ID.svg`, `ID.csv` and `ID.json` (the JSON also
-    /// carries the citation). Returns the number of files written.
-    pub fn write_chart(&self, chart: &Chart, dir: &str) -> Result<usize, RenderError> {
+    /// carries the citation, with data through `through`). Returns the number of files written.
+    pub fn write_chart(
+        &self,
+        chart: &Chart,
+        dir: &str,
+        through: Option<Day>,
+    ) -> Result<usize, RenderError> {
         let out = self.out;
         out.write(&format!("{dir}{}.svg", chart.id), chart.svg.as_bytes())?;
         out.write(&format!("{dir}{}.csv", chart.id), chart.csv().as_bytes())?;
         let mut doc = chart.json.clone();
         doc["alt"] = json!(chart.alt);
-        doc["source"] = json!(super::citation(self.input.config, self.input.as_of));
+        doc["source"] = json!(super::citation(self.input.config, through));
         out.write(
             &format!("{dir}{}.json", chart.id),
             &serde_json::to_vec(&doc).unwrap_or_default(),
@@ -102,11 +115,15 @@ impl Renderer<'_> {
     }
 
     /// Writes planned charts, failing on the first that could not be drawn.
-    pub fn write_planned(&self, planned: &[Planned]) -> Result<usize, RenderError> {
+    pub fn write_planned(
+        &self,
+        planned: &[Planned],
+        through: Option<Day>,
+    ) -> Result<usize, RenderError> {
         let mut n = 0;
         for p in planned {
             match &p.chart {
-                Ok(c) => n += self.write_chart(c, &p.dir)?,
+                Ok(c) => n += self.write_chart(c, &p.dir, through)?,
                 Err(e) => return Err(RenderError::Chart(e.to_string())),
             }
         }
@@ -136,19 +153,21 @@ impl Renderer<'_> {
     }
 
     /// Writes a social card at `path` and returns the path for [`super::PageMeta::image`].
+    /// Its footer cites data through `through`.
     pub fn card(
         &self,
         path: &str,
         title: &str,
         figure: &str,
         caption: &str,
+        through: Option<Day>,
     ) -> Result<String, RenderError> {
         let card = Card {
             site: self.input.config.site.title.clone(),
             title: title.to_string(),
             figure: figure.to_string(),
             caption: caption.to_string(),
-            footer: super::citation(self.input.config, self.input.as_of),
+            footer: super::citation(self.input.config, through),
         };
         let png = card_png(&card).map_err(|e| RenderError::Chart(e.to_string()))?;
         self.out.write(path, &png)?;

@@ -15,6 +15,7 @@ use super::{PageMeta, RenderError, Renderer, file_of, format_days, thousands, ur
 use crate::aggregate::{Metrics, Ranking, ServiceIdx, WindowStats};
 use crate::charts::{self, maps};
 use crate::domain::{Day, WardNo};
+use crate::publish::UnitOutcome;
 
 /// What the dashboard wrote.
 #[derive(Debug, Clone, Copy, Default)]
@@ -73,6 +74,13 @@ impl Range {
     /// Whether a week has pages.
     pub fn has_week(&self, monday: Day) -> bool {
         monday >= self.first_week && monday <= self.last_week
+    }
+
+    /// The last day of the last complete week: `last` when it is a Sunday, else the Sunday
+    /// before. Pages of whole weeks over all the data stop there, so a partial week never reads
+    /// as a sudden drop (and those pages change once a week).
+    pub fn last_sunday(&self) -> Day {
+        self.last.plus(1).week_start().plus(-1)
     }
 
     /// The last day of a week that has data (the week holding `last` is cut at `last`).
@@ -256,6 +264,11 @@ struct Dash<'r, 'a> {
     /// every ward × service page shows them beside the ward's, so they are computed once per
     /// service (on first use) rather than once per ward.
     city_weeks: Vec<std::sync::OnceLock<Vec<WindowStats>>>,
+    /// Each service's citywide digest up to the last complete week (ward × service page keys).
+    city_digests: Vec<std::sync::OnceLock<u128>>,
+    /// Thread time spent on ward × service pages, in microseconds (they run inside the ward
+    /// jobs; the build log reports them apart).
+    ward_service_micros: std::sync::atomic::AtomicU64,
 }
 
 /// Renders every dashboard page and data file.
@@ -285,22 +298,32 @@ pub fn render(r: &Renderer) -> Result<DashReport, RenderError> {
         files: Files { r },
         rankings,
         city_weeks: m.service_ids().map(|_| Default::default()).collect(),
+        city_digests: m.service_ids().map(|_| Default::default()).collect(),
+        ward_service_micros: Default::default(),
     };
     r.check_boundaries()?;
     let mut report = DashReport::default();
-
-    let (p, f) = d.day_pages()?;
-    report.pages += p;
-    report.files += f;
-    let (p, f) = d.ward_pages()?;
-    report.pages += p;
-    report.files += f;
-    let (p, f) = d.service_pages()?;
-    report.pages += p;
-    report.files += f;
-    let (p, f) = d.misc_pages()?;
-    report.pages += p;
-    report.files += f;
+    let mut times = Vec::new();
+    for name in ["days", "wards", "services", "other"] {
+        let t = std::time::Instant::now();
+        let (p, f) = match name {
+            "days" => d.day_pages()?,
+            "wards" => d.ward_pages()?,
+            "services" => d.service_pages()?,
+            _ => d.misc_pages()?,
+        };
+        report.pages += p;
+        report.files += f;
+        times.push(format!("{name} {:.2}", t.elapsed().as_secs_f64()));
+    }
+    let ward_service = d
+        .ward_service_micros
+        .load(std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(
+        "render times (s): {} (ward × service pages: {:.2} s of thread time)",
+        times.join(", "),
+        ward_service as f64 / 1e6
+    );
     Ok(report)
 }
 
@@ -401,7 +424,7 @@ impl Dash<'_, '_> {
             return Ok((1, 0));
         };
         let days: Vec<Day> = range.days().collect();
-        let results: Vec<_> = days.par_iter().map(|d| self.day(range, *d)).collect();
+        let results: Vec<_> = days.par_iter().map(|d| self.day_unit(range, *d)).collect();
         let mut total = sum_counts(results)?;
         // The home page is the latest day, with its default service.
         let mut ctx = self.day_context(range, range.last, None);
@@ -435,10 +458,32 @@ impl Dash<'_, '_> {
         }
     }
 
+    /// A day's pages and files, kept from the previous site while nothing they show changed:
+    /// the figures of every day up to this one (counts, baselines, backlog), its neighbours.
+    fn day_unit(&self, range: Range, day: Day) -> Result<(usize, usize), RenderError> {
+        let m = self.m;
+        let key = self
+            .r
+            .unit_key()
+            .with("day")
+            .with(&day.0)
+            .with(&m.history_digest(day))
+            .with(&m.first_day.map(|d| d.0))
+            .with(&range.has_day(day.plus(-1)))
+            .with(&range.has_day(day.plus(1)))
+            .with(&(day == range.last));
+        let done = self
+            .r
+            .out
+            .unit(&urls::day(day), key.finish(), || self.day(range, day))?;
+        Ok(counted(done))
+    }
+
     fn day(&self, range: Range, day: Day) -> Result<(usize, usize), RenderError> {
         let mut pages = 0;
         let mut files = 0;
         let mut ctx = self.day_context(range, day, None);
+        self.r.set_through(&mut ctx.context, Some(day));
         for t in &ctx.tables {
             t.write(&self.files)?;
             files += 1;
@@ -456,6 +501,7 @@ impl Dash<'_, '_> {
         pages += 1;
         for s in self.featured() {
             let mut ctx = self.day_context(range, day, Some(s));
+            self.r.set_through(&mut ctx.context, Some(day));
             for t in ctx.tables.iter().skip(1) {
                 t.write(&self.files)?;
                 files += 1;
@@ -734,8 +780,12 @@ impl Dash<'_, '_> {
                 &map_wards,
                 maps::MapLabels::Ward,
             );
-            map_files = self.r.write_chart(&map, "ward/")?;
-            ctx.insert("wards_map", &self.r.chart_view(&map, "ward/", true, false));
+            let through = self.r.input.as_of;
+            map_files = self.r.write_chart(&map, "ward/", through)?;
+            ctx.insert(
+                "wards_map",
+                &self.r.chart_view(&map, "ward/", true, false, through),
+            );
         }
         let meta = PageMeta {
             title: format!("The {} wards of {}", m.wards, cfg.city.name),
@@ -762,72 +812,49 @@ impl Dash<'_, '_> {
     }
 
     fn ward(&self, range: Range, ward: WardNo) -> Result<(usize, usize), RenderError> {
-        let (mut pages, mut files) = (0, 0);
+        let m = self.m;
+        let (mut pages, mut files) = self.ward_maps(range, ward)?;
         let mut feed_entries = Vec::new();
-        let mut written_maps = Vec::new();
+        // Every week page lists the ward's busiest days over all the data.
+        let busiest: Vec<(i32, u64)> = m
+            .ward_busiest_days(ward, 6)
+            .into_iter()
+            .map(|(d, n)| (d.0, n))
+            .collect();
         for monday in range.weeks() {
-            let (mut ctx, api, tables, summary) = self.ward_week_context(range, ward, monday);
-            for t in &tables {
-                t.write(&self.files)?;
-                files += 1;
-            }
-            self.files
-                .json(&format!("api/v1/wards/{ward}/weeks/{monday}.json"), &api)?;
-            files += 1;
-            let url = urls::ward_week(ward, monday);
-            let latest = ctx.clone();
-            files +=
-                self.ward_week_charts(range, ward, monday, &url, &mut ctx, &mut written_maps)?;
-            let opened = api["days"].as_array().map_or(0, |d| {
-                d.iter().filter_map(|d| d["opened"].as_u64()).sum::<u64>()
-            });
-            let closed = api["days"].as_array().map_or(0, |d| {
-                d.iter().filter_map(|d| d["closed"].as_u64()).sum::<u64>()
-            });
-            // One card per ward, drawn for its latest week: a card per archived week would
-            // multiply the build's slowest files for previews nobody asked for, so archived
-            // weeks (and the ward × service pages) share the ward's card, which names its week.
-            let card = format!("{}card.png", urls::ward(ward));
-            if monday == range.last_week {
-                self.r.card(
-                    &card,
-                    &format!("Ward {ward}, week of {}", week_label(monday)),
-                    &thousands(opened),
-                    &format!(
-                        "311 requests opened; {} closed{}",
-                        thousands(closed),
-                        if monday.plus(6) > range.last {
-                            " so far"
-                        } else {
-                            ""
-                        }
-                    ),
-                )?;
-                files += 1;
-            }
-            let meta = PageMeta {
-                title: format!("Ward {ward}, week of {}", short_date(monday)),
-                description: summary.clone(),
-                section: "ward".into(),
-                image: Some(card),
-            };
-            self.r.page(&url, "ward_week.html", &meta, &ctx)?;
-            pages += 1;
-            if monday == range.last_week {
-                let mut latest = latest;
-                let own = urls::ward(ward);
-                files += self.ward_week_charts(
-                    range,
-                    ward,
-                    monday,
-                    &own,
-                    &mut latest,
-                    &mut written_maps,
-                )?;
-                self.r.page(&own, "ward_week.html", &meta, &latest)?;
-                pages += 1;
-            }
-            feed_entries.push((monday, summary));
+            let sunday = monday.plus(6);
+            let complete = sunday <= range.last;
+            // A week page shows that week's figures (its rankings compare every ward, so the
+            // whole city's week counts), the busiest days and its place in the range.
+            let key = self
+                .r
+                .unit_key()
+                .with("ward week")
+                .with(&ward)
+                .with(&monday.0)
+                .with(&m.window_digest(monday, sunday))
+                .with(&(!complete).then_some(range.last.0))
+                .with(&range.has_week(monday.plus(-7)))
+                .with(&range.has_week(monday.plus(7)))
+                .with(&(monday == range.last_week))
+                .with(&busiest);
+            let done = self
+                .r
+                .out
+                .unit(&urls::ward_week(ward, monday), key.finish(), || {
+                    self.ward_week(range, ward, monday)
+                })?;
+            let (p, f) = counted(done);
+            pages += p;
+            files += f;
+            let (opened, closed) = m
+                .ward_days(ward, monday, sunday)
+                .iter()
+                .fold((0, 0), |(o, c), d| (o + d.1, c + d.2));
+            feed_entries.push((
+                monday,
+                ward_week_summary(ward, monday, opened, closed, complete),
+            ));
         }
         // Highs, per service, over the whole store.
         let services = self.m.services_in_ward(ward);
@@ -857,12 +884,85 @@ impl Dash<'_, '_> {
             }
         }
         for s in with_pages {
+            let t = std::time::Instant::now();
             let (p, f) = self.ward_service(range, ward, s)?;
+            self.ward_service_micros.fetch_add(
+                t.elapsed().as_micros() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
             pages += p;
             files += f;
         }
         self.feed(ward, &feed_entries)?;
         files += 1;
+        Ok((pages, files))
+    }
+
+    /// One week of a ward: its page (and, for the latest week, the ward's own page), tables,
+    /// API document, charts and card.
+    fn ward_week(
+        &self,
+        range: Range,
+        ward: WardNo,
+        monday: Day,
+    ) -> Result<(usize, usize), RenderError> {
+        let (mut pages, mut files) = (0, 0);
+        let through = Some(range.week_end(monday));
+        let (mut ctx, api, tables, summary) = self.ward_week_context(range, ward, monday);
+        self.r.set_through(&mut ctx, through);
+        for t in &tables {
+            t.write(&self.files)?;
+            files += 1;
+        }
+        self.files
+            .json(&format!("api/v1/wards/{ward}/weeks/{monday}.json"), &api)?;
+        files += 1;
+        let url = urls::ward_week(ward, monday);
+        let latest = ctx.clone();
+        files += self.ward_week_charts(range, ward, monday, &url, &mut ctx)?;
+        let opened = api["days"].as_array().map_or(0, |d| {
+            d.iter().filter_map(|d| d["opened"].as_u64()).sum::<u64>()
+        });
+        let closed = api["days"].as_array().map_or(0, |d| {
+            d.iter().filter_map(|d| d["closed"].as_u64()).sum::<u64>()
+        });
+        // One card per ward, drawn for its latest week: a card per archived week would
+        // multiply the build's slowest files for previews nobody asked for, so archived
+        // weeks (and the ward × service pages) share the ward's card, which names its week.
+        let card = format!("{}card.png", urls::ward(ward));
+        if monday == range.last_week {
+            self.r.card(
+                &card,
+                &format!("Ward {ward}, week of {}", week_label(monday)),
+                &thousands(opened),
+                &format!(
+                    "311 requests opened; {} closed{}",
+                    thousands(closed),
+                    if monday.plus(6) > range.last {
+                        " so far"
+                    } else {
+                        ""
+                    }
+                ),
+                through,
+            )?;
+            files += 1;
+        }
+        let meta = PageMeta {
+            title: format!("Ward {ward}, week of {}", short_date(monday)),
+            description: summary,
+            section: "ward".into(),
+            image: Some(card),
+        };
+        self.r.page(&url, "ward_week.html", &meta, &ctx)?;
+        pages += 1;
+        if monday == range.last_week {
+            let mut latest = latest;
+            let own = urls::ward(ward);
+            files += self.ward_week_charts(range, ward, monday, &own, &mut latest)?;
+            self.r.page(&own, "ward_week.html", &meta, &latest)?;
+            pages += 1;
+        }
         Ok((pages, files))
     }
 
@@ -991,20 +1091,7 @@ impl Dash<'_, '_> {
         let office = self.r.input.offices.get(&ward);
         let prev = monday.plus(-7);
         let next = monday.plus(7);
-        let summary = if opened == 0 && closed == 0 {
-            format!(
-                "No 311 requests were opened or closed in Ward {ward} in the week of {}.",
-                week_label(monday)
-            )
-        } else {
-            format!(
-                "In the week of {}, Ward {ward} opened {} and closed {} 311 requests{}.",
-                week_label(monday),
-                thousands(opened),
-                thousands(closed),
-                if complete { "" } else { " so far" }
-            )
-        };
+        let summary = ward_week_summary(ward, monday, opened, closed, complete);
         let mut ctx = Context::new();
         ctx.insert(
             "ward",
@@ -1065,11 +1152,35 @@ impl Dash<'_, '_> {
         let m = self.m;
         let info = m.info(s);
         let url = urls::ward_service(ward, &info.slug);
+        let through = range.last_sunday();
+        let highs = m.highs_through(s, ward, through);
+        // Everything the page shows: this ward's and the whole city's figures for the service
+        // up to the last complete week, the highs (and which of them have a day page), and the
+        // Sunday the data runs through. The page changes once a week, not every night.
+        let city = *self.city_digests[usize::from(s)].get_or_init(|| {
+            (0..=m.wards).fold(0u128, |sum, w| {
+                sum.wrapping_add(m.ward_history_digest(s, w, through))
+            })
+        });
+        let mut key = self
+            .r
+            .unit_key()
+            .with("ward service")
+            .with(&ward)
+            .with(&s)
+            .with(&through.0)
+            .with(&m.first_day.map(|d| d.0))
+            .with(&city)
+            .with(&m.ward_history_digest(s, ward, through));
+        for (d, n) in &highs {
+            key = key.with(&(d.0, n, range.has_day(*d)));
+        }
+        let done = self.r.out.unit(&url, key.finish(), || {
         let first = m.first_day.unwrap_or(range.last).week_start();
         let city_weeks = self.city_weeks[usize::from(s)].get_or_init(|| {
             let mut all = Vec::new();
             let mut monday = first;
-            while monday <= range.last_week {
+            while monday <= through {
                 all.push(m.city_window(s, monday, monday.plus(6)));
                 monday = monday.plus(7);
             }
@@ -1084,9 +1195,8 @@ impl Dash<'_, '_> {
             }
             monday = monday.plus(7);
         }
-        let all = m.ward_window(s, ward, Day(i32::MIN + 1), range.last);
-        let city_all = m.city_window(s, Day(i32::MIN + 1), range.last);
-        let highs = m.highs(s, ward);
+        let all = m.ward_window(s, ward, Day(i32::MIN + 1), through);
+        let city_all = m.city_window(s, Day(i32::MIN + 1), through);
         let weeks_table = Table {
             caption: format!("{} in Ward {ward}, week by week", info.name),
             header: vec![
@@ -1144,12 +1254,14 @@ impl Dash<'_, '_> {
         ctx.insert("service", &json!({"slug": info.slug, "name": info.name, "href": href(&urls::service(&info.slug))}));
         ctx.insert("totals", &json!({"opened": all.opened, "closed": all.closed, "ttc_mean": days_text(all.ttc.map(|t| t.mean_days)), "city_ttc_mean": days_text(city_all.ttc.map(|t| t.mean_days))}));
         ctx.insert("comparison", &comparison);
+        ctx.insert("through_label", &long_date(through));
         ctx.insert("weeks_table", &weeks_table);
         ctx.insert("highs", &highs.iter().map(|(d, n)| json!({"date": d.to_string(), "label": long_date(*d), "count": n, "href": if info.featured && range.has_day(*d) { Some(href(&urls::day_service(*d, &info.slug))) } else { None }})).collect::<Vec<_>>());
         ctx.insert("highs_table", &highs_table);
         let chart_files = self.ward_service_charts(
             ward,
             s,
+            through,
             &weeks,
             (
                 all.ttc.map(|t| t.mean_days),
@@ -1165,8 +1277,11 @@ impl Dash<'_, '_> {
             section: "ward".into(),
             image: Some(card),
         };
+        self.r.set_through(&mut ctx, Some(through));
         self.r.page(&url, "ward_service.html", &meta, &ctx)?;
-        Ok((1, 2 + chart_files))
+        Ok::<_, RenderError>((1, 2 + chart_files))
+        })?;
+        Ok(counted(done))
     }
 
     fn feed(&self, ward: WardNo, entries: &[(Day, String)]) -> Result<(), RenderError> {
@@ -1281,55 +1396,94 @@ impl Dash<'_, '_> {
     }
 
     fn service(&self, range: Range, s: ServiceIdx) -> Result<(usize, usize), RenderError> {
+        let m = self.m;
         let (mut pages, mut files) = (0, 0);
         for monday in range.weeks() {
-            let (mut ctx, api, tables, summary) = self.service_week_context(range, s, monday);
-            for t in &tables {
-                t.write(&self.files)?;
-                files += 1;
-            }
-            let slug = &self.m.info(s).slug;
-            self.files
-                .json(&format!("api/v1/services/{slug}/weeks/{monday}.json"), &api)?;
+            let sunday = monday.plus(6);
+            // The week's figures of every ward, the page's place in the range, and the one
+            // whole-history figure the page states (closes before the open).
+            let key = self
+                .r
+                .unit_key()
+                .with("service week")
+                .with(&s)
+                .with(&monday.0)
+                .with(&m.window_digest(monday, sunday))
+                .with(&m.info(s).negative_durations)
+                .with(&(sunday > range.last).then_some(range.last.0))
+                .with(&range.has_week(monday.plus(-7)))
+                .with(&range.has_week(monday.plus(7)))
+                .with(&(monday == range.last_week));
+            let url = urls::service_week(&m.info(s).slug, monday);
+            let done = self
+                .r
+                .out
+                .unit(&url, key.finish(), || self.service_week(range, s, monday))?;
+            let (p, f) = counted(done);
+            pages += p;
+            files += f;
+        }
+        Ok((pages, files))
+    }
+
+    /// One week of a service: its page (and, for the latest week, the service's own page),
+    /// tables, API document, charts and card.
+    fn service_week(
+        &self,
+        range: Range,
+        s: ServiceIdx,
+        monday: Day,
+    ) -> Result<(usize, usize), RenderError> {
+        let (mut pages, mut files) = (0, 0);
+        let through = Some(range.week_end(monday));
+        let (mut ctx, api, tables, summary) = self.service_week_context(range, s, monday);
+        self.r.set_through(&mut ctx, through);
+        for t in &tables {
+            t.write(&self.files)?;
             files += 1;
-            let url = urls::service_week(slug, monday);
-            let latest = ctx.clone();
-            files += self.service_week_charts(s, monday, &url, &mut ctx)?;
-            let city = &api["city"];
-            // One card per service, drawn for its latest week (see `ward`).
-            let card = format!("{}card.png", urls::service(slug));
-            if monday == range.last_week {
-                self.r.card(
-                    &card,
-                    &format!("{}, week of {}", self.m.info(s).name, week_label(monday)),
-                    &thousands(city["opened"].as_u64().unwrap_or(0)),
-                    &format!(
-                        "requests in {}; {} closed{}",
-                        self.r.input.config.city.name,
-                        thousands(city["closed"].as_u64().unwrap_or(0)),
-                        city["ttc_mean_days"]
-                            .as_f64()
-                            .map(|d| format!(", in {} on average", format_days(d)))
-                            .unwrap_or_default()
-                    ),
-                )?;
-                files += 1;
-            }
-            let meta = PageMeta {
-                title: format!("{}, week of {}", self.m.info(s).name, short_date(monday)),
-                description: summary,
-                section: "service".into(),
-                image: Some(card),
-            };
-            self.r.page(&url, "service_week.html", &meta, &ctx)?;
+        }
+        let slug = &self.m.info(s).slug;
+        self.files
+            .json(&format!("api/v1/services/{slug}/weeks/{monday}.json"), &api)?;
+        files += 1;
+        let url = urls::service_week(slug, monday);
+        let latest = ctx.clone();
+        files += self.service_week_charts(s, monday, &url, through, &mut ctx)?;
+        let city = &api["city"];
+        // One card per service, drawn for its latest week (see `ward`).
+        let card = format!("{}card.png", urls::service(slug));
+        if monday == range.last_week {
+            self.r.card(
+                &card,
+                &format!("{}, week of {}", self.m.info(s).name, week_label(monday)),
+                &thousands(city["opened"].as_u64().unwrap_or(0)),
+                &format!(
+                    "requests in {}; {} closed{}",
+                    self.r.input.config.city.name,
+                    thousands(city["closed"].as_u64().unwrap_or(0)),
+                    city["ttc_mean_days"]
+                        .as_f64()
+                        .map(|d| format!(", in {} on average", format_days(d)))
+                        .unwrap_or_default()
+                ),
+                through,
+            )?;
+            files += 1;
+        }
+        let meta = PageMeta {
+            title: format!("{}, week of {}", self.m.info(s).name, short_date(monday)),
+            description: summary,
+            section: "service".into(),
+            image: Some(card),
+        };
+        self.r.page(&url, "service_week.html", &meta, &ctx)?;
+        pages += 1;
+        if monday == range.last_week {
+            let mut latest = latest;
+            let own = urls::service(slug);
+            files += self.service_week_charts(s, monday, &own, through, &mut latest)?;
+            self.r.page(&own, "service_week.html", &meta, &latest)?;
             pages += 1;
-            if monday == range.last_week {
-                let mut latest = latest;
-                let own = urls::service(slug);
-                files += self.service_week_charts(s, monday, &own, &mut latest)?;
-                self.r.page(&own, "service_week.html", &meta, &latest)?;
-                pages += 1;
-            }
         }
         Ok((pages, files))
     }
@@ -1739,11 +1893,13 @@ impl Dash<'_, '_> {
             urls::day(day)
         };
         if chosen.is_none() {
-            files += self.r.write_chart(&services, &day_dir)?;
+            files += self.r.write_chart(&services, &day_dir, Some(day))?;
         }
         ctx.insert(
             "services_chart",
-            &self.r.chart_view(&services, &day_dir, true, false),
+            &self
+                .r
+                .chart_view(&services, &day_dir, true, false, Some(day)),
         );
         let chosen = chosen.or_else(|| {
             ctx.get("chosen")
@@ -1778,9 +1934,12 @@ impl Dash<'_, '_> {
             };
             // The per-service page and the home page write the map; the day page links there.
             if page_url == dir {
-                files += self.r.write_chart(&map, &dir)?;
+                files += self.r.write_chart(&map, &dir, Some(day))?;
             }
-            ctx.insert("map_chart", &self.r.chart_view(&map, &dir, true, false));
+            ctx.insert(
+                "map_chart",
+                &self.r.chart_view(&map, &dir, true, false, Some(day)),
+            );
         }
         Ok(files)
     }
@@ -1797,6 +1956,7 @@ impl Dash<'_, '_> {
             } else {
                 "311 service requests that day"
             },
+            Some(day),
         )
     }
 
@@ -1809,10 +1969,10 @@ impl Dash<'_, '_> {
         monday: Day,
         page_url: &str,
         ctx: &mut Context,
-        written: &mut Vec<String>,
     ) -> Result<usize, RenderError> {
         let m = self.m;
         let mut files = 0;
+        let through = Some(range.week_end(monday));
         let err = |e: charts::ChartError| RenderError::Chart(e.to_string());
         let days: Vec<charts::DayCounts> = m
             .ward_days(ward, monday, monday.plus(6))
@@ -1827,10 +1987,10 @@ impl Dash<'_, '_> {
             })
             .collect();
         let week = charts::week_opened_closed(ward, &week_label(monday), &days).map_err(err)?;
-        files += self.r.write_chart(&week, page_url)?;
+        files += self.r.write_chart(&week, page_url, through)?;
         ctx.insert(
             "week_chart",
-            &self.r.chart_view(&week, page_url, true, false),
+            &self.r.chart_view(&week, page_url, true, false, through),
         );
 
         // The TTC ranking of the service this ward closed most of this week.
@@ -1851,10 +2011,10 @@ impl Dash<'_, '_> {
                 Some(ward),
             )
             .map_err(err)?;
-            files += self.r.write_chart(&chart, page_url)?;
+            files += self.r.write_chart(&chart, page_url, through)?;
             ctx.insert(
                 "ranking_chart",
-                &self.r.chart_view(&chart, page_url, false, true),
+                &self.r.chart_view(&chart, page_url, false, true, through),
             );
         }
 
@@ -1872,27 +2032,54 @@ impl Dash<'_, '_> {
         let busiest =
             charts::busiest_days("busiest-days", &format!("in Ward {ward}"), &busy).map_err(err)?;
         if page_url == ward_dir {
-            files += self.r.write_chart(&busiest, &ward_dir)?;
+            files += self.r.write_chart(&busiest, &ward_dir, through)?;
         }
         ctx.insert(
             "busiest_chart",
-            &self.r.chart_view(&busiest, &ward_dir, true, false),
+            &self.r.chart_view(&busiest, &ward_dir, true, false, through),
         );
 
         // The ward's outline among its neighbours, on the map in force that week.
         if let Some((b, name)) = self.r.boundaries_for(range.week_end(monday)) {
             let mut map = maps::ward_locator(&b, ward, &name, |w| ward_link(page_url, w));
-            map.id = format!("ward-map-{}", crate::domain::slugify(&name));
-            // One file per boundary map in the ward's folder, linked from every week.
-            if !written.contains(&map.id) {
-                written.push(map.id.clone());
-                let mut own = maps::ward_locator(&b, ward, &name, |w| ward_link(&ward_dir, w));
-                own.id = map.id.clone();
-                files += self.r.write_chart(&own, &ward_dir)?;
-            }
-            ctx.insert("ward_map", &self.r.chart_view(&map, &ward_dir, true, true));
+            map.id = ward_map_id(&name);
+            ctx.insert(
+                "ward_map",
+                &self.r.chart_view(&map, &ward_dir, true, true, through),
+            );
         }
         Ok(files)
+    }
+
+    /// The ward's outline among its neighbours, one bundle per boundary map its weeks use, in
+    /// the ward's folder and linked from every week (see [`Dash::ward_week_charts`]).
+    fn ward_maps(&self, range: Range, ward: WardNo) -> Result<(usize, usize), RenderError> {
+        let ward_dir = urls::ward(ward);
+        let mut names = Vec::new();
+        let mut total = (0, 0);
+        for monday in range.weeks() {
+            let Some((b, name)) = self.r.boundaries_for(range.week_end(monday)) else {
+                continue;
+            };
+            if names.contains(&name) {
+                continue;
+            }
+            let id = ward_map_id(&name);
+            // Boundaries alone, no figures: the build's fingerprint covers the files.
+            let key = self.r.unit_key().with("ward map").with(&ward).with(&name);
+            let done = self
+                .r
+                .out
+                .unit(&format!("{ward_dir}{id}"), key.finish(), || {
+                    let mut own = maps::ward_locator(&b, ward, &name, |w| ward_link(&ward_dir, w));
+                    own.id = id.clone();
+                    Ok::<_, RenderError>((0, self.r.write_chart(&own, &ward_dir, None)?))
+                })?;
+            let (p, f) = counted(done);
+            total = (total.0 + p, total.1 + f);
+            names.push(name);
+        }
+        Ok(total)
     }
 
     /// A service week page's charts (see [`Dash::ward_week_charts`]).
@@ -1901,6 +2088,7 @@ impl Dash<'_, '_> {
         s: ServiceIdx,
         monday: Day,
         page_url: &str,
+        through: Option<Day>,
         ctx: &mut Context,
     ) -> Result<usize, RenderError> {
         let m = self.m;
@@ -1922,10 +2110,10 @@ impl Dash<'_, '_> {
             .collect();
         let mut files = 0;
         let wards = charts::service_wards(&info.name, &week_label(monday), &bars).map_err(err)?;
-        files += self.r.write_chart(&wards, page_url)?;
+        files += self.r.write_chart(&wards, page_url, through)?;
         ctx.insert(
             "wards_chart",
-            &self.r.chart_view(&wards, page_url, true, false),
+            &self.r.chart_view(&wards, page_url, true, false, through),
         );
         let ranking = self.ranking(s, monday);
         let ranked = ranked_wards(&ranking);
@@ -1938,10 +2126,10 @@ impl Dash<'_, '_> {
             None,
         )
         .map_err(err)?;
-        files += self.r.write_chart(&chart, page_url)?;
+        files += self.r.write_chart(&chart, page_url, through)?;
         ctx.insert(
             "ranking_chart",
-            &self.r.chart_view(&chart, page_url, false, false),
+            &self.r.chart_view(&chart, page_url, false, false, through),
         );
         Ok(files)
     }
@@ -1951,6 +2139,7 @@ impl Dash<'_, '_> {
         &self,
         ward: WardNo,
         s: ServiceIdx,
+        through: Day,
         weeks: &[(Day, WindowStats, WindowStats)],
         means: (Option<f64>, Option<f64>),
         ctx: &mut Context,
@@ -1970,15 +2159,54 @@ impl Dash<'_, '_> {
             .collect();
         let weekly = charts::weekly_history(ward, &info.name, &history).map_err(err)?;
         let ttc = charts::weekly_ttc(ward, &info.name, &history, means.0, means.1).map_err(err)?;
-        let mut files = self.r.write_chart(&weekly, &url)?;
-        files += self.r.write_chart(&ttc, &url)?;
+        let through = Some(through);
+        let mut files = self.r.write_chart(&weekly, &url, through)?;
+        files += self.r.write_chart(&ttc, &url, through)?;
         ctx.insert(
             "weekly_chart",
-            &self.r.chart_view(&weekly, &url, true, false),
+            &self.r.chart_view(&weekly, &url, true, false, through),
         );
-        ctx.insert("ttc_chart", &self.r.chart_view(&ttc, &url, true, false));
+        ctx.insert(
+            "ttc_chart",
+            &self.r.chart_view(&ttc, &url, true, false, through),
+        );
         Ok(files)
     }
+}
+
+/// The one-sentence summary of a ward's week (page description and feed entry).
+fn ward_week_summary(
+    ward: WardNo,
+    monday: Day,
+    opened: u64,
+    closed: u64,
+    complete: bool,
+) -> String {
+    if opened == 0 && closed == 0 {
+        format!(
+            "No 311 requests were opened or closed in Ward {ward} in the week of {}.",
+            week_label(monday)
+        )
+    } else {
+        format!(
+            "In the week of {}, Ward {ward} opened {} and closed {} 311 requests{}.",
+            week_label(monday),
+            thousands(opened),
+            thousands(closed),
+            if complete { "" } else { " so far" }
+        )
+    }
+}
+
+/// The id (file name) of a ward's boundary map bundle for the boundary map `name`.
+fn ward_map_id(name: &str) -> String {
+    format!("ward-map-{}", crate::domain::slugify(name))
+}
+
+/// The page and file counts of a unit, made or kept (each file once, however often it was
+/// written).
+fn counted<T>(outcome: UnitOutcome<T>) -> (usize, usize) {
+    (outcome.pages, outcome.files)
 }
 
 /// A ranking's ranked wards as the TTC ranking chart takes them.

@@ -253,6 +253,83 @@ pub struct Renderer<'a> {
     /// The funnel.
     pub out: &'a Output,
     base: Context,
+    /// What every page depends on besides its figures (see [`build_fingerprint`]).
+    fingerprint: u128,
+}
+
+/// Sums up the inputs of one unit of the site (a page with its files) for [`Output::unit`]:
+/// two SipHash lanes, 128 bits. Change detection between builds, not security.
+pub struct UnitKey {
+    a: std::hash::DefaultHasher,
+    b: std::hash::DefaultHasher,
+}
+
+impl UnitKey {
+    /// A key that starts from the build's fingerprint.
+    pub fn new(fingerprint: u128) -> UnitKey {
+        use std::hash::Hash;
+        let mut key = UnitKey {
+            a: Default::default(),
+            b: Default::default(),
+        };
+        0x5f3c_u16.hash(&mut key.b);
+        key.with(&fingerprint)
+    }
+
+    /// Adds a value.
+    pub fn with<T: std::hash::Hash + ?Sized>(mut self, value: &T) -> UnitKey {
+        value.hash(&mut self.a);
+        value.hash(&mut self.b);
+        self
+    }
+
+    /// The key.
+    pub fn finish(&self) -> u128 {
+        use std::hash::Hasher;
+        (u128::from(self.a.finish()) << 64) | u128::from(self.b.finish())
+    }
+}
+
+/// The build's fingerprint: everything a page depends on besides its own figures. The binary
+/// (its size and modification time: a new cwfy may draw differently), the configuration, the
+/// content, the ward offices, the templates, the boundary files and the services' names and
+/// slugs. When any of them changes, every unit is made again.
+fn build_fingerprint(input: &RenderInput) -> u128 {
+    let config = input.config;
+    let mut key = UnitKey::new(0)
+        .with(env!("CARGO_PKG_VERSION"))
+        .with(&format!("{config:?}"))
+        .with(&format!("{:?}", input.content))
+        .with(&format!("{:?}", input.offices))
+        .with(&input.metrics.wards);
+    if let Ok(meta) = std::env::current_exe().and_then(std::fs::metadata) {
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+        key = key.with(&meta.len()).with(&modified);
+    }
+    let templates = config.resolve(&config.site.templates);
+    let mut files: Vec<PathBuf> = walkdir::WalkDir::new(&templates)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| e.into_path())
+        .collect();
+    files.extend(config.boundaries.iter().map(|m| config.resolve(&m.file)));
+    files.sort();
+    for file in files {
+        key = key.with(&file).with(&std::fs::read(&file).ok());
+    }
+    for s in &input.metrics.services {
+        key = key
+            .with(&s.slug)
+            .with(&s.name)
+            .with(&s.featured)
+            .with(&s.codes)
+            .with(&s.source_names);
+    }
+    key.finish()
 }
 
 /// What every page's `<head>` says about it.
@@ -296,7 +373,21 @@ impl<'a> Renderer<'a> {
             input,
             out,
             base,
+            fingerprint: build_fingerprint(input),
         })
+    }
+
+    /// A unit key that already holds the build's fingerprint.
+    pub fn unit_key(&self) -> UnitKey {
+        UnitKey::new(self.fingerprint)
+    }
+
+    /// Sets what a page's footer and citations say about the data it shows: "data through
+    /// `through`". A page of a past day or week says that day or the week's end, so it stays the
+    /// same (and is not made again) as new days arrive.
+    pub fn set_through(&self, ctx: &mut Context, through: Option<Day>) {
+        ctx.insert("data_through", &through.map(|d| d.to_string()));
+        ctx.insert("citation", &citation(self.input.config, through));
     }
 
     /// Renders `template` for the page at `url` and writes it.

@@ -1,0 +1,197 @@
+//! Incremental builds: a rebuild links every page whose inputs did not change from the previous
+//! site instead of drawing it again, and the site it publishes is byte for byte the site a build
+//! from scratch makes from the same store.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use support::Project;
+
+const HEADER: &str = "sr_number,sr_type,sr_short_code,status,origin,created_date,last_modified_date,closed_date,street_address,duplicate,ward,latitude,longitude,parent_sr_number\n";
+
+const SERVICES: [(&str, &str); 4] = [
+    ("Pothole in Street Complaint", "PHF"),
+    ("Graffiti Removal Request", "GRAF"),
+    ("Rodent Baiting/Rat Complaint", "SGA"),
+    ("Tree Trim Request", "SEF"),
+];
+
+/// One CSV row: a request made on `day` (2021-01-04 + `day`) at `hour`, closed `close_after`
+/// hours later or still open.
+fn row(
+    id: &str,
+    day: i64,
+    hour: u32,
+    service: usize,
+    ward: u32,
+    close_after: Option<i64>,
+) -> String {
+    let start = jiff::civil::date(2021, 1, 4)
+        .at(hour as i8, 0, 0, 0)
+        .checked_add(jiff::Span::new().days(day))
+        .unwrap();
+    let (status, closed, modified) = match close_after {
+        Some(h) => {
+            let c = start.checked_add(jiff::Span::new().hours(h)).unwrap();
+            ("Completed", c.to_string(), c.to_string())
+        }
+        None => ("Open", String::new(), start.to_string()),
+    };
+    let (name, code) = SERVICES[service];
+    format!(
+        "{id},{name},{code},{status},Internet,{start},{modified},{closed},1 Main St,False,{ward},41.8,-87.6,\n"
+    )
+}
+
+/// Seven weeks and two days of requests, to Tuesday 2021-02-23.
+fn base_city() -> String {
+    let mut csv = String::from(HEADER);
+    for day in 0..51 {
+        for j in 0..(5 + day % 4) {
+            let ward = ((day * 7 + j * 3) % 50 + 1) as u32;
+            let close = ((day + j) % 3 != 0).then_some((j + 1) * 9);
+            csv.push_str(&row(
+                &format!("SR{day}-{j}"),
+                day,
+                8 + j as u32,
+                (j % 4) as usize,
+                ward,
+                close,
+            ));
+        }
+    }
+    csv
+}
+
+/// The next day (Wednesday 2021-02-24): new requests, closes of requests left open before, and one request made on an
+/// earlier day that arrives late.
+fn next_day() -> String {
+    let mut csv = String::from(HEADER);
+    for j in 0..6 {
+        csv.push_str(&row(
+            &format!("SR51-{j}"),
+            51,
+            8 + j as u32,
+            (j % 4) as usize,
+            (j * 5 + 2) as u32,
+            None,
+        ));
+    }
+    // SR30-0 and SR45-0 were open (day + j divisible by 3); both close on the new day.
+    csv.push_str(&row("SR30-0", 30, 8, 0, 11, Some((51 - 30) * 24 + 3)));
+    csv.push_str(&row("SR45-0", 45, 8, 0, 26, Some((51 - 45) * 24 + 5)));
+    // Made on day 44 (Wednesday 2021-02-17), seen only now.
+    csv.push_str(&row("SR-late", 44, 15, 2, 7, None));
+    csv
+}
+
+/// Every file of a site with its bytes.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e
+                .path()
+                .strip_prefix(dir)
+                .unwrap()
+                .to_string_lossy()
+                .into_owned();
+            (rel, std::fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
+/// The "N units made, K kept" of a build's log.
+fn units(log: &str) -> (usize, usize) {
+    let line = log
+        .lines()
+        .find(|l| l.contains("units made"))
+        .unwrap_or_else(|| panic!("no unit counts in:\n{log}"));
+    let numbers: Vec<usize> = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    let n = numbers.len();
+    (numbers[n - 2], numbers[n - 1])
+}
+
+/// Builds again from scratch, into a fresh folder, and asserts the site is the same.
+fn assert_same_as_full_build(p: &Project, what: &str) {
+    let incremental = files(&p.join("site"));
+    let _ = std::fs::remove_dir_all(p.join("site-incremental"));
+    std::fs::rename(p.join("site"), p.join("site-incremental")).unwrap();
+    let log = p.ok(&["build"]);
+    assert_eq!(
+        units(&log).1,
+        0,
+        "a build from scratch keeps nothing:\n{log}"
+    );
+    let full = files(&p.join("site"));
+    let paths = |m: &BTreeMap<String, Vec<u8>>| m.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(paths(&incremental), paths(&full), "{what}: the same files");
+    for (path, bytes) in &full {
+        assert!(
+            incremental[path] == *bytes,
+            "{what}: {path} differs from a build from scratch:\n{}\n---\n{}",
+            String::from_utf8_lossy(&incremental[path]),
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}
+
+#[test]
+fn a_rebuild_after_one_more_day_keeps_unchanged_pages_and_equals_a_full_build() {
+    let p = Project::new(30, 6);
+    p.write("base.csv", base_city());
+    p.write("next.csv", next_day());
+    p.ok(&["import", "base.csv"]);
+    let first = p.ok(&["build"]);
+    let (made, kept) = units(&first);
+    assert!(made > 100 && kept == 0, "{first}");
+    let old_day = p.read("site/day/2021-02-01/index.html");
+    assert!(old_day.contains("data through 2021-02-01"), "{old_day}");
+
+    // Nothing new: every unit is kept.
+    let again = p.ok(&["build"]);
+    assert_eq!(units(&again), (0, made), "{again}");
+
+    p.ok(&["import", "next.csv"]);
+    let rebuild = p.ok(&["build"]);
+    let (remade, kept) = units(&rebuild);
+    assert!(
+        kept > remade,
+        "most units are kept after one more day: {rebuild}"
+    );
+    assert!(remade > 0);
+    // A day before the late request stays as it was; the late request's day shows it.
+    assert_eq!(p.read("site/day/2021-02-01/index.html"), old_day);
+    let late = p.read("site/api/v1/days/2021-02-17.json");
+    let late: serde_json::Value = serde_json::from_str(&late).unwrap();
+    let rodents = late["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["slug"].as_str().unwrap().starts_with("rodent"))
+        .unwrap();
+    assert_eq!(rodents["wards"]["7"], 1, "{late}");
+    assert_same_as_full_build(&p, "after one more day");
+
+    // A template edit changes every page: nothing is kept.
+    let base = p.read("templates/base.html");
+    p.write(
+        "templates/base.html",
+        base.replace("<footer", "<p>Edited template</p><footer"),
+    );
+    let edited = p.ok(&["build"]);
+    assert_eq!(units(&edited).1, 0, "{edited}");
+    assert!(
+        p.read("site/day/2021-02-01/index.html")
+            .contains("Edited template")
+    );
+    assert_same_as_full_build(&p, "after a template edit");
+}
