@@ -31,14 +31,14 @@ def mb(n):
 
 def table(results):
     rows = [
-        "| requests | import (records/s) | aggregate | DuckDB query (load) | build | files | `cp -r` floor | build / cp | rebuild | rebuild / build | build peak memory |",
+        "| requests | import (records/s) | aggregate | DuckDB query (load) | build (CPU time) | files | `cp -r` floor | build / cp | rebuild | rebuild / build | build peak memory |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         agg = r["build"]["stages"].get("aggregate", float("nan"))
         d = r["duckdb"]
         rows.append(
-            "| {n:,} | {imp:.1f} s ({rate:,.0f}/s) | {agg:.2f} s | {q:.2f} s ({l:.2f} s) | {b:.1f} s | {files:,} ({size}) | {cp:.1f} s | {bcp:.2f}× | {rb:.1f} s | {rbb:.0%} | {rss} |".format(
+            "| {n:,} | {imp:.1f} s ({rate:,.0f}/s) | {agg:.2f} s | {q:.2f} s ({l:.2f} s) | {b:.1f} s{bcpu} | {files:,} ({size}) | {cp:.1f} s | {bcp:.2f}× | {rb:.1f} s | {rbb:.0%} | {rss} |".format(
                 n=records(r),
                 imp=r["import"]["seconds"],
                 rate=r["import"]["records_per_s"],
@@ -46,6 +46,7 @@ def table(results):
                 q=d["query_s"],
                 l=d["load_s"],
                 b=r["build"]["seconds"],
+                bcpu=f" ({r['build']['cpu_s']:.0f} CPU s)" if "cpu_s" in r["build"] else "",
                 files=r["build"]["files"],
                 size=mb(r["build"]["bytes"]),
                 cp=r["cp_floor"]["seconds"],

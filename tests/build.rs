@@ -3,28 +3,7 @@
 
 mod support;
 
-use std::collections::BTreeMap;
-use std::path::Path;
-
 use support::{Project, code_and_stderr};
-
-/// Every file below `dir` with its bytes.
-fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut files = BTreeMap::new();
-    for entry in walkdir::WalkDir::new(dir) {
-        let entry = entry.unwrap();
-        if entry.file_type().is_file() {
-            let rel = entry
-                .path()
-                .strip_prefix(dir)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            files.insert(rel, std::fs::read(entry.path()).unwrap());
-        }
-    }
-    files
-}
 
 const HOSTILE_CSV: &str = "sr_number,sr_type,sr_short_code,status,origin,created_date,last_modified_date,closed_date,street_address,duplicate,ward,latitude,longitude,parent_sr_number\n\
 SR1,<script>alert('type')</script>,X1,Completed,Internet,2021-01-04T10:00:00.000,2021-01-05T00:00:00.000,2021-01-04T12:00:00.000,\"1 Main St <img src=x onerror=alert(1)>\",False,3,41.8,-87.6,\n\
@@ -100,7 +79,7 @@ fn city_text_is_escaped_everywhere() {
     p.write("hostile.csv", HOSTILE_CSV);
     p.ok(&["import", "hostile.csv"]);
     p.ok(&["build"]);
-    let site = snapshot(&p.join("site"));
+    let site = support::site_files(&p.join("site"));
     for (path, bytes) in site
         .iter()
         .filter(|(p, _)| p.ends_with(".html") || p.ends_with(".xml") || p.ends_with(".svg"))
@@ -143,7 +122,7 @@ fn a_failed_build_leaves_the_old_site_byte_identical() {
     p.write("hostile.csv", HOSTILE_CSV);
     p.ok(&["import", "hostile.csv"]);
     p.ok(&["build"]);
-    let before = snapshot(&p.join("site"));
+    let before = support::site_files(&p.join("site"));
     let mtime = std::fs::metadata(p.join("site/index.html"))
         .unwrap()
         .modified()
@@ -158,7 +137,11 @@ fn a_failed_build_leaves_the_old_site_byte_identical() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("ward_week.html"), "{stderr}");
     assert!(stderr.contains("left as it was"), "{stderr}");
-    assert_eq!(snapshot(&p.join("site")), before, "site/ changed");
+    assert_eq!(
+        support::site_files(&p.join("site")),
+        before,
+        "site/ changed"
+    );
     assert_eq!(
         std::fs::metadata(p.join("site/index.html"))
             .unwrap()

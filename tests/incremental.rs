@@ -5,7 +5,6 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use support::Project;
 
@@ -87,24 +86,6 @@ fn next_day() -> String {
     csv
 }
 
-/// Every file of a site with its bytes.
-fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    walkdir::WalkDir::new(dir)
-        .into_iter()
-        .map(Result::unwrap)
-        .filter(|e| e.file_type().is_file())
-        .map(|e| {
-            let rel = e
-                .path()
-                .strip_prefix(dir)
-                .unwrap()
-                .to_string_lossy()
-                .into_owned();
-            (rel, std::fs::read(e.path()).unwrap())
-        })
-        .collect()
-}
-
 /// The "N units made, K kept" of a build's log.
 fn units(log: &str) -> (usize, usize) {
     let line = log
@@ -122,7 +103,7 @@ fn units(log: &str) -> (usize, usize) {
 
 /// Builds again from scratch, into a fresh folder, and asserts the site is the same.
 fn assert_same_as_full_build(p: &Project, what: &str) {
-    let incremental = files(&p.join("site"));
+    let incremental = support::site_files(&p.join("site"));
     let _ = std::fs::remove_dir_all(p.join("site-incremental"));
     std::fs::rename(p.join("site"), p.join("site-incremental")).unwrap();
     let log = p.ok(&["build"]);
@@ -131,7 +112,7 @@ fn assert_same_as_full_build(p: &Project, what: &str) {
         0,
         "a build from scratch keeps nothing:\n{log}"
     );
-    let full = files(&p.join("site"));
+    let full = support::site_files(&p.join("site"));
     let paths = |m: &BTreeMap<String, Vec<u8>>| m.keys().cloned().collect::<Vec<_>>();
     assert_eq!(paths(&incremental), paths(&full), "{what}: the same files");
     for (path, bytes) in &full {

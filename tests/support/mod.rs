@@ -38,6 +38,20 @@ pub struct Project {
     pub dir: tempfile::TempDir,
 }
 
+/// Every file below `dir` (a built site) with its bytes, by `/`-separated relative path.
+pub fn site_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(dir).unwrap();
+            let rel: Vec<_> = rel.iter().map(|p| p.to_string_lossy()).collect();
+            (rel.join("/"), std::fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
 /// The repository's config with a short history (so a test build is quick) and no sample.
 pub fn small_config(days: u32, weeks: u32) -> String {
     let text = std::fs::read_to_string(repo().join("config.yaml")).unwrap();
