@@ -131,6 +131,13 @@ const MIGRATIONS: &[&str] = &[
         names TEXT NOT NULL UNIQUE
     );
     ALTER TABLE raw_records ADD COLUMN header INTEGER REFERENCES raw_headers(id);",
+    // 3: what the aggregation reads of every request, in key order. A build scans this index
+    // instead of the table (addresses, descriptions, coordinates…): at 10 M requests it reads a
+    // fraction of the bytes, which is what a nightly run with the store out of the page cache
+    // pays for.
+    "CREATE INDEX requests_scan ON requests(
+        rowid_key, service_code, service_name, requested_at, closed_at, ward, duplicate
+    );",
 ];
 
 /// One record on its way into the store.
@@ -284,7 +291,7 @@ fn scan_range(
     // gain once the file is in the page cache.
     let mut stmt = conn
         .prepare(
-            "SELECT service_code, service_name, requested_at, closed_at, ward, duplicate FROM requests WHERE rowid_key BETWEEN ?1 AND ?2",
+            "SELECT service_code, service_name, requested_at, closed_at, ward, duplicate FROM requests INDEXED BY requests_scan WHERE rowid_key BETWEEN ?1 AND ?2",
         )
         .map_err(err)?;
     let mut rows = stmt.query([lo, hi]).map_err(err)?;
