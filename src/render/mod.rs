@@ -365,9 +365,7 @@ impl<'a> Renderer<'a> {
             }),
         );
         base.insert("nav", &NAV);
-        let through = input.as_of.map(|d| d.to_string());
-        base.insert("data_through", &through);
-        base.insert("citation", &citation(config, input.as_of));
+        insert_through(&mut base, config, input.as_of);
         Ok(Renderer {
             tera,
             input,
@@ -386,8 +384,7 @@ impl<'a> Renderer<'a> {
     /// `through`". A page of a past day or week says that day or the week's end, so it stays the
     /// same (and is not made again) as new days arrive.
     pub fn set_through(&self, ctx: &mut Context, through: Option<Day>) {
-        ctx.insert("data_through", &through.map(|d| d.to_string()));
-        ctx.insert("citation", &citation(self.input.config, through));
+        insert_through(ctx, self.input.config, through);
     }
 
     /// Renders `template` for the page at `url` and writes it.
@@ -508,6 +505,12 @@ fn page_context(page: &Page, content: &Content) -> serde_json::Value {
         "toc": page.toc.iter().map(|(l, a, t)| serde_json::json!({"level": l, "id": a, "title": t})).collect::<Vec<_>>(),
         "siblings": siblings,
     })
+}
+
+/// `data_through` and `citation` of a page context (the site's, or a page's own).
+fn insert_through(ctx: &mut Context, config: &Config, through: Option<Day>) {
+    ctx.insert("data_through", &through.map(|d| d.to_string()));
+    ctx.insert("citation", &citation(config, through));
 }
 
 /// "Source: City of Chicago 311, data through DATE, cwfy".
