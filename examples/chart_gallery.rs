@@ -192,7 +192,7 @@ fn main() -> anyhow::Result<()> {
         std::fs::write(out.join(format!("{}.csv", c.id)), c.csv())?;
         std::fs::write(
             out.join(format!("{}.json", c.id)),
-            serde_json::to_string_pretty(&c.json)?,
+            c.json_document("chart gallery"),
         )?;
         println!("{:24} {:>7} bytes  {}", c.id, c.svg.len(), c.desc);
         html.push_str(&format!("<h2>{}</h2><p>{}</p>{}", c.id, c.alt, c.svg));

@@ -160,65 +160,95 @@ fn minify_cfg() -> minify_html::Cfg {
     }
 }
 
-/// What stands in a page for an inline SVG while the rest of it is minified.
-const SVG_SLOT: &[u8] = b"<svg-slot></svg-slot>";
+/// What stands in a page for a block set aside while the rest of it is minified.
+const SLOT: &[u8] = b"<set-aside></set-aside>";
+
+/// Blocks written compact by our own code, set aside from minifying: inline SVG charts and maps,
+/// and data tables (`crate::render::html_table` writes a bare `<table>`; a template's table with
+/// attributes is minified with the page).
+const SET_ASIDE: [(&[u8], &[u8]); 2] = [(b"<svg", b"</svg>"), (b"<table>", b"</table>")];
 
 /// Minifies a page.
 ///
-/// Inline SVG charts and maps (often most of a page's bytes) come from our own chart code already
+/// Inline SVG and data tables (most of a big page's bytes) come from our own code already
 /// compact, so they are set aside, the rest is minified, and they are put back: minifying them
 /// again cost a third of a build's time and saved almost nothing.
 pub fn minify_html(html: &[u8]) -> Vec<u8> {
-    let (skeleton, svgs) = set_aside_svgs(html);
-    if svgs.is_empty() {
+    let (skeleton, blocks) = set_aside_blocks(html);
+    if blocks.is_empty() {
         return minify_html::minify(html, &minify_cfg());
     }
     let minified = minify_html::minify(&skeleton, &minify_cfg());
-    let parts: Vec<&[u8]> = split_on(&minified, SVG_SLOT);
-    if parts.len() != svgs.len() + 1 {
+    let parts: Vec<&[u8]> = split_on(&minified, SLOT);
+    if parts.len() != blocks.len() + 1 {
         // The minifier moved or dropped a slot: minify the page whole instead.
         return minify_html::minify(html, &minify_cfg());
     }
-    let mut out = Vec::with_capacity(minified.len() + svgs.iter().map(|s| s.len()).sum::<usize>());
+    let mut out =
+        Vec::with_capacity(minified.len() + blocks.iter().map(|s| s.len()).sum::<usize>());
     for (i, part) in parts.iter().enumerate() {
         out.extend_from_slice(part);
-        if let Some(svg) = svgs.get(i) {
-            out.extend_from_slice(svg);
+        if let Some(block) = blocks.get(i) {
+            out.extend_from_slice(block);
         }
     }
     out
 }
 
-/// The page with each top-level `<svg …>…</svg>` replaced by [`SVG_SLOT`], and the SVGs in order.
-/// A page whose SVGs cannot be delimited simply (nested or unclosed) is left whole.
-fn set_aside_svgs(html: &[u8]) -> (Vec<u8>, Vec<&[u8]>) {
-    let mut skeleton = Vec::with_capacity(html.len());
-    let mut svgs = Vec::new();
-    let mut rest = html;
-    while let Some(start) = find(rest, b"<svg") {
-        let after = &rest[start + 4..];
-        if !after
-            .first()
-            .is_some_and(|c| c.is_ascii_whitespace() || *c == b'>')
+/// Where the next opening tag `open` is at or after `from`. An open tag `open` (`<svg`) must be
+/// followed by a space or `>` (`<svgz>` is not ours).
+fn next_open(html: &[u8], open: &[u8], mut from: usize) -> Option<usize> {
+    while let Some(at) = find(&html[from..], open) {
+        let at = from + at;
+        if open.ends_with(b">")
+            || html
+                .get(at + open.len())
+                .is_some_and(|c| c.is_ascii_whitespace() || *c == b'>')
         {
-            skeleton.extend_from_slice(&rest[..start + 4]);
-            rest = after;
-            continue;
+            return Some(at);
         }
-        let Some(len) = find(rest[start..].as_ref(), b"</svg>").map(|e| e + 6) else {
+        from = at + open.len();
+    }
+    None
+}
+
+/// The page with each top-level block of [`SET_ASIDE`] replaced by [`SLOT`], and the blocks in
+/// order. A page with a block that cannot be delimited simply (nested or unclosed) is left whole.
+fn set_aside_blocks(html: &[u8]) -> (Vec<u8>, Vec<&[u8]>) {
+    let mut skeleton = Vec::with_capacity(html.len());
+    let mut blocks = Vec::new();
+    let mut done = 0;
+    // The next opening of each kind at or after `done` (searched again only once passed).
+    let mut next: Vec<Option<usize>> = SET_ASIDE
+        .iter()
+        .map(|(open, _)| next_open(html, open, 0))
+        .collect();
+    while let Some((start, kind)) = next
+        .iter()
+        .enumerate()
+        .filter_map(|(kind, at)| at.map(|at| (at, kind)))
+        .min()
+    {
+        let (open, close) = SET_ASIDE[kind];
+        let Some(len) = find(&html[start..], close).map(|e| e + close.len()) else {
             return (html.to_vec(), Vec::new());
         };
-        let svg = &rest[start..start + len];
-        if find(&svg[4..], b"<svg").is_some() {
+        let block = &html[start..start + len];
+        if find(&block[open.len()..], open).is_some() {
             return (html.to_vec(), Vec::new());
         }
-        skeleton.extend_from_slice(&rest[..start]);
-        skeleton.extend_from_slice(SVG_SLOT);
-        svgs.push(svg);
-        rest = &rest[start + len..];
+        skeleton.extend_from_slice(&html[done..start]);
+        skeleton.extend_from_slice(SLOT);
+        blocks.push(block);
+        done = start + len;
+        for (k, at) in next.iter_mut().enumerate() {
+            if at.is_some_and(|at| at < done) {
+                *at = next_open(html, SET_ASIDE[k].0, done);
+            }
+        }
     }
-    skeleton.extend_from_slice(rest);
-    (skeleton, svgs)
+    skeleton.extend_from_slice(&html[done..]);
+    (skeleton, blocks)
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
@@ -743,7 +773,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn inline_svgs_are_kept_as_drawn_while_the_page_around_them_is_minified() {
+    fn inline_svgs_and_tables_are_kept_as_written_while_the_page_around_them_is_minified() {
         let map = "<svg viewBox=\"0 0 10 10\" role=\"group\"><title>Map</title>\n<a href=\"../ward/1/index.html\"><path d=\"M0 0l1 1z\"/></a></svg>";
         let chart = "<svg\nviewBox=\"0 0 4 4\"><text x=\"1\">a  b</text></svg>";
         let page = format!(
@@ -753,12 +783,21 @@ mod tests {
         assert!(out.contains(map), "{out}");
         assert!(out.contains(chart), "{out}");
         assert!(out.contains("<p>x</p>"), "{out}");
-        assert!(!out.contains("svg-slot"), "{out}");
+        assert!(!out.contains("set-aside"), "{out}");
         assert!(out.find(map) < out.find(chart));
+        // Data tables too, in their place among the SVGs.
+        let table = "<table><caption>A  b</caption><tbody><tr><th scope=\"row\">1</th></tr></tbody></table>";
+        let page = format!(
+            "<body>\n<div>  {chart} </div>\n<div> {table} </div> <p> {map} </p>\n<table class=\"x\"></table></body>"
+        );
+        let out = String::from_utf8(minify_html(page.as_bytes())).unwrap();
+        let at = |s: &str| out.find(s).unwrap_or_else(|| panic!("{s} not in {out}"));
+        assert!(at(chart) < at(table) && at(table) < at(map), "{out}");
+        assert!(out.contains("<table class=x></table>"), "{out}");
         // An unclosed SVG leaves the page to the minifier whole.
         let broken = "<html><body><p>  a  </p><svg viewBox=\"0 0 1 1\"></body></html>";
         let out = String::from_utf8(minify_html(broken.as_bytes())).unwrap();
-        assert!(!out.contains("svg-slot"), "{out}");
+        assert!(!out.contains("set-aside"), "{out}");
     }
 
     #[test]

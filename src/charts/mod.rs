@@ -32,7 +32,7 @@ pub use ward::{BusyDay, DayCounts, busiest_days, week_opened_closed};
 
 use plotters::prelude::*;
 pub(crate) use plotters::style::text_anchor::{HPos, Pos, VPos};
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use palette::Rgb;
 
@@ -69,14 +69,12 @@ pub struct Chart {
     pub alt: String,
     /// The finished SVG document.
     pub svg: String,
-    /// The numbers drawn, as a table.
+    /// The numbers drawn, as a table (also the chart's CSV and JSON: see [`Chart::json_document`]).
     pub table: DataTable,
-    /// The same numbers as JSON: `{id, title, description, columns: [{key, label}], data: [{key: value}]}`.
-    pub json: Value,
 }
 
 impl Chart {
-    /// Assembles a chart, deriving its JSON from the table so the two always agree.
+    /// Assembles a chart.
     fn new(
         id: &str,
         title: String,
@@ -85,7 +83,6 @@ impl Chart {
         svg: String,
         table: DataTable,
     ) -> Chart {
-        let json = table.json(id, &title, &desc);
         Chart {
             id: id.to_string(),
             alt: format!("{alt_lead} {desc}"),
@@ -93,8 +90,20 @@ impl Chart {
             desc,
             svg,
             table,
-            json,
         }
+    }
+
+    /// The chart's JSON document, derived from its table so the two always agree:
+    /// `{id, title, description, columns: [{key, label}], data: [{key: value}], alt, source}`,
+    /// `source` being the citation. Written straight from the table (no intermediate `Value`):
+    /// a build writes tens of thousands of these.
+    pub fn json_document(&self, source: &str) -> Vec<u8> {
+        let doc = JsonDocument {
+            chart: self,
+            source,
+        };
+        // Serializing plain strings and numbers into memory cannot fail.
+        serde_json::to_vec(&doc).unwrap_or_default()
     }
 
     /// The table as CSV text (header row of column labels).
@@ -150,16 +159,81 @@ impl Cell {
             Cell::Decimal(_) => String::new(),
         }
     }
+}
 
-    /// The cell as JSON (the same number the text shows; `null` when undefined).
-    pub fn json(&self) -> Value {
+/// The cell as JSON: the same number the text shows; `null` when undefined.
+impl Serialize for Cell {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
-            Cell::Text(s) => json!(s),
-            Cell::Int(n) => json!(n),
-            Cell::Signed(n) => json!(n),
-            Cell::Decimal(Some(v)) if v.is_finite() => json!(Cell::rounded(*v)),
-            Cell::Decimal(_) => Value::Null,
+            Cell::Text(s) => serializer.serialize_str(s),
+            Cell::Int(n) => serializer.serialize_u64(*n),
+            Cell::Signed(Some(n)) => serializer.serialize_i64(*n),
+            Cell::Decimal(Some(v)) if v.is_finite() => serializer.serialize_f64(Cell::rounded(*v)),
+            Cell::Signed(None) | Cell::Decimal(_) => serializer.serialize_none(),
         }
+    }
+}
+
+/// See [`Chart::json_document`].
+struct JsonDocument<'a> {
+    chart: &'a Chart,
+    source: &'a str,
+}
+
+impl Serialize for JsonDocument<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let c = self.chart;
+        let columns: Vec<ColumnDoc> = c
+            .table
+            .columns
+            .iter()
+            .map(|col| ColumnDoc {
+                key: col.key,
+                label: &col.label,
+            })
+            .collect();
+        let data: Vec<RowDocument> = c
+            .table
+            .rows
+            .iter()
+            .map(|cells| RowDocument {
+                columns: &c.table.columns,
+                cells,
+            })
+            .collect();
+        let mut map = serializer.serialize_map(Some(7))?;
+        map.serialize_entry("id", &c.id)?;
+        map.serialize_entry("title", &c.title)?;
+        map.serialize_entry("description", &c.desc)?;
+        map.serialize_entry("columns", &columns)?;
+        map.serialize_entry("data", &data)?;
+        map.serialize_entry("alt", &c.alt)?;
+        map.serialize_entry("source", self.source)?;
+        map.end()
+    }
+}
+
+#[derive(Serialize)]
+struct ColumnDoc<'a> {
+    key: &'a str,
+    label: &'a str,
+}
+
+/// One row of a chart's JSON: `{column key: cell}`.
+struct RowDocument<'a> {
+    columns: &'a [Column],
+    cells: &'a [Cell],
+}
+
+impl Serialize for RowDocument<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.cells.len()))?;
+        for (column, cell) in self.columns.iter().zip(self.cells) {
+            map.serialize_entry(column.key, cell)?;
+        }
+        map.end()
     }
 }
 
@@ -195,27 +269,6 @@ impl DataTable {
             let _ = w.write_record(row);
         }
         String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
-    }
-
-    fn json(&self, id: &str, title: &str, desc: &str) -> Value {
-        let data: Vec<Value> = self
-            .rows
-            .iter()
-            .map(|r| {
-                let mut o = serde_json::Map::new();
-                for (c, v) in self.columns.iter().zip(r) {
-                    o.insert(c.key.to_string(), v.json());
-                }
-                Value::Object(o)
-            })
-            .collect();
-        json!({
-            "id": id,
-            "title": title,
-            "description": desc,
-            "columns": self.columns.iter().map(|c| json!({"key": c.key, "label": c.label})).collect::<Vec<_>>(),
-            "data": data,
-        })
     }
 }
 
@@ -549,6 +602,7 @@ pub(crate) fn tick_swatch<'s>(c: Rgb) -> Swatch<'s> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
 
     #[test]
     fn axes_read_well_for_small_and_large_counts() {
@@ -590,10 +644,14 @@ mod tests {
             ],
         };
         assert_eq!(t.csv(), "Ward,Mean days\n3,1.23\n4,\n");
-        let j = t.json("x", "T", "D");
-        assert_eq!(j["data"][0]["mean"], json!(1.23));
-        assert_eq!(j["data"][1]["mean"], Value::Null);
-        assert_eq!(j["columns"][1]["label"], "Mean days");
+        let chart = Chart::new("x", "T".into(), "D".into(), "A", String::new(), t);
+        let j: Value = serde_json::from_slice(&chart.json_document("S")).unwrap();
+        assert_eq!(
+            j,
+            json!({"id": "x", "title": "T", "description": "D", "alt": "A D", "source": "S",
+                "columns": [{"key": "ward", "label": "Ward"}, {"key": "mean", "label": "Mean days"}],
+                "data": [{"ward": 3, "mean": 1.23}, {"ward": 4, "mean": null}]})
+        );
         assert_eq!(num(3.0), "3");
         assert_eq!(num(2.50), "2.5");
         assert_eq!(num(-0.125), "-0.13");

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use super::{RenderError, Renderer};
-use crate::charts::Chart;
 use crate::charts::card::{Card, card_png};
 use crate::charts::geo::{Boundaries, BoundaryCache};
+use crate::charts::{Cell, Chart};
 use crate::domain::Day;
 
 /// A chart to place on a page: drawn (or failed to draw) while the page's context was built,
@@ -83,8 +83,11 @@ impl Renderer<'_> {
             "table": if table {
                 Some(json!({
                     "caption": chart.title,
-                    "header": chart.table.header(),
-                    "rows": chart.table.text_rows(),
+                    "html": super::html_table(
+                        &chart.title,
+                        &chart.table.header(),
+                        chart.table.rows.iter().map(|r| r.iter().map(Cell::text)),
+                    ),
                     "csv": format!("{dir}{}.csv", chart.id),
                 }))
             } else {
@@ -104,12 +107,10 @@ impl Renderer<'_> {
         let out = self.out;
         out.write(&format!("{dir}{}.svg", chart.id), chart.svg.as_bytes())?;
         out.write(&format!("{dir}{}.csv", chart.id), chart.csv().as_bytes())?;
-        let mut doc = chart.json.clone();
-        doc["alt"] = json!(chart.alt);
-        doc["source"] = json!(super::citation(self.input.config, through));
+        let source = super::citation(self.input.config, through);
         out.write(
             &format!("{dir}{}.json", chart.id),
-            &serde_json::to_vec(&doc).unwrap_or_default(),
+            &chart.json_document(&source),
         )?;
         Ok(3)
     }

@@ -585,6 +585,62 @@ fn site_files(r: &Renderer) -> Result<usize, RenderError> {
 /// Escapes text for XML and HTML (the same escaping the charts use for SVG).
 pub use crate::charts::escape as xml_escape;
 
+/// A table of text as compact HTML: caption, column headings, then rows whose first cell heads
+/// the row. Every caption, heading and cell is escaped here.
+///
+/// Big tables (a ward × service page has one row per week of the whole history) are written
+/// here rather than in a template: a Tera loop over them, and minifying them afterwards, cost
+/// more than the rest of such a page. The publisher sets `<table>` blocks aside from minifying.
+pub fn html_table<R, C>(caption: &str, header: &[String], rows: R) -> String
+where
+    R: IntoIterator,
+    R::Item: IntoIterator<Item = C>,
+    C: AsRef<str>,
+{
+    let mut html = String::with_capacity(256);
+    html.push_str("<table><caption>");
+    push_text(&mut html, caption);
+    html.push_str("</caption><thead><tr>");
+    for h in header {
+        html.push_str("<th scope=col>");
+        push_text(&mut html, h);
+        html.push_str("</th>");
+    }
+    html.push_str("</tr></thead><tbody>");
+    for row in rows {
+        html.push_str("<tr>");
+        for (i, cell) in row.into_iter().enumerate() {
+            let (open, close) = if i == 0 {
+                ("<th scope=row>", "</th>")
+            } else {
+                ("<td>", "</td>")
+            };
+            html.push_str(open);
+            push_text(&mut html, cell.as_ref());
+            html.push_str(close);
+        }
+        html.push_str("</tr>");
+    }
+    html.push_str("</tbody></table>");
+    html
+}
+
+/// Appends `text` escaped for an HTML text node (not an attribute: quotes stay as they are,
+/// as the minifier would leave them).
+fn push_text(html: &mut String, text: &str) {
+    let mut rest = text;
+    while let Some(i) = rest.find(['&', '<', '>']) {
+        html.push_str(&rest[..i]);
+        html.push_str(match rest.as_bytes()[i] {
+            b'&' => "&amp;",
+            b'<' => "&lt;",
+            _ => "&gt;",
+        });
+        rest = &rest[i + 1..];
+    }
+    html.push_str(rest);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -610,6 +666,19 @@ mod tests {
         assert_eq!(
             xml_escape("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn html_tables_head_rows_and_escape_every_cell() {
+        let html = html_table(
+            "Wards & <b>",
+            &["Ward".to_string(), "Opened".to_string()],
+            [["1", "<script>"], ["2", "O'Hare \"3\""]],
+        );
+        assert_eq!(
+            html,
+            "<table><caption>Wards &amp; &lt;b&gt;</caption><thead><tr><th scope=col>Ward</th><th scope=col>Opened</th></tr></thead><tbody><tr><th scope=row>1</th><td>&lt;script&gt;</td></tr><tr><th scope=row>2</th><td>O'Hare \"3\"</td></tr></tbody></table>"
         );
     }
 }
