@@ -311,19 +311,43 @@ pub fn finish_svg(raw: &str, id: &str, title: &str, desc: &str, size: (u32, u32)
     let body = body.trim_start_matches('\n');
     let mut out = String::with_capacity(raw.len() + 400);
     out.push_str(&svg_open(id, title, desc, size));
-    // Plotters repeats what the root already says on every element; drop it to keep files small.
-    for line in body.lines() {
-        let line = line
-            .replace(" opacity=\"1\"", "")
-            .replace(" stroke=\"none\"", "")
-            .replace(" font-family=\"sans-serif\"", "");
-        out.push_str(&line);
-    }
+    push_without_defaults(&mut out, body);
     if !out.ends_with("</svg>") {
         out.push_str("</svg>");
     }
     out.push('\n');
     out
+}
+
+/// Appends plotters' SVG body without its line breaks and without the attributes it repeats on
+/// every element that the root already says, to keep files small. One pass: the ten-year weekly
+/// charts have thousands of elements, and a `replace` per attribute per line showed in profiles.
+fn push_without_defaults(out: &mut String, body: &str) {
+    const DROP: [&str; 3] = [
+        " opacity=\"1\"",
+        " stroke=\"none\"",
+        " font-family=\"sans-serif\"",
+    ];
+    let bytes = body.as_bytes();
+    let mut kept = 0;
+    let mut at = 0;
+    while let Some(i) = memchr::memchr3(b'\n', b'\r', b' ', &bytes[at..]).map(|i| at + i) {
+        let skip = match bytes[i] {
+            b' ' => DROP
+                .iter()
+                .find(|d| body[i..].starts_with(**d))
+                .map_or(0, |d| d.len()),
+            _ => 1,
+        };
+        if skip > 0 {
+            out.push_str(&body[kept..i]);
+            kept = i + skip;
+            at = kept;
+        } else {
+            at = i + 1;
+        }
+    }
+    out.push_str(&body[kept..]);
 }
 
 /// The opening `<svg>` tag with its title and desc, shared by charts, maps and cards.
@@ -629,6 +653,16 @@ mod tests {
         assert!(svg.trim_end().ends_with("</svg>"));
         let doc = roxmltree::Document::parse(&svg).unwrap();
         assert_eq!(doc.root_element().attribute("role"), Some("img"));
+    }
+
+    #[test]
+    fn plotters_defaults_and_line_breaks_are_dropped() {
+        let mut out = String::new();
+        push_without_defaults(
+            &mut out,
+            "<rect x=\"1\" opacity=\"1\" stroke=\"none\"/>\r\n<text font-family=\"sans-serif\" opacity=\"0.5\">a b</text>\n",
+        );
+        assert_eq!(out, "<rect x=\"1\"/><text opacity=\"0.5\">a b</text>");
     }
 
     #[test]

@@ -74,6 +74,8 @@ impl Renderer<'_> {
             // The SVG escapes every text it carries (crate::charts::escape), so the template may
             // put it in the page as it is.
             "svg": if inline { Some(chart.svg.as_str()) } else { None },
+            // Templates test this flag, not `svg`: Tera escapes a string it tests for truth.
+            "inline": inline,
             "src": src,
             "width": w.round(),
             "height": h.round(),
