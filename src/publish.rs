@@ -266,6 +266,14 @@ fn split_on<'a>(bytes: &'a [u8], sep: &[u8]) -> Vec<&'a [u8]> {
     parts
 }
 
+/// Minifies an HTML template, keeping its Tera tags (`{{ }}`, `{% %}`, `{# #}`) as they are;
+/// `None` when the result is not text. See `crate::render::load_templates`.
+pub fn minify_template(template: &str) -> Option<String> {
+    let mut cfg = minify_cfg();
+    cfg.preserve_brace_template_syntax = true;
+    String::from_utf8(minify_html::minify(template.as_bytes(), &cfg)).ok()
+}
+
 /// Minifies a style sheet (through minify-html's CSS minifier).
 pub fn minify_css(css: &str) -> String {
     let wrapped = format!("<style>{css}</style>");

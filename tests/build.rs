@@ -90,7 +90,7 @@ fn city_text_is_escaped_everywhere() {
         assert!(!live.contains("<img src=x"), "{path} has a live image");
     }
     let services = p.read("site/service/index.html");
-    assert!(services.contains("&lt;script>alert("), "{services}");
+    assert!(services.contains("&lt;script&gt;alert("), "{services}");
 }
 
 #[test]
@@ -99,17 +99,16 @@ fn sub_path_base_url_and_relative_links() {
     p.write("hostile.csv", HOSTILE_CSV);
     p.ok(&["import", "hostile.csv"]);
     p.ok(&["build", "--base-url", "https://example.org/chicago"]);
-    let day = p.read("site/day/2021-01-05/index.html");
+    // Attribute quotes are dropped where HTML allows and kept around template values: compare
+    // without them.
+    let day = p.read("site/day/2021-01-05/index.html").replace('"', "");
     assert!(
         day.contains("href=https://example.org/chicago/day/2021-01-05/ rel=canonical"),
         "canonical: {day}"
     );
     assert!(day.contains("href=../../style.css"), "{day}");
     // No root-relative links: they would break under a sub-path and from disk.
-    assert!(
-        !day.contains("href=/") && !day.contains("href=\"/"),
-        "{day}"
-    );
+    assert!(!day.contains("href=/"), "{day}");
     assert!(
         p.read("site/robots.txt")
             .contains("https://example.org/chicago/sitemap.xml")

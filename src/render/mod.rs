@@ -87,27 +87,123 @@ pub fn tera_message(e: &tera::Error) -> String {
     msg
 }
 
+/// Templates, and whether their HTML was minified when they were loaded.
+pub struct Templates {
+    /// The templates.
+    pub tera: Tera,
+    /// Every HTML template was minified once at load (see [`load_templates`]), so the pages they
+    /// render are written as they are; otherwise each page goes through the minifier.
+    pub preminified: bool,
+}
+
 /// Loads every template in `dir`.
-pub fn load_templates(dir: &Path) -> Result<Tera, RenderError> {
+///
+/// HTML templates are minified once here, Tera syntax kept (minify-html's brace-template mode),
+/// rather than every page after rendering: that cost a tenth of a build. A template the
+/// minifier cannot handle (Tera tags inside a tag, such as `<a{% if x %} id="y"{% endif %}>`,
+/// are not kept whole) would be broken, so when any template's Tera tags differ after
+/// minifying, or Tera rejects the result, every template is used as written and pages are
+/// minified one by one instead.
+pub fn load_templates(dir: &Path) -> Result<Templates, RenderError> {
     if !dir.is_dir() {
         return Err(RenderError::Template(format!(
             "{}: the templates folder does not exist; set site.templates in config.yaml",
             dir.display()
         )));
     }
-    let glob = format!("{}/**/*", dir.display());
-    let mut tera = Tera::new(&glob).map_err(|e| {
+    let mut sources = Vec::new();
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|e| {
+            RenderError::Template(format!("{}: {e}; check the folder", dir.display()))
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let path = entry.path();
+        let name = path
+            .strip_prefix(dir)
+            .unwrap_or(path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            RenderError::Template(format!("{}: {e}; check the file", path.display()))
+        })?;
+        sources.push((name, text));
+    }
+    let minified: Option<Vec<(String, String)>> = sources
+        .iter()
+        .map(|(name, text)| {
+            if !name.ends_with(".html") {
+                return Some((name.clone(), text.clone()));
+            }
+            let out = crate::publish::minify_template(text)?;
+            (tera_tags(&out) == tera_tags(text)).then(|| (name.clone(), out))
+        })
+        .collect();
+    if let Some(minified) = minified
+        && let Ok(tera) = tera_from(minified)
+    {
+        return Ok(Templates {
+            tera,
+            preminified: true,
+        });
+    }
+    let tera = tera_from(sources).map_err(|e| {
         RenderError::Template(format!(
             "{}: {}\n  fix the template and build again",
             dir.display(),
             tera_message(&e)
         ))
     })?;
+    Ok(Templates {
+        tera,
+        preminified: false,
+    })
+}
+
+fn tera_from(sources: Vec<(String, String)>) -> Result<Tera, tera::Error> {
+    let mut tera = Tera::default();
+    tera.add_raw_templates(sources)?;
     tera.autoescape_on(vec![".html", ".xml", ".svg"]);
+    // Tera's default escaping also writes `/` as `&#x2F;`, which every URL in a page repeats
+    // and only the page minifier used to undo; `&`, `<`, `>` and both quotes are what HTML
+    // and XML need.
+    tera.set_escape_fn(xml_escape);
     tera.register_filter("thousands", thousands_filter);
     tera.register_filter("days", days_filter);
     tera.register_filter("urlencode", urlencode_filter);
     Ok(tera)
+}
+
+/// The Tera tags (`{{ }}`, `{% %}`, `{# #}`) of a template, sorted: the minifier may reorder a
+/// tag's attributes, never change a Tera tag.
+fn tera_tags(template: &str) -> Vec<&str> {
+    let mut tags = Vec::new();
+    let mut rest = template;
+    while let Some(start) = rest.find(['{']) {
+        let close = match rest.as_bytes().get(start + 1) {
+            Some(b'{') => "}}",
+            Some(b'%') => "%}",
+            Some(b'#') => "#}",
+            _ => {
+                rest = &rest[start + 1..];
+                continue;
+            }
+        };
+        match rest[start + 2..].find(close) {
+            Some(end) => {
+                let end = start + 2 + end + 2;
+                tags.push(&rest[start..end]);
+                rest = &rest[end..];
+            }
+            None => {
+                tags.push(&rest[start..]);
+                break;
+            }
+        }
+    }
+    tags.sort_unstable();
+    tags
 }
 
 /// `1234567` → `1,234,567`.
@@ -248,6 +344,8 @@ pub const NAV: [NavItem; 6] = [
 pub struct Renderer<'a> {
     /// Templates.
     pub tera: Tera,
+    /// The templates were minified at load: pages are written as rendered.
+    preminified: bool,
     /// Inputs.
     pub input: &'a RenderInput<'a>,
     /// The funnel.
@@ -349,7 +447,7 @@ impl<'a> Renderer<'a> {
     /// Prepares templates and the context every page shares.
     pub fn new(input: &'a RenderInput<'a>, out: &'a Output) -> Result<Renderer<'a>, RenderError> {
         let config = input.config;
-        let tera = load_templates(&config.resolve(&config.site.templates))?;
+        let templates = load_templates(&config.resolve(&config.site.templates))?;
         let mut base = Context::new();
         base.insert(
             "site",
@@ -367,7 +465,8 @@ impl<'a> Renderer<'a> {
         base.insert("nav", &NAV);
         insert_through(&mut base, config, input.as_of);
         Ok(Renderer {
-            tera,
+            tera: templates.tera,
+            preminified: templates.preminified,
             input,
             out,
             base,
@@ -396,7 +495,16 @@ impl<'a> Renderer<'a> {
         extra: &Context,
     ) -> Result<(), RenderError> {
         let html = self.render_page(url, template, meta, extra)?;
-        self.out.write(&file_of(url), html.as_bytes())?;
+        self.write_html(&file_of(url), &html)
+    }
+
+    /// Writes a rendered page: as it is when its templates were minified at load.
+    fn write_html(&self, rel: &str, html: &str) -> Result<(), RenderError> {
+        if self.preminified {
+            self.out.write_exact(rel, html.as_bytes())?;
+        } else {
+            self.out.write(rel, html.as_bytes())?;
+        }
         Ok(())
     }
 
@@ -465,7 +573,9 @@ impl<'a> Renderer<'a> {
             };
             let mut ctx = Context::new();
             ctx.insert("page", &page_context(page, self.input.content));
-            self.page(&page.url, &format!("{layout}.html"), &meta, &ctx)
+            // Minified whole: the Markdown's HTML comes in as it is, not from a template.
+            self.render_page(&page.url, &format!("{layout}.html"), &meta, &ctx)
+                .and_then(|html| Ok(self.out.write(&file_of(&page.url), html.as_bytes())?))
                 .map_err(|e| match e {
                     RenderError::Template(m) => RenderError::Template(format!(
                         "{} (rendering {})",
@@ -555,7 +665,7 @@ fn site_files(r: &Renderer) -> Result<usize, RenderError> {
     html_ctx.insert("permalink", &r.input.config.site.base_url.join("404.html"));
     html_ctx.insert("meta", &meta);
     let html = r.render("404.html", &html_ctx)?;
-    r.out.write("404.html", html.as_bytes())?;
+    r.write_html("404.html", &html)?;
 
     let base = r.input.config.site.base_url.as_str();
     let robots = format!("User-agent: *\nAllow: /\n\nSitemap: {base}sitemap.xml\n");
@@ -666,6 +776,47 @@ mod tests {
         assert_eq!(
             xml_escape("<a href=\"x\">'&'</a>"),
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn templates_are_minified_once_at_load_unless_the_minifier_would_break_one() {
+        let project = load_templates(Path::new("templates")).unwrap();
+        assert!(
+            project.preminified,
+            "the project's own templates must minify whole"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| std::fs::write(dir.path().join(name), text).unwrap();
+        write(
+            "page.html",
+            "<ul>\n  <li class=\"a\">{{ x }}</li>\n  <li>{% if y %}yes{% endif %}</li>\n</ul>\n",
+        );
+        let mut ctx = Context::new();
+        ctx.insert("x", "<b>/</b>");
+        ctx.insert("y", &true);
+        let t = load_templates(dir.path()).unwrap();
+        assert!(t.preminified);
+        assert_eq!(
+            t.tera.render("page.html", &ctx).unwrap(),
+            "<ul><li class=a>&lt;b&gt;/&lt;/b&gt;</li><li>yes</li></ul>"
+        );
+        // Tera tags inside a tag do not survive the minifier: every template is used as written.
+        write(
+            "link.html",
+            "<a href=\"/\"{% if y %} id=\"z\"{% endif %}>t</a>\n",
+        );
+        let t = load_templates(dir.path()).unwrap();
+        assert!(!t.preminified);
+        assert_eq!(
+            t.tera.render("link.html", &ctx).unwrap(),
+            "<a href=\"/\" id=\"z\">t</a>\n"
+        );
+        assert!(
+            t.tera
+                .render("page.html", &ctx)
+                .unwrap()
+                .contains("\n  <li")
         );
     }
 
