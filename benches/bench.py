@@ -8,6 +8,7 @@ On one synthetic city (examples/synth.rs) and one store, in one run, it measures
     (aggregation alone is the `aggregate` stage), output size and file count;
   - `cp -r site/` (the floor for writing the output);
   - `cwfy import` of the next day's changes, then the rebuild;
+  - a build with nothing new (a rebuild's fixed cost: reading the store, linking every file);
   - DuckDB computing the same day x ward x service counts and weekly time to close from the same
     CSV (benches/duckdb_baseline.py), load and query timed apart;
 and prints a table with the ratios, and writes it all as JSON (results.json in the work folder).
@@ -212,6 +213,13 @@ def main():
     r["rebuild"] = {"seconds": s, "cpu_s": run.cpu, "max_rss": rss, "stages": stage_times(log),
                     "files": files, "bytes": size}
 
+    # What any rebuild costs before it makes a page: the store is read again, every file is
+    # linked into the new site (so the swap is atomic) and the old one is removed.
+    step("cwfy build (nothing new)")
+    s, rss, _, log = run(cwfy + ["build"])
+    r["rebuild_unchanged"] = {"seconds": s, "cpu_s": run.cpu, "max_rss": rss,
+                              "stages": stage_times(log)}
+
     step("DuckDB baseline")
     s, rss, out, _ = run([a.python, os.path.join(ROOT, "benches", "duckdb_baseline.py"), city], capture=True)
     r["duckdb"] = json.loads(out) | {"seconds": s, "max_rss": rss}
@@ -224,6 +232,7 @@ def main():
         else None,
         "build_over_cp_floor": r["build"]["seconds"] / r["cp_floor"]["seconds"],
         "rebuild_over_build": r["rebuild"]["seconds"] / r["build"]["seconds"],
+        "unchanged_rebuild_over_build": r["rebuild_unchanged"]["seconds"] / r["build"]["seconds"],
     }
     r["ratios"] = ratios
     # The targets (they apply at 10 million requests over 10 years).
@@ -261,6 +270,9 @@ def main():
          r["import_next_day"]["max_rss"], f"{next_records:,} records"),
         ("cwfy build again", r["rebuild"]["seconds"], cpu("rebuild"), r["rebuild"]["max_rss"],
          ", ".join(f"{k} {v:.2f}s" for k, v in r["rebuild"]["stages"].items())),
+        ("cwfy build, no change", r["rebuild_unchanged"]["seconds"], cpu("rebuild_unchanged"),
+         r["rebuild_unchanged"]["max_rss"],
+         ", ".join(f"{k} {v:.2f}s" for k, v in r["rebuild_unchanged"]["stages"].items())),
         ("DuckDB load CSV", r["duckdb"]["load_s"], None, None, f"duckdb {r['duckdb']['duckdb_version']}"),
         ("DuckDB same job", r["duckdb"]["query_s"], None, r["duckdb"]["max_rss"],
          f"{r['duckdb']['daily_cells']:,} day cells, {r['duckdb']['weekly_ttc_cells']:,} week cells"),
