@@ -130,23 +130,30 @@ pub fn load_templates(dir: &Path) -> Result<Templates, RenderError> {
         })?;
         sources.push((name, text));
     }
-    let minified: Option<Vec<(String, String)>> = sources
+    let minified: Result<Vec<(String, String)>, &str> = sources
         .iter()
         .map(|(name, text)| {
             if !name.ends_with(".html") {
-                return Some((name.clone(), text.clone()));
+                return Ok((name.clone(), text.clone()));
             }
-            let out = crate::publish::minify_template(text)?;
-            (tera_tags(&out) == tera_tags(text)).then(|| (name.clone(), out))
+            match crate::publish::minify_template(text) {
+                Some(out) if tera_tags(&out) == tera_tags(text) => Ok((name.clone(), out)),
+                _ => Err(name.as_str()),
+            }
         })
         .collect();
-    if let Some(minified) = minified
-        && let Ok(tera) = tera_from(minified)
-    {
-        return Ok(Templates {
-            tera,
-            preminified: true,
-        });
+    match minified.map(tera_from) {
+        Ok(Ok(tera)) => {
+            return Ok(Templates {
+                tera,
+                preminified: true,
+            });
+        }
+        Err(name) => tracing::info!(
+            "templates/{name} has a Tera tag among a tag's attributes, which the minifier cannot keep: every page is minified after rendering instead (slower); put the condition inside the attribute's value"
+        ),
+        // Tera's own error is reported below, from the templates as written.
+        Ok(Err(_)) => {}
     }
     let tera = tera_from(sources).map_err(|e| {
         RenderError::Template(format!(
