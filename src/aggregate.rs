@@ -208,6 +208,8 @@ struct Resolver {
     by_slug: HashMap<String, ServiceIdx>,
     /// Name → (code, resolution) pairs seen with that name.
     memo: HashMap<String, Vec<CodeResolution>>,
+    /// By the store's number for a (code, name) pair: its resolution, once made.
+    by_key: Vec<Option<Option<ServiceIdx>>>,
 }
 
 impl Resolver {
@@ -224,6 +226,7 @@ impl Resolver {
             services: Vec::new(),
             by_slug: HashMap::new(),
             memo: HashMap::new(),
+            by_key: Vec::new(),
         };
         for f in &config.services.featured {
             let idx = r.services.len() as ServiceIdx;
@@ -262,6 +265,24 @@ impl Resolver {
             .entry(name.to_string())
             .or_default()
             .push((code.map(str::to_string), result));
+        result
+    }
+
+    /// [`Resolver::resolve`] for a pair the store numbered `key`: an index instead of a hash of
+    /// the name on every request.
+    fn resolve_keyed(&mut self, key: u32, code: Option<&str>, name: &str) -> Option<ServiceIdx> {
+        let i = key as usize;
+        if let Some(Some(hit)) = self.by_key.get(i) {
+            return *hit;
+        }
+        let result = self.resolve(code, name);
+        // The store numbers pairs from 1 up; far larger numbers are left to the name's memo.
+        if i < 1 << 20 {
+            if self.by_key.len() <= i {
+                self.by_key.resize(i + 1, None);
+            }
+            self.by_key[i] = Some(result);
+        }
         result
     }
 
@@ -353,6 +374,13 @@ impl Builder {
         }
     }
 
+    /// Makes room for `requests` more requests, so that adding them never moves what was added.
+    pub fn reserve(&mut self, requests: usize) {
+        self.opened.reserve(requests);
+        self.closed.reserve(requests);
+        self.backlog_events.reserve(requests);
+    }
+
     /// Adds one stored request.
     pub fn add(&mut self, r: RequestRef<'_>) {
         self.totals.requests += 1;
@@ -360,7 +388,13 @@ impl Builder {
             self.totals.duplicates += 1;
             return;
         }
-        let Some(service) = self.resolver.resolve(r.service_code, r.service_name) else {
+        let service = match r.service_key {
+            Some(key) => self
+                .resolver
+                .resolve_keyed(key, r.service_code, r.service_name),
+            None => self.resolver.resolve(r.service_code, r.service_name),
+        };
+        let Some(service) = service else {
             self.totals.excluded += 1;
             return;
         };
@@ -408,6 +442,9 @@ impl Builder {
             .collect();
         seen.sort();
         let mut remap = vec![0 as ServiceIdx; other.resolver.services.len()];
+        self.opened.reserve(other.opened.len());
+        self.closed.reserve(other.closed.len());
+        self.backlog_events.reserve(other.backlog_events.len());
         for (theirs, name, code) in seen {
             if let Some(ours) = self.resolver.resolve(code.as_deref(), name) {
                 remap[usize::from(theirs)] = ours;
@@ -1054,6 +1091,7 @@ mod tests {
         dup: bool,
     ) -> RequestRef<'a> {
         RequestRef {
+            service_key: None,
             service_code: code,
             service_name: name,
             requested_at: open,
@@ -1156,7 +1194,17 @@ mod tests {
             let split = Metrics::build_in_parts(&c, pieces, |builders| {
                 let size = requests.len().div_ceil(pieces);
                 for (b, chunk) in builders.iter_mut().zip(requests.chunks(size)) {
-                    chunk.iter().for_each(|r| b.add(*r));
+                    b.reserve(size);
+                    // Numbered the way a store numbers (code, name) pairs; the whole read
+                    // above resolved every request by its names.
+                    chunk.iter().for_each(|r| {
+                        let pair = (r.service_code, r.service_name);
+                        let key = names.iter().position(|p| *p == pair).map(|i| i as u32 + 1);
+                        b.add(RequestRef {
+                            service_key: key,
+                            ..*r
+                        })
+                    });
                 }
             });
             assert_eq!(

@@ -473,7 +473,15 @@ pub fn build(
     let mut scanned = None;
     // One piece of the store per core: reading rows out of SQLite is most of the time.
     let pieces = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // Room for every request up front: growing 10 M-entry vectors copies them and touches
+    // their pages twice. The first builder takes in the others' at the end.
+    let most = store
+        .request_key_span()?
+        .map_or(0, |(lo, hi)| usize::try_from(hi - lo + 1).unwrap_or(0));
     let metrics = Metrics::build_in_parts(config, pieces, |builders| {
+        for (i, b) in builders.iter_mut().enumerate() {
+            b.reserve(if i == 0 { most } else { most / pieces + 1 });
+        }
         let mut sinks: Vec<_> = builders
             .iter_mut()
             .map(|b| move |r: crate::store::RequestRef<'_>| b.add(r))

@@ -120,6 +120,7 @@ mod tests {
             for (day, n) in per_day {
                 for i in 0..*n {
                     add(RequestRef {
+                        service_key: None,
                         service_code: None,
                         service_name: "Pothole",
                         requested_at: monday + day * 86_400 + i as i64,

@@ -33,6 +33,16 @@ pub enum StoreError {
         /// The error.
         source: std::io::Error,
     },
+    /// The store holds something cwfy never writes.
+    #[error(
+        "store {path}: {detail}; the file was changed outside cwfy or is damaged: import the data into a new store"
+    )]
+    Damaged {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong, naming the row.
+        detail: String,
+    },
     /// The file was written by a newer cwfy.
     #[error(
         "store {path} has schema version {found}, newer than this cwfy knows ({known}); upgrade cwfy"
@@ -45,6 +55,23 @@ pub enum StoreError {
         /// Ours.
         known: i64,
     },
+}
+
+/// The `SELECT` that packs every stored request's [`Facts`] the way [`Facts::encode`] does
+/// (big-endian, so that `printf('%X')` can write them): used once, by migration 4, to fill
+/// `request_facts` for a store written before it; a unit test holds the two to the same bytes.
+/// `CROSS JOIN` keeps `requests` the outer loop (one index lookup per request).
+macro_rules! facts_select {
+    () => {
+        "SELECT r.rowid_key, unhex(printf('%08X%02X%02X%016X', k.id,
+                CASE WHEN r.ward BETWEEN 0 AND 255 THEN r.ward ELSE 0 END,
+                (r.duplicate != 0) + 2 * (r.closed_at IS NOT NULL)
+                    + 4 * coalesce(r.ward BETWEEN 0 AND 255, 0),
+                r.requested_at)
+            || CASE WHEN r.closed_at IS NULL THEN '' ELSE printf('%016X', r.closed_at) END)
+        FROM requests r CROSS JOIN service_keys k
+        WHERE k.name = r.service_name AND k.code IS r.service_code"
+    };
 }
 
 /// Migrations, applied in order; `PRAGMA user_version` holds how many have run.
@@ -138,7 +165,162 @@ const MIGRATIONS: &[&str] = &[
     "CREATE INDEX requests_scan ON requests(
         rowid_key, service_code, service_name, requested_at, closed_at, ward, duplicate
     );",
+    // 4: what the aggregation reads of every request, packed into one small blob per request
+    // (see `Facts`), with each (service_code, service_name) pair numbered once in
+    // `service_keys`. Reading one blob column of a narrow table is about ten times faster than
+    // reading six columns, two of them strings, out of the index of migration 3, which goes.
+    // cwfy writes the facts with each request; a trigger removes them with a request deleted by
+    // hand (cwfy never deletes one), so that the scan and the `lost-records` gate see it gone.
+    concat!(
+        "CREATE TABLE service_keys (
+            id INTEGER PRIMARY KEY,
+            code TEXT,
+            name TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX service_keys_pair ON service_keys(name, code);
+        INSERT INTO service_keys(code, name)
+            SELECT DISTINCT service_code, service_name FROM requests ORDER BY service_name, service_code;
+        CREATE TABLE request_facts (
+            request_key INTEGER PRIMARY KEY,
+            facts BLOB NOT NULL
+        );
+        INSERT INTO request_facts(request_key, facts) ",
+        facts_select!(),
+        ";
+        CREATE TRIGGER request_facts_follow_deletes AFTER DELETE ON requests BEGIN
+            DELETE FROM request_facts WHERE request_key = OLD.rowid_key;
+        END;
+        DROP INDEX requests_scan;"
+    ),
 ];
+
+/// What the aggregation reads of one request, as stored in `request_facts`: the service pair's
+/// number in `service_keys` (4 bytes), the ward (1), flags (1: duplicate 1, closed 2, has a ward
+/// 4), `requested_at` (8) and, when closed, `closed_at` (8); integers big-endian.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Facts {
+    service_key: u32,
+    ward: Option<WardNo>,
+    duplicate: bool,
+    requested_at: UnixSeconds,
+    closed_at: Option<UnixSeconds>,
+}
+
+impl Facts {
+    const DUPLICATE: u8 = 1;
+    const CLOSED: u8 = 2;
+    const HAS_WARD: u8 = 4;
+
+    fn of(service_key: u32, r: &Request) -> Facts {
+        Facts {
+            service_key,
+            ward: r.ward,
+            duplicate: r.duplicate,
+            requested_at: r.requested_at,
+            closed_at: r.closed_at,
+        }
+    }
+
+    /// The packed bytes and how many of them are used (14, or 22 with `closed_at`).
+    fn encode(&self) -> ([u8; 22], usize) {
+        let mut b = [0u8; 22];
+        b[..4].copy_from_slice(&self.service_key.to_be_bytes());
+        b[4] = self.ward.unwrap_or(0);
+        b[5] = if self.duplicate { Self::DUPLICATE } else { 0 }
+            | if self.closed_at.is_some() {
+                Self::CLOSED
+            } else {
+                0
+            }
+            | if self.ward.is_some() {
+                Self::HAS_WARD
+            } else {
+                0
+            };
+        b[6..14].copy_from_slice(&self.requested_at.to_be_bytes());
+        match self.closed_at {
+            Some(c) => {
+                b[14..22].copy_from_slice(&c.to_be_bytes());
+                (b, 22)
+            }
+            None => (b, 14),
+        }
+    }
+
+    /// Unpacks [`Facts::encode`]'s bytes; `None` when they are not such bytes.
+    fn decode(b: &[u8]) -> Option<Facts> {
+        let word = |at: usize| Some(i64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?));
+        let flags = *b.get(5)?;
+        let closed = flags & Self::CLOSED != 0;
+        if b.len() != if closed { 22 } else { 14 } || flags & !7 != 0 {
+            return None;
+        }
+        Some(Facts {
+            service_key: u32::from_be_bytes(b[..4].try_into().ok()?),
+            ward: (flags & Self::HAS_WARD != 0).then_some(b[4]),
+            duplicate: flags & Self::DUPLICATE != 0,
+            requested_at: word(6)?,
+            closed_at: if closed { Some(word(14)?) } else { None },
+        })
+    }
+}
+
+/// The numbers `service_keys` gives each (service_code, service_name) pair, for the writer.
+#[derive(Debug, Default)]
+struct ServiceKeys {
+    /// Whether this holds the table (after a failed write it may not: it is read again).
+    loaded: bool,
+    /// Name → (code, number) pairs with that name.
+    by_name: std::collections::HashMap<String, Vec<(Option<String>, u32)>>,
+}
+
+impl ServiceKeys {
+    fn load(conn: &Connection) -> rusqlite::Result<ServiceKeys> {
+        let mut keys = ServiceKeys {
+            loaded: true,
+            ..ServiceKeys::default()
+        };
+        let mut stmt = conn.prepare("SELECT id, code, name FROM service_keys")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let (id, code, name): (i64, Option<String>, String) =
+                (row.get(0)?, row.get(1)?, row.get(2)?);
+            if let Ok(id) = u32::try_from(id) {
+                keys.by_name.entry(name).or_default().push((code, id));
+            }
+        }
+        Ok(keys)
+    }
+
+    fn get(&self, code: Option<&str>, name: &str) -> Option<u32> {
+        self.by_name
+            .get(name)?
+            .iter()
+            .find(|(c, _)| c.as_deref() == code)
+            .map(|(_, id)| *id)
+    }
+}
+
+/// `service_keys` read for a scan: the (code, name) pair of each number.
+type ServiceKeyNames = Vec<Option<(Option<String>, String)>>;
+
+fn service_key_names(conn: &Connection) -> rusqlite::Result<ServiceKeyNames> {
+    let mut names: ServiceKeyNames = Vec::new();
+    let mut stmt = conn.prepare("SELECT id, code, name FROM service_keys")?;
+    let mut rows = stmt.query([])?;
+    while let Some(row) = rows.next()? {
+        let id: i64 = row.get(0)?;
+        // Numbers are handed out from 1 up; one far outside that range is not ours.
+        let Some(i) = usize::try_from(id).ok().filter(|i| *i < 1 << 24) else {
+            continue;
+        };
+        if names.len() <= i {
+            names.resize(i + 1, None);
+        }
+        names[i] = Some((row.get(1)?, row.get(2)?));
+    }
+    Ok(names)
+}
 
 /// One record on its way into the store.
 #[derive(Debug, Clone)]
@@ -230,6 +412,9 @@ pub struct Window {
 /// The columns the aggregation reads, borrowed from SQLite's row buffer.
 #[derive(Debug, Clone, Copy)]
 pub struct RequestRef<'a> {
+    /// The store's number for this (`service_code`, `service_name`) pair, when read from a
+    /// store: the aggregation resolves each numbered pair once.
+    pub service_key: Option<u32>,
     /// `service_code`.
     pub service_code: Option<&'a str>,
     /// `service_name`.
@@ -274,10 +459,11 @@ impl ScanTotals {
     }
 }
 
-/// Reads the requests with `rowid_key` in `[lo, hi]` into `sink`.
+/// Reads the requests with `request_key` in `[lo, hi]` into `sink`.
 fn scan_range(
     conn: &Connection,
     path: &Path,
+    names: &ServiceKeyNames,
     lo: i64,
     hi: i64,
     sink: &mut impl FnMut(RequestRef<'_>),
@@ -290,36 +476,39 @@ fn scan_range(
     // memory (902 MB peak for a 1 M-request build against 384 MB without), for no measurable
     // gain once the file is in the page cache.
     let mut stmt = conn
-        .prepare(
-            "SELECT service_code, service_name, requested_at, closed_at, ward, duplicate FROM requests INDEXED BY requests_scan WHERE rowid_key BETWEEN ?1 AND ?2",
-        )
+        .prepare("SELECT facts, request_key FROM request_facts WHERE request_key BETWEEN ?1 AND ?2")
         .map_err(err)?;
     let mut rows = stmt.query([lo, hi]).map_err(err)?;
     let mut totals = ScanTotals::default();
     while let Some(row) = rows.next().map_err(err)? {
-        let service_code = row
-            .get_ref(0)
-            .ok()
-            .and_then(|v| v.as_str_or_null().ok().flatten());
-        let service_name = row
-            .get_ref(1)
-            .ok()
-            .and_then(|v| v.as_str().ok())
-            .unwrap_or("");
-        let ward: Option<i64> = row.get(4).map_err(err)?;
-        let requested_at: UnixSeconds = row.get(2).map_err(err)?;
-        let duplicate: bool = row.get(5).map_err(err)?;
+        let facts = row.get_ref(0).ok().and_then(|v| v.as_blob().ok());
+        let facts = facts.and_then(Facts::decode);
+        let pair = facts.and_then(|f| names.get(f.service_key as usize)?.as_ref());
+        let (Some(f), Some((service_code, service_name))) = (facts, pair) else {
+            let key: i64 = row.get(1).map_err(err)?;
+            return Err(StoreError::Damaged {
+                path: path.to_path_buf(),
+                detail: format!(
+                    "request_facts row {key} is not what cwfy writes (or names a service pair not in service_keys)"
+                ),
+            });
+        };
         totals.requests += 1;
-        totals.duplicates += u64::from(duplicate);
-        totals.newest = totals.newest.max(Some(requested_at));
-        totals.oldest = Some(totals.oldest.map_or(requested_at, |o| o.min(requested_at)));
+        totals.duplicates += u64::from(f.duplicate);
+        totals.newest = totals.newest.max(Some(f.requested_at));
+        totals.oldest = Some(
+            totals
+                .oldest
+                .map_or(f.requested_at, |o| o.min(f.requested_at)),
+        );
         sink(RequestRef {
-            service_code,
+            service_key: Some(f.service_key),
+            service_code: service_code.as_deref(),
             service_name,
-            requested_at,
-            closed_at: row.get(3).map_err(err)?,
-            ward: ward.and_then(|w| WardNo::try_from(w).ok()),
-            duplicate,
+            requested_at: f.requested_at,
+            closed_at: f.closed_at,
+            ward: f.ward,
+            duplicate: f.duplicate,
         });
     }
     drop(rows);
@@ -376,6 +565,7 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     checkpointer: Option<Checkpointer>,
+    service_keys: ServiceKeys,
 }
 
 /// Copies the WAL into the database file from a connection and thread of its own, so that a
@@ -501,6 +691,7 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             checkpointer: None,
+            service_keys: ServiceKeys::default(),
         };
         store.configure()?;
         store.migrate()?;
@@ -669,6 +860,23 @@ impl Store {
         items: &[Incoming],
         window: Option<(&str, &str, Window, u64)>,
     ) -> Result<Counts, StoreError> {
+        if !self.service_keys.loaded {
+            self.service_keys = ServiceKeys::load(&self.conn).map_err(self.err())?;
+        }
+        let written = self.write_in_transaction(run, items, window);
+        if written.is_err() {
+            // Numbers handed out in the rolled-back transaction are gone: read them again.
+            self.service_keys = ServiceKeys::default();
+        }
+        written
+    }
+
+    fn write_in_transaction(
+        &mut self,
+        run: RunId,
+        items: &[Incoming],
+        window: Option<(&str, &str, Window, u64)>,
+    ) -> Result<Counts, StoreError> {
         let path = self.path.clone();
         let e = |source| StoreError::Sqlite {
             path: path.clone(),
@@ -708,6 +916,33 @@ impl Store {
                     "INSERT OR REPLACE INTO raw_records(request_key, raw, header) VALUES (?1, ?2, ?3)",
                 )
                 .map_err(e)?;
+            let mut add_facts = tx
+                .prepare_cached("INSERT INTO request_facts(request_key, facts) VALUES (?1, ?2)")
+                .map_err(e)?;
+            let mut replace_facts = tx
+                .prepare_cached("UPDATE request_facts SET facts=?2 WHERE request_key=?1")
+                .map_err(e)?;
+            let mut add_service_key = tx
+                .prepare_cached("INSERT INTO service_keys(code, name) VALUES (?1, ?2)")
+                .map_err(e)?;
+            let service_keys = &mut self.service_keys;
+            let mut service_key = |code: Option<&str>, name: &str| {
+                if let Some(k) = service_keys.get(code, name) {
+                    return Ok(k);
+                }
+                add_service_key.execute(params![code, name]).map_err(e)?;
+                let id = tx.last_insert_rowid();
+                let k = u32::try_from(id).map_err(|_| StoreError::Damaged {
+                    path: path.clone(),
+                    detail: format!("service_keys numbered a pair {id}, beyond 32 bits"),
+                })?;
+                service_keys
+                    .by_name
+                    .entry(name.to_string())
+                    .or_default()
+                    .push((code.map(str::to_string), k));
+                Ok::<u32, StoreError>(k)
+            };
             let mut reject = tx
                 .prepare_cached("INSERT INTO rejected(run_id, origin, record_id, disposition, reason, raw, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
                 .map_err(e)?;
@@ -753,6 +988,9 @@ impl Store {
                             add_raw
                                 .execute(params![key, r.raw, header.map(|h| h.0)])
                                 .map_err(e)?;
+                            let sk = service_key(r.service_code.as_deref(), &r.service_name)?;
+                            let (facts, len) = Facts::of(sk, r).encode();
+                            add_facts.execute(params![key, &facts[..len]]).map_err(e)?;
                             true
                         } else {
                             let (key, stored): (i64, Option<i64>) = find
@@ -769,6 +1007,11 @@ impl Store {
                                     .map_err(e)?;
                                 replace_raw
                                     .execute(params![key, r.raw, header.map(|h| h.0)])
+                                    .map_err(e)?;
+                                let sk = service_key(r.service_code.as_deref(), &r.service_name)?;
+                                let (facts, len) = Facts::of(sk, r).encode();
+                                replace_facts
+                                    .execute(params![key, &facts[..len]])
                                     .map_err(e)?;
                                 counts.updated += 1;
                                 true
@@ -944,6 +1187,22 @@ impl Store {
         rows.collect::<Result<Vec<_>, _>>().map_err(self.err())
     }
 
+    /// The lowest and highest request key (none when the store is empty): a scan reads at most
+    /// `hi - lo + 1` requests. Two index lookups.
+    pub fn request_key_span(&self) -> Result<Option<(i64, i64)>, StoreError> {
+        // Two subqueries: SQLite answers a lone min() or max() from the end of the b-tree, but
+        // reads the whole table for `SELECT min(x), max(x)`.
+        let (lo, hi): (Option<i64>, Option<i64>) = self
+            .conn
+            .query_row(
+                "SELECT (SELECT min(request_key) FROM request_facts), (SELECT max(request_key) FROM request_facts)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .map_err(self.err())?;
+        Ok(lo.zip(hi))
+    }
+
     /// Reads every request's aggregation columns into `sink`. Returns what the scan saw.
     pub fn scan_requests(
         &self,
@@ -961,24 +1220,18 @@ impl Store {
     where
         S: FnMut(RequestRef<'_>) + Send,
     {
-        let (lo, hi): (Option<i64>, Option<i64>) = self
-            .conn
-            .query_row(
-                "SELECT min(rowid_key), max(rowid_key) FROM requests",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .map_err(self.err())?;
-        let (Some(lo), Some(hi)) = (lo, hi) else {
+        let Some((lo, hi)) = self.request_key_span()? else {
             return Ok(ScanTotals::default());
         };
+        let names = service_key_names(&self.conn).map_err(self.err())?;
+        let names = &names;
         let Some((first, rest)) = sinks.split_first_mut() else {
             return Ok(ScanTotals::default());
         };
         let count = (hi - lo + 1) as u64;
         if rest.is_empty() || count < PARALLEL_SCAN_MIN_ROWS {
             // Any other sinks get nothing.
-            return scan_range(&self.conn, &self.path, lo, hi, first);
+            return scan_range(&self.conn, &self.path, names, lo, hi, first);
         }
         let pieces = 1 + rest.len() as i64;
         let step = (hi - lo + pieces) / pieces;
@@ -1000,12 +1253,12 @@ impl Store {
                             path: path.clone(),
                             source,
                         })?;
-                        scan_range(&conn, path, a, b, sink)
+                        scan_range(&conn, path, names, a, b, sink)
                     })
                 })
                 .collect();
             let (a, b) = bound(0);
-            let mut totals = scan_range(&self.conn, &self.path, a, b, first)?;
+            let mut totals = scan_range(&self.conn, &self.path, names, a, b, first)?;
             for h in handles {
                 let part = h
                     .join()
@@ -1392,6 +1645,276 @@ mod tests {
             r#"{"id":"b","status":"open"}"#
         );
         assert_eq!(store.raw("c").unwrap(), None);
+    }
+
+    /// Requests that exercise every part of [`Facts`]: no code, no ward, ward 0, closed before
+    /// opened, duplicates, instants before 1970.
+    fn varied_requests() -> Vec<Incoming> {
+        /// Code, name, ward, closed_at, duplicate, requested_at.
+        type Shape = (
+            Option<&'static str>,
+            &'static str,
+            Option<u8>,
+            Option<i64>,
+            bool,
+            i64,
+        );
+        let shapes: [Shape; 6] = [
+            (
+                Some("4fd3b"),
+                "Pothole in Street",
+                Some(3),
+                None,
+                false,
+                1_600_000_000,
+            ),
+            (
+                None,
+                "Pothole in Street",
+                None,
+                Some(1_600_090_000),
+                false,
+                1_600_000_100,
+            ),
+            (
+                Some("x"),
+                "Graffiti Removal",
+                Some(0),
+                Some(1_599_000_000),
+                true,
+                1_600_000_200,
+            ),
+            (
+                Some("x"),
+                "Graffiti  Removal",
+                Some(50),
+                Some(-5),
+                false,
+                -86_400 * 400,
+            ),
+            (Some("4fd3b"), "Pothole in Street", Some(255), None, true, 0),
+            (
+                Some(""),
+                "Tree Trim",
+                Some(12),
+                Some(1_700_000_000),
+                false,
+                1_690_000_000,
+            ),
+        ];
+        shapes
+            .iter()
+            .enumerate()
+            .map(|(i, (code, name, ward, closed, dup, opened))| {
+                let Incoming::Request {
+                    mut request,
+                    notes,
+                    origin,
+                    header,
+                } = req(&format!("r{i}"), Some(1), "open")
+                else {
+                    unreachable!()
+                };
+                request.service_code = code.map(str::to_string);
+                request.service_name = name.to_string();
+                request.ward = *ward;
+                request.closed_at = *closed;
+                request.duplicate = *dup;
+                request.requested_at = *opened;
+                Incoming::Request {
+                    request,
+                    notes,
+                    origin,
+                    header,
+                }
+            })
+            .collect()
+    }
+
+    /// Code, name, requested_at, closed_at, ward, duplicate.
+    type Expected = (Option<String>, String, i64, Option<i64>, Option<u8>, bool);
+
+    /// What a scan reads, as owned values in key order.
+    type Scanned = (
+        Option<u32>,
+        Option<String>,
+        String,
+        i64,
+        Option<i64>,
+        Option<u8>,
+        bool,
+    );
+
+    fn scan_all(store: &Store) -> Vec<Scanned> {
+        let mut seen = Vec::new();
+        store
+            .scan_requests(|r| {
+                seen.push((
+                    r.service_key,
+                    r.service_code.map(str::to_string),
+                    r.service_name.to_string(),
+                    r.requested_at,
+                    r.closed_at,
+                    r.ward,
+                    r.duplicate,
+                ))
+            })
+            .unwrap();
+        seen
+    }
+
+    fn expected_scan(items: &[Incoming]) -> Vec<Expected> {
+        items
+            .iter()
+            .map(|item| match item {
+                Incoming::Request { request: r, .. } => (
+                    r.service_code.clone(),
+                    r.service_name.clone(),
+                    r.requested_at,
+                    r.closed_at,
+                    r.ward,
+                    r.duplicate,
+                ),
+                _ => unreachable!(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn facts_come_back_as_packed_and_anything_else_is_refused() {
+        for closed_at in [None, Some(-1), Some(i64::MAX)] {
+            for ward in [None, Some(0), Some(50), Some(255)] {
+                let f = Facts {
+                    service_key: 0xdead_beef,
+                    ward,
+                    duplicate: ward == Some(0),
+                    requested_at: i64::MIN,
+                    closed_at,
+                };
+                let (bytes, len) = f.encode();
+                assert_eq!(Facts::decode(&bytes[..len]), Some(f));
+                assert_eq!(Facts::decode(&bytes[..len - 1]), None);
+            }
+        }
+        let open = Facts {
+            service_key: 7,
+            ward: None,
+            duplicate: false,
+            requested_at: 1,
+            closed_at: None,
+        };
+        let (mut bytes, len) = open.encode();
+        bytes[5] |= 8;
+        assert_eq!(Facts::decode(&bytes[..len]), None);
+        assert_eq!(Facts::decode(&[]), None);
+    }
+
+    #[test]
+    fn the_migration_packs_facts_exactly_as_the_writer_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+        let run = store.begin_run("import", "csv", "x", None).unwrap();
+        store.write_batch(run, &varied_requests()).unwrap();
+        let query = |sql: &str| {
+            let mut stmt = store.conn.prepare(sql).unwrap();
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
+                .unwrap();
+            rows.collect::<Result<Vec<_>, _>>().unwrap()
+        };
+        let written = query("SELECT request_key, facts FROM request_facts ORDER BY 1");
+        let packed_by_sql = query(concat!(facts_select!(), " ORDER BY 1"));
+        assert_eq!(written.len(), 6);
+        assert_eq!(packed_by_sql, written);
+    }
+
+    #[test]
+    fn a_store_written_before_facts_is_upgraded_and_scans_the_same() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sqlite");
+        let items = varied_requests();
+        {
+            // A store as cwfy left it at schema version 3, with its requests.
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..3] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 3).unwrap();
+            for (i, (code, name, opened, closed, ward, dup)) in
+                expected_scan(&items).into_iter().enumerate()
+            {
+                conn.execute(
+                    "INSERT INTO requests(id, service_code, service_name, status, is_closed, requested_at, closed_at, ward, duplicate, source)
+                     VALUES (?1, ?2, ?3, 'open', 0, ?4, ?5, ?6, ?7, 'open311')",
+                    params![format!("r{i}"), code, name, opened, closed, ward, dup],
+                )
+                .unwrap();
+            }
+        }
+        let mut store = Store::open(&path).unwrap();
+        assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        let upgraded = scan_all(&store);
+        let without_keys: Vec<_> = upgraded
+            .iter()
+            .map(|(_, c, n, o, cl, w, d)| (c.clone(), n.clone(), *o, *cl, *w, *d))
+            .collect();
+        assert_eq!(without_keys, expected_scan(&items));
+        // Same pair, same number; the writer goes on numbering from the upgraded table.
+        assert_eq!(upgraded[0].0, upgraded[4].0);
+        assert_ne!(upgraded[0].0, upgraded[1].0);
+        let run = store.begin_run("import", "csv", "x", None).unwrap();
+        let mut more = varied_requests();
+        if let Incoming::Request { request, .. } = &mut more[0] {
+            request.id = "new".into();
+            request.service_name = "A New Type".into();
+        }
+        store.write_batch(run, &more[..1]).unwrap();
+        let after = scan_all(&store);
+        assert_eq!(after.len(), 7);
+        assert!(!upgraded.iter().any(|r| r.0 == after[6].0));
+    }
+
+    #[test]
+    fn an_update_repacks_the_facts_and_damaged_facts_name_their_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
+        let run = store.begin_run("import", "csv", "x", None).unwrap();
+        let items = varied_requests();
+        store.write_batch(run, &items).unwrap();
+        assert_eq!(
+            scan_all(&store)
+                .into_iter()
+                .map(|(_, c, n, o, cl, w, d)| (c, n, o, cl, w, d))
+                .collect::<Vec<_>>(),
+            expected_scan(&items)
+        );
+        let mut closed = items[0].clone();
+        if let Incoming::Request { request, .. } = &mut closed {
+            request.updated_at = Some(2);
+            request.closed_at = Some(1_600_500_000);
+            request.ward = Some(9);
+        }
+        store.write_batch(run, &[closed]).unwrap();
+        let first = &scan_all(&store)[0];
+        assert_eq!((first.4, first.5), (Some(1_600_500_000), Some(9)));
+
+        // A request deleted by hand leaves the scan too.
+        store
+            .conn
+            .execute("DELETE FROM requests WHERE rowid_key = 3", [])
+            .unwrap();
+        assert_eq!(scan_all(&store).len(), items.len() - 1);
+
+        store
+            .conn
+            .execute(
+                "UPDATE request_facts SET facts = x'00' WHERE request_key = 2",
+                [],
+            )
+            .unwrap();
+        let err = store.scan_requests(|_| {}).unwrap_err().to_string();
+        assert!(err.contains("request_facts row 2"), "{err}");
+        assert!(err.contains("new store"), "{err}");
     }
 
     #[test]
