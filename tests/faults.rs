@@ -128,12 +128,17 @@ fn assert_complete_site(site: &Path) -> Vec<u8> {
     manifest_bytes
 }
 
-/// Folders beside the site left by runs (staging, old sites).
+/// Folders beside the site left by runs (staging, old sites), other than the spare: the site
+/// before the last, which the next build recycles and which must be a complete site.
 fn leftovers(p: &Project) -> Vec<String> {
+    let spare = p.join("site.spare");
+    if spare.exists() {
+        assert_complete_site(&spare);
+    }
     std::fs::read_dir(p.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("site."))
+        .filter(|n| n.starts_with("site.") && n != "site.spare")
         .collect()
 }
 
@@ -171,6 +176,10 @@ impl Watch {
         assert!(phantom.is_empty(), "{what}: never served: {phantom:?}");
         self.ids = now;
 
+        let spare = p.join("site.spare");
+        if spare.exists() {
+            assert_complete_site(&spare);
+        }
         let site = p.join("site");
         if site.exists() {
             assert_complete_site(&site);
