@@ -39,9 +39,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # still dirty), and skipping them makes every file creation scan: right after a big folder is
 # deleted, writing a site of 200,000 files took twice as long (perf: `recently_deleted` under
 # `ext4_create`, 40% of a build). Timed steps therefore start with the disk written back and no
-# deletion of the benchmark's own within the last minute.
+# deletion of the benchmark's own within the last minute, this run's or (through a file in the
+# benchmark folder) the clean-up at the end of the run before: sizes are run one after another.
 RECENTLY_DELETED_S = 61
 last_deletion = 0.0
+deletion_marker = None
 
 
 def remove_tree(path):
@@ -49,14 +51,23 @@ def remove_tree(path):
     global last_deletion
     if os.path.exists(path):
         shutil.rmtree(path)
-        last_deletion = time.monotonic()
+        last_deletion = time.time()
+        if deletion_marker:
+            with open(deletion_marker, "w", encoding="utf-8") as f:
+                f.write(f"{last_deletion}\n")
 
 
 def settle():
     """Writes dirty pages back and waits out the recently-deleted window (see above)."""
     os.sync()
-    wait = last_deletion + RECENTLY_DELETED_S - time.monotonic()
-    if last_deletion and wait > 0:
+    latest = last_deletion
+    try:
+        with open(deletion_marker, encoding="utf-8") as f:
+            latest = max(latest, float(f.read()))
+    except (OSError, TypeError, ValueError):
+        pass
+    wait = latest + RECENTLY_DELETED_S - time.time()
+    if latest and wait > 0:
         time.sleep(wait)
 
 
@@ -160,6 +171,8 @@ def main():
     a = p.parse_args()
 
     work = os.path.abspath(a.work)
+    global deletion_marker
+    deletion_marker = os.path.join(os.path.dirname(work), "last-deletion")
     remove_tree(work)
     os.makedirs(work)
     project = make_project(work)
