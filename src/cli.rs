@@ -474,10 +474,13 @@ pub fn build(
     // One piece of the store per core: reading rows out of SQLite is most of the time.
     let pieces = std::thread::available_parallelism().map_or(1, |n| n.get());
     // Room for every request up front: growing 10 M-entry vectors copies them and touches
-    // their pages twice. The first builder takes in the others' at the end.
-    let most = store
-        .request_key_span()?
-        .map_or(0, |(lo, hi)| usize::try_from(hi - lo + 1).unwrap_or(0));
+    // their pages twice. The first builder takes in the others' at the end. The key span only
+    // bounds the count (keys edited by hand may leave gaps), so beyond 16 M the arrays grow.
+    let most = store.request_key_span()?.map_or(0, |(lo, hi)| {
+        usize::try_from(hi.saturating_sub(lo).saturating_add(1))
+            .unwrap_or(0)
+            .min(1 << 24)
+    });
     let metrics = Metrics::build_in_parts(config, pieces, |builders| {
         for (i, b) in builders.iter_mut().enumerate() {
             b.reserve(if i == 0 { most } else { most / pieces + 1 });
