@@ -947,6 +947,11 @@ impl Store {
                 .prepare_cached("INSERT INTO rejected(run_id, origin, record_id, disposition, reason, raw, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
                 .map_err(e)?;
             let at = now();
+            // New requests' facts are written after the batch's requests: their pages then come
+            // out side by side in the file (20,000 requests: about 150 pages in a row) instead of
+            // one among each request's pages, so a scan of a store out of the page cache reads
+            // runs, not scattered pages.
+            let mut new_facts = Vec::with_capacity(items.len());
             for item in items {
                 match item {
                     Incoming::Request {
@@ -989,8 +994,7 @@ impl Store {
                                 .execute(params![key, r.raw, header.map(|h| h.0)])
                                 .map_err(e)?;
                             let sk = service_key(r.service_code.as_deref(), &r.service_name)?;
-                            let (facts, len) = Facts::of(sk, r).encode();
-                            add_facts.execute(params![key, &facts[..len]]).map_err(e)?;
+                            new_facts.push((key, Facts::of(sk, r).encode()));
                             true
                         } else {
                             let (key, stored): (i64, Option<i64>) = find
@@ -1072,6 +1076,9 @@ impl Store {
                             .map_err(e)?;
                     }
                 }
+            }
+            for (key, (facts, len)) in &new_facts {
+                add_facts.execute(params![key, &facts[..*len]]).map_err(e)?;
             }
             tx.execute(
                 "UPDATE runs SET new=new+?2, updated=updated+?3, unchanged=unchanged+?4, ignored=ignored+?5, rejected=rejected+?6, cleaned=cleaned+?7 WHERE id=?1",
