@@ -187,6 +187,10 @@ pub struct Metrics {
     /// Per ward 0..=N: closed per day, all services.
     ward_closed: Vec<Vec<u32>>,
     cells: Vec<Cell>,
+    /// Per (service, ward 0..=N) pair, at `service × (N + 1) + ward`: where its cells lie in
+    /// `cells`. Pages ask for millions of windows; searching one pair's few thousand cells
+    /// stays in cache, where searching all the cells missed it at every step.
+    pair_cells: Vec<std::ops::Range<usize>>,
     ttc_values: Vec<f32>,
     slug_index: HashMap<String, ServiceIdx>,
     /// Per span day: a digest of everything counted on that day (see [`Metrics::history_digest`]).
@@ -637,6 +641,14 @@ impl Builder {
                 Some(*chain)
             })
             .collect();
+        let pair_cells = (0..services.len() as ServiceIdx)
+            .flat_map(|s| (0..=wards).map(move |w| (s, w)))
+            .map(|(s, w)| {
+                let lo = make_key(s, w, Day(i32::MIN));
+                let hi = make_key(s, w, Day(i32::MAX));
+                cells.partition_point(|c| c.key < lo)..cells.partition_point(|c| c.key <= hi)
+            })
+            .collect();
         Metrics {
             services,
             wards,
@@ -652,6 +664,7 @@ impl Builder {
             ward_opened,
             ward_closed,
             cells,
+            pair_cells,
             ttc_values,
             slug_index,
             day_digests,
@@ -872,11 +885,21 @@ impl Metrics {
 
     /// The cells of a service in a ward over `[from, to]`.
     pub fn cells(&self, s: ServiceIdx, ward: WardNo, from: Day, to: Day) -> &[Cell] {
+        let pair = if ward <= self.wards {
+            self.pair_cells
+                .get(usize::from(s) * (usize::from(self.wards) + 1) + usize::from(ward))
+        } else {
+            None
+        };
+        let Some(pair) = pair else {
+            return &[];
+        };
+        let cells = &self.cells[pair.clone()];
         let lo = make_key(s, ward, from);
         let hi = make_key(s, ward, to);
-        let a = self.cells.partition_point(|c| c.key < lo);
-        let b = self.cells.partition_point(|c| c.key <= hi);
-        &self.cells[a..b.max(a)]
+        let a = cells.partition_point(|c| c.key < lo);
+        let b = cells.partition_point(|c| c.key <= hi);
+        &cells[a..b.max(a)]
     }
 
     /// Requests of a service opened in one ward (0 = unassigned) over `[from, to]`; cheaper than
