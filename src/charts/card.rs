@@ -248,16 +248,20 @@ pub fn card_png(card: &Card) -> Result<Vec<u8>, CardError> {
     );
     // Cards are opaque: written as RGB with fast compression they encode in a fraction of the
     // time tiny-skia's RGBA encoder at default compression took (the largest cost of a build).
+    // One pass that drops the alpha byte and checks it (an iterator chain of `any` then
+    // `flat_map` took a sixth of a card's time).
     let pixels = pixmap.data();
-    if pixels.chunks_exact(4).any(|p| p[3] != 255) {
+    let mut rgb = vec![0u8; pixels.len() / 4 * 3];
+    let mut opaque = true;
+    for (to, from) in rgb.chunks_exact_mut(3).zip(pixels.chunks_exact(4)) {
+        to.copy_from_slice(&from[..3]);
+        opaque &= from[3] == 255;
+    }
+    if !opaque {
         return pixmap
             .encode_png()
             .map_err(|e| err(format!("PNG encoding failed: {e}")));
     }
-    let rgb: Vec<u8> = pixels
-        .chunks_exact(4)
-        .flat_map(|p| [p[0], p[1], p[2]])
-        .collect();
     let mut png_bytes = Vec::with_capacity(64 * 1024);
     let mut encoder = png::Encoder::new(&mut png_bytes, CARD_SIZE.0, CARD_SIZE.1);
     encoder.set_color(png::ColorType::Rgb);
