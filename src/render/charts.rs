@@ -73,7 +73,7 @@ impl Renderer<'_> {
             "alt": chart.alt,
             // The SVG escapes every text it carries (crate::charts::escape), so the template may
             // put it in the page as it is.
-            "svg": if inline { Some(chart.svg.as_str()) } else { None },
+            "svg": if inline { Some(super::blocks::hold(chart.svg.clone())) } else { None },
             // Templates test this flag, not `svg`: Tera escapes a string it tests for truth.
             "inline": inline,
             "src": src,
@@ -85,11 +85,11 @@ impl Renderer<'_> {
             "table": if table {
                 Some(json!({
                     "caption": chart.title,
-                    "html": super::html_table(
+                    "html": super::blocks::hold(super::html_table(
                         &chart.title,
                         &chart.table.header(),
                         chart.table.rows.iter().map(|r| r.iter().map(Cell::text)),
-                    ),
+                    )),
                     "csv": format!("{dir}{}.csv", chart.id),
                 }))
             } else {

@@ -175,7 +175,7 @@ impl Serialize for Table {
         t.serialize_field("row_count", &self.rows.len())?;
         t.serialize_field(
             "html",
-            &super::html_table(&self.caption, &self.header, &self.rows),
+            &super::blocks::hold(super::html_table(&self.caption, &self.header, &self.rows)),
         )?;
         t.end()
     }
@@ -500,7 +500,6 @@ impl Dash<'_, '_> {
             .with(&(day == range.last));
         let done = self
             .r
-            .out
             .unit(&urls::day(day), key.finish(), || self.day(range, day))?;
         Ok(counted(done))
     }
@@ -866,7 +865,6 @@ impl Dash<'_, '_> {
                 .with(&busiest);
             let done = self
                 .r
-                .out
                 .unit(&urls::ward_week(ward, monday), key.finish(), || {
                     self.ward_week(range, ward, monday)
                 })?;
@@ -1201,7 +1199,7 @@ impl Dash<'_, '_> {
         for (d, n) in &highs {
             key = key.with(&(d.0, n, range.has_day(*d)));
         }
-        let done = self.r.out.unit(&url, key.finish(), || {
+        let done = self.r.unit(&url, key.finish(), || {
         let first = m.first_day.unwrap_or(range.last).week_start();
         let city_history = self.city_history[usize::from(s)].get_or_init(|| {
             let mut weeks = Vec::new();
@@ -1446,7 +1444,6 @@ impl Dash<'_, '_> {
             let url = urls::service_week(&m.info(s).slug, monday);
             let done = self
                 .r
-                .out
                 .unit(&url, key.finish(), || self.service_week(range, s, monday))?;
             let (p, f) = counted(done);
             pages += p;
@@ -2096,14 +2093,11 @@ impl Dash<'_, '_> {
             let id = ward_map_id(&name);
             // Boundaries alone, no figures: the build's fingerprint covers the files.
             let key = self.r.unit_key().with("ward map").with(&ward).with(&name);
-            let done = self
-                .r
-                .out
-                .unit(&format!("{ward_dir}{id}"), key.finish(), || {
-                    let mut own = maps::ward_locator(&b, ward, &name, |w| ward_link(&ward_dir, w));
-                    own.id = id.clone();
-                    Ok::<_, RenderError>((0, self.r.write_chart(&own, &ward_dir, None)?))
-                })?;
+            let done = self.r.unit(&format!("{ward_dir}{id}"), key.finish(), || {
+                let mut own = maps::ward_locator(&b, ward, &name, |w| ward_link(&ward_dir, w));
+                own.id = id.clone();
+                Ok::<_, RenderError>((0, self.r.write_chart(&own, &ward_dir, None)?))
+            })?;
             let (p, f) = counted(done);
             total = (total.0 + p, total.1 + f);
             names.push(name);
