@@ -51,6 +51,33 @@ pub struct Cell {
     ttc_len: u32,
 }
 
+/// Opened requests per (service, ward) on each day of a window: see [`Metrics::opened_by_day`].
+#[derive(Debug, Clone)]
+pub struct DayWards {
+    from: Day,
+    wards: WardNo,
+    /// Per day of the window: (service, ward 0..=N, opened) with opened > 0, by service then ward.
+    by_day: Vec<Vec<(ServiceIdx, WardNo, u32)>>,
+}
+
+impl DayWards {
+    /// Opened requests of service `s` on `day` in each ward, indexed by ward number (0 =
+    /// unassigned, then 1..=N); all zero for a day outside the window.
+    pub fn by_ward(&self, s: ServiceIdx, day: Day) -> Vec<u64> {
+        let mut counts = vec![0; usize::from(self.wards) + 1];
+        let entries = usize::try_from(day.0 - self.from.0)
+            .ok()
+            .and_then(|i| self.by_day.get(i))
+            .map(Vec::as_slice)
+            .unwrap_or(&[]);
+        let start = entries.partition_point(|e| e.0 < s);
+        for (_, w, n) in entries[start..].iter().take_while(|e| e.0 == s) {
+            counts[usize::from(*w)] = u64::from(*n);
+        }
+        counts
+    }
+}
+
 impl Cell {
     /// The cell's day.
     pub fn day(&self) -> Day {
@@ -911,6 +938,40 @@ impl Metrics {
             .sum()
     }
 
+    /// Requests of a service opened in one ward (0 = unassigned) on each day of `[from, to]`,
+    /// oldest first: one search of the pair's cells instead of one per day.
+    pub fn ward_opened_daily(&self, s: ServiceIdx, ward: WardNo, from: Day, to: Day) -> Vec<u64> {
+        let mut daily = vec![0; usize::try_from(to.0 - from.0 + 1).unwrap_or(0)];
+        for c in self.cells(s, ward, from, to) {
+            daily[(c.day().0 - from.0) as usize] = u64::from(c.opened);
+        }
+        daily
+    }
+
+    /// Every service's opened requests per ward on each day of `[from, to]`, laid out day by day.
+    ///
+    /// The day pages ask each day for every ward of every service; asked pair by pair, each of
+    /// those millions of lookups searched a different pair's cells and missed the cache. One pass
+    /// over the pairs here puts a day's counts together.
+    pub fn opened_by_day(&self, from: Day, to: Day) -> DayWards {
+        let days = usize::try_from(to.0 - from.0 + 1).unwrap_or(0);
+        let mut by_day = vec![Vec::new(); days];
+        for s in self.service_ids() {
+            for w in 0..=self.wards {
+                for c in self.cells(s, w, from, to) {
+                    if c.opened > 0 {
+                        by_day[(c.day().0 - from.0) as usize].push((s, w, c.opened));
+                    }
+                }
+            }
+        }
+        DayWards {
+            from,
+            wards: self.wards,
+            by_day,
+        }
+    }
+
     /// Opened, closed and time to close of a service in one ward (0 = unassigned) over a window.
     pub fn ward_window(&self, s: ServiceIdx, ward: WardNo, from: Day, to: Day) -> WindowStats {
         self.window_over(s, std::iter::once(ward), from, to)
@@ -1290,6 +1351,65 @@ mod tests {
             changed.window_digest(close_day, close_day),
             whole.window_digest(close_day, close_day)
         );
+    }
+
+    #[test]
+    fn day_major_counts_agree_with_the_pair_lookups() {
+        let c = config();
+        let opened = [
+            (0, Some(1)),
+            (0, Some(1)),
+            (0, Some(3)),
+            (0, None),
+            (1, Some(2)),
+            (2, Some(3)),
+            (5, Some(1)),
+        ];
+        let m = Metrics::build(&c, |add| {
+            for (day, ward) in opened {
+                add(req(
+                    Some("PHF"),
+                    "x",
+                    MON + day * DAY + 60,
+                    None,
+                    ward,
+                    false,
+                ));
+            }
+            add(req(
+                None,
+                "Graffiti Removal",
+                MON + DAY,
+                None,
+                Some(2),
+                false,
+            ));
+        });
+        let mon = Day::of_instant(MON, c.tz());
+        // A window that starts before the data and ends inside it.
+        let by_day = m.opened_by_day(mon.plus(-2), mon.plus(4));
+        let p = m.service("potholes").unwrap();
+        let g = m.service("graffiti-removal").unwrap();
+        assert_eq!(by_day.by_ward(p, mon), vec![1, 2, 0, 1]);
+        assert_eq!(by_day.by_ward(p, mon.plus(1)), vec![0, 0, 1, 0]);
+        assert_eq!(by_day.by_ward(g, mon.plus(1)), vec![0, 0, 1, 0]);
+        assert_eq!(
+            by_day.by_ward(p, mon.plus(5)),
+            vec![0; 4],
+            "after the window"
+        );
+        assert_eq!(
+            by_day.by_ward(p, mon.plus(-9)),
+            vec![0; 4],
+            "before the window"
+        );
+        for s in m.service_ids() {
+            for d in -2..=4 {
+                let day = mon.plus(d);
+                let pairwise: Vec<u64> = (0..=3).map(|w| m.ward_opened(s, w, day, day)).collect();
+                assert_eq!(by_day.by_ward(s, day), pairwise, "service {s}, day {day}");
+            }
+        }
     }
 
     #[test]

@@ -284,6 +284,8 @@ struct Dash<'r, 'a> {
     city_history: Vec<std::sync::OnceLock<CityHistory>>,
     /// Each service's citywide digest up to the last complete week (ward × service page keys).
     city_digests: Vec<std::sync::OnceLock<u128>>,
+    /// Every service's opened per ward on each day with a page (see `Dash::day_wards`).
+    day_wards: std::sync::OnceLock<crate::aggregate::DayWards>,
     /// Thread time spent on ward × service pages, in microseconds (they run inside the ward
     /// jobs; the build log reports them apart).
     ward_service_micros: std::sync::atomic::AtomicU64,
@@ -325,28 +327,44 @@ pub fn render(r: &Renderer) -> Result<DashReport, RenderError> {
         rankings,
         city_history: m.service_ids().map(|_| Default::default()).collect(),
         city_digests: m.service_ids().map(|_| Default::default()).collect(),
+        day_wards: Default::default(),
         ward_service_micros: Default::default(),
     };
     r.check_boundaries()?;
+    // The four kinds of pages are made side by side: each kind's last jobs leave a core idle
+    // until the next kind starts, and the other pages (bulk CSV, status) are one serial job.
+    // Their files never overlap.
+    let timed = |make: &(dyn Fn() -> Result<(usize, usize), RenderError> + Sync)| {
+        let t = std::time::Instant::now();
+        make().map(|counts| (counts, t.elapsed().as_secs_f64()))
+    };
+    let ((days, wards), (services, other)) = rayon::join(
+        || rayon::join(|| timed(&|| d.day_pages()), || timed(&|| d.ward_pages())),
+        || {
+            rayon::join(
+                || timed(&|| d.service_pages()),
+                || timed(&|| d.misc_pages()),
+            )
+        },
+    );
     let mut report = DashReport::default();
     let mut times = Vec::new();
-    for name in ["days", "wards", "services", "other"] {
-        let t = std::time::Instant::now();
-        let (p, f) = match name {
-            "days" => d.day_pages()?,
-            "wards" => d.ward_pages()?,
-            "services" => d.service_pages()?,
-            _ => d.misc_pages()?,
-        };
+    for (name, result) in [
+        ("days", days),
+        ("wards", wards),
+        ("services", services),
+        ("other", other),
+    ] {
+        let ((p, f), seconds) = result?;
         report.pages += p;
         report.files += f;
-        times.push(format!("{name} {:.2}", t.elapsed().as_secs_f64()));
+        times.push(format!("{name} {seconds:.2}"));
     }
     let ward_service = d
         .ward_service_micros
         .load(std::sync::atomic::Ordering::Relaxed);
     tracing::info!(
-        "render times (s): {} (ward × service pages: {:.2} s of thread time)",
+        "render times (s, side by side): {} (ward × service pages: {:.2} s of thread time)",
         times.join(", "),
         ward_service as f64 / 1e6
     );
@@ -425,6 +443,15 @@ impl Dash<'_, '_> {
         }
     }
 
+    /// Every service's opened per ward on each day with a page, made on first use: a rebuild
+    /// that keeps every day page never needs it.
+    fn day_wards(&self) -> &crate::aggregate::DayWards {
+        self.day_wards.get_or_init(|| match self.range {
+            Some(range) => self.m.opened_by_day(range.first_day, range.last),
+            None => self.m.opened_by_day(Day(1), Day(0)),
+        })
+    }
+
     fn featured(&self) -> Vec<ServiceIdx> {
         self.m
             .service_ids()
@@ -439,7 +466,7 @@ impl Dash<'_, '_> {
             section: section.into(),
             image: None,
         };
-        self.r.page(url, "empty.html", &meta, &Context::new())
+        self.r.page(url, "empty.html", &meta, Context::new())
     }
 
     // ---------------------------------------------------------------- day pages
@@ -459,7 +486,7 @@ impl Dash<'_, '_> {
         total.1 += self.day_charts(range.last, None, "", true, &mut ctx.context)?;
         let mut meta = self.day_meta(range.last, &ctx, "home");
         meta.image = Some(format!("{}card.png", urls::day(range.last)));
-        self.r.page("", "day.html", &meta, &ctx.context)?;
+        self.r.page("", "day.html", &meta, ctx.context)?;
         total.0 += 1;
         Ok(total)
     }
@@ -522,7 +549,7 @@ impl Dash<'_, '_> {
         let mut meta = self.day_meta(day, &ctx, "home");
         meta.image = Some(card.clone());
         self.r
-            .page(&urls::day(day), "day.html", &meta, &ctx.context)?;
+            .page(&urls::day(day), "day.html", &meta, ctx.context)?;
         pages += 1;
         for s in self.featured() {
             let mut ctx = self.day_context(range, day, Some(s));
@@ -536,7 +563,7 @@ impl Dash<'_, '_> {
             files += self.day_charts(day, Some(s), &url, false, &mut ctx.context)?;
             let mut meta = self.day_meta(day, &ctx, "home");
             meta.image = Some(card.clone());
-            self.r.page(&url, "day.html", &meta, &ctx.context)?;
+            self.r.page(&url, "day.html", &meta, ctx.context)?;
             pages += 1;
         }
         Ok((pages, files))
@@ -636,9 +663,9 @@ impl Dash<'_, '_> {
         let mut chosen_sentence = String::new();
         if let Some(c) = chosen {
             let info = m.info(c);
-            let counts: Vec<(WardNo, u64)> = (1..=wards)
-                .map(|w| (w, m.ward_opened(c, w, day, day)))
-                .collect();
+            let by_ward = self.day_wards().by_ward(c, day);
+            let counts: Vec<(WardNo, u64)> =
+                (1..=wards).map(|w| (w, by_ward[usize::from(w)])).collect();
             let max = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
             let busiest: Vec<WardNo> = counts
                 .iter()
@@ -662,7 +689,7 @@ impl Dash<'_, '_> {
                     .collect(),
                 csv: format!("{}wards.csv", urls::day_service(day, &info.slug)),
             };
-            let unassigned_service = m.ward_opened(c, 0, day, day);
+            let unassigned_service = by_ward[0];
             chosen_ctx = json!({
                 "slug": info.slug,
                 "name": info.name,
@@ -709,8 +736,9 @@ impl Dash<'_, '_> {
                 .map(|s| {
                     let count = m.city_opened(s, day);
                     let b = m.baseline(s, day);
+                    let by_ward = self.day_wards().by_ward(s, day);
                     let ward_counts: BTreeMap<String, u64> = (1..=wards)
-                        .map(|w| (w.to_string(), m.ward_opened(s, w, day, day)))
+                        .map(|w| (w.to_string(), by_ward[usize::from(w)]))
                         .collect();
                     json!({
                         "slug": m.info(s).slug,
@@ -821,7 +849,7 @@ impl Dash<'_, '_> {
             section: "ward".into(),
             image: None,
         };
-        self.r.page("ward/", "ward_index.html", &meta, &ctx)?;
+        self.r.page("ward/", "ward_index.html", &meta, ctx)?;
         let Some(range) = self.range else {
             for w in 1..=m.wards {
                 self.no_data(&urls::ward(w), &format!("Ward {w}"), "ward")?;
@@ -978,13 +1006,13 @@ impl Dash<'_, '_> {
             section: "ward".into(),
             image: Some(card),
         };
-        self.r.page(&url, "ward_week.html", &meta, &ctx)?;
+        self.r.page(&url, "ward_week.html", &meta, ctx)?;
         pages += 1;
         if monday == range.last_week {
             let mut latest = latest;
             let own = urls::ward(ward);
             files += self.ward_week_charts(range, ward, monday, &own, &mut latest)?;
-            self.r.page(&own, "ward_week.html", &meta, &latest)?;
+            self.r.page(&own, "ward_week.html", &meta, latest)?;
             pages += 1;
         }
         Ok((pages, files))
@@ -1305,7 +1333,7 @@ impl Dash<'_, '_> {
             image: Some(card),
         };
         self.r.set_through(&mut ctx, Some(through));
-        self.r.page(&url, "ward_service.html", &meta, &ctx)?;
+        self.r.page(&url, "ward_service.html", &meta, ctx)?;
         Ok::<_, RenderError>((1, 2 + chart_files))
         })?;
         Ok(counted(done))
@@ -1412,7 +1440,7 @@ impl Dash<'_, '_> {
             section: "service".into(),
             image: None,
         };
-        self.r.page("service/", "service_index.html", &meta, &ctx)?;
+        self.r.page("service/", "service_index.html", &meta, ctx)?;
         let Some(range) = self.range else {
             return Ok((1, 2));
         };
@@ -1502,13 +1530,13 @@ impl Dash<'_, '_> {
             section: "service".into(),
             image: Some(card),
         };
-        self.r.page(&url, "service_week.html", &meta, &ctx)?;
+        self.r.page(&url, "service_week.html", &meta, ctx)?;
         pages += 1;
         if monday == range.last_week {
             let mut latest = latest;
             let own = urls::service(slug);
             files += self.service_week_charts(s, monday, &own, through, &mut latest)?;
-            self.r.page(&own, "service_week.html", &meta, &latest)?;
+            self.r.page(&own, "service_week.html", &meta, latest)?;
             pages += 1;
         }
         Ok((pages, files))
@@ -1534,9 +1562,7 @@ impl Dash<'_, '_> {
         let mut ward_rows = Vec::new();
         let mut api_wards = BTreeMap::new();
         for (w, st) in &stats {
-            let by_day: Vec<u64> = (0..7)
-                .map(|i| m.ward_opened(s, *w, monday.plus(i), monday.plus(i)))
-                .collect();
+            let by_day = m.ward_opened_daily(s, *w, monday, sunday);
             let rank = ranking.of(*w).map(|r| r.rank);
             api_wards.insert(
                 w.to_string(),
@@ -1727,7 +1753,7 @@ impl Dash<'_, '_> {
             section: "photos".into(),
             image: None,
         };
-        self.r.page("photos/", "photos.html", &meta, &ctx)?;
+        self.r.page("photos/", "photos.html", &meta, ctx)?;
 
         // Status.
         let s = input.status;
@@ -1770,7 +1796,7 @@ impl Dash<'_, '_> {
             section: "data".into(),
             image: None,
         };
-        self.r.page("status/", "status.html", &meta, &ctx)?;
+        self.r.page("status/", "status.html", &meta, ctx)?;
 
         // Bulk CSV: every day × service × ward with activity over the day-page range.
         let mut bulk = Vec::new();
@@ -1825,7 +1851,7 @@ impl Dash<'_, '_> {
             section: "data".into(),
             image: None,
         };
-        self.r.page("data/", "data.html", &meta, &ctx)?;
+        self.r.page("data/", "data.html", &meta, ctx)?;
         Ok((3, 2))
     }
 }
@@ -1935,10 +1961,11 @@ impl Dash<'_, '_> {
         });
         if let (Some(c), Some((b, name))) = (chosen, self.r.boundaries_for(day)) {
             let info = m.info(c);
+            let by_ward = self.day_wards().by_ward(c, day);
             let map_wards: Vec<maps::MapWard> = (1..=m.wards)
                 .map(|w| maps::MapWard {
                     ward: w,
-                    value: m.ward_opened(c, w, day, day),
+                    value: by_ward[usize::from(w)],
                     href: ward_link(page_url, w),
                     note: None,
                 })
@@ -2120,10 +2147,7 @@ impl Dash<'_, '_> {
         let bars: Vec<charts::WardWeekBar> = (1..=m.wards)
             .map(|w| {
                 let mut by_day = [0u64; 7];
-                for (i, v) in by_day.iter_mut().enumerate() {
-                    let d = monday.plus(i as i32);
-                    *v = m.ward_opened(s, w, d, d);
-                }
+                by_day.copy_from_slice(&m.ward_opened_daily(s, w, monday, monday.plus(6)));
                 charts::WardWeekBar {
                     ward: w,
                     by_day,

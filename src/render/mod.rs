@@ -500,7 +500,7 @@ impl<'a> Renderer<'a> {
         url: &str,
         template: &str,
         meta: &PageMeta,
-        extra: &Context,
+        extra: Context,
     ) -> Result<(), RenderError> {
         let html = self.render_page(url, template, meta, extra)?;
         self.write_html(&file_of(url), &html)
@@ -522,10 +522,11 @@ impl<'a> Renderer<'a> {
         url: &str,
         template: &str,
         meta: &PageMeta,
-        extra: &Context,
+        extra: Context,
     ) -> Result<String, RenderError> {
+        // The page's own context is moved in, not copied: it is most of the values.
         let mut ctx = self.base.clone();
-        ctx.extend(extra.clone());
+        ctx.extend(extra);
         ctx.insert("root", &root_of(url));
         ctx.insert("url", url);
         ctx.insert("permalink", &self.input.config.site.base_url.join(url));
@@ -602,7 +603,7 @@ impl<'a> Renderer<'a> {
             let mut ctx = Context::new();
             ctx.insert("page", &page_context(page, self.input.content));
             // Minified whole: the Markdown's HTML comes in as it is, not from a template.
-            self.render_page(&page.url, &format!("{layout}.html"), &meta, &ctx)
+            self.render_page(&page.url, &format!("{layout}.html"), &meta, ctx)
                 .and_then(|html| Ok(self.out.write(&file_of(&page.url), html.as_bytes())?))
                 .map_err(|e| match e {
                     RenderError::Template(m) => RenderError::Template(format!(
