@@ -150,14 +150,22 @@ impl Cell {
 
     /// The cell as table and CSV text (an undefined measure is empty).
     pub fn text(&self) -> String {
-        match self {
-            Cell::Text(s) => s.clone(),
-            Cell::Int(n) => n.to_string(),
-            Cell::Signed(Some(n)) => n.to_string(),
-            Cell::Signed(None) => String::new(),
-            Cell::Decimal(Some(v)) if v.is_finite() => format!("{:.2}", Cell::rounded(*v)),
-            Cell::Decimal(_) => String::new(),
-        }
+        let mut text = String::new();
+        self.write_text(&mut text);
+        text
+    }
+
+    /// Appends the cell's text (see [`Cell::text`]) to `out`.
+    pub fn write_text(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        // Writing to a String cannot fail.
+        let _ = match self {
+            Cell::Text(s) => out.write_str(s),
+            Cell::Int(n) => write!(out, "{n}"),
+            Cell::Signed(Some(n)) => write!(out, "{n}"),
+            Cell::Decimal(Some(v)) if v.is_finite() => write!(out, "{:.2}", Cell::rounded(*v)),
+            Cell::Signed(None) | Cell::Decimal(_) => Ok(()),
+        };
     }
 }
 
@@ -252,21 +260,20 @@ impl DataTable {
         self.columns.iter().map(|c| c.label.clone()).collect()
     }
 
-    /// Rows as text.
-    pub fn text_rows(&self) -> Vec<Vec<String>> {
-        self.rows
-            .iter()
-            .map(|r| r.iter().map(Cell::text).collect())
-            .collect()
-    }
-
     /// CSV with a header row.
     pub fn csv(&self) -> String {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        // Writing to memory cannot fail.
-        let _ = w.write_record(self.header());
-        for row in self.text_rows() {
-            let _ = w.write_record(row);
+        let mut w = csv::Writer::from_writer(Vec::with_capacity(16 * (self.rows.len() + 1)));
+        // Writing to memory cannot fail. Each cell's text goes through one reused buffer: a
+        // string per cell was most of the time of a long table.
+        let _ = w.write_record(self.columns.iter().map(|c| c.label.as_bytes()));
+        let mut field = String::new();
+        for row in &self.rows {
+            for cell in row {
+                field.clear();
+                cell.write_text(&mut field);
+                let _ = w.write_field(&field);
+            }
+            let _ = w.write_record(None::<&[u8]>);
         }
         String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
     }
