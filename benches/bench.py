@@ -81,10 +81,66 @@ def drop_from_page_cache(path):
         os.close(fd)
 
 
+# Machine counters recorded around each step (see `machine_counters`): the same build has cost
+# from 43 to 91 CPU seconds in runs of one binary, and these say what the machine was doing.
+VMSTAT_KEYS = ("pgscan_kswapd", "pgscan_direct", "allocstall_normal", "allocstall_movable",
+               "pgfault", "pgmajfault", "thp_fault_alloc", "compact_stall", "pgpgout")
+CPU_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+
+
+def machine_counters():
+    """Selected /proc/vmstat counters, the machine's CPU time by kind (/proc/stat, in clock
+    ticks) and free memory (MB); empty where /proc is not Linux's."""
+    counters = {}
+    try:
+        with open("/proc/vmstat", encoding="ascii") as f:
+            for line in f:
+                key, _, value = line.partition(" ")
+                if key in VMSTAT_KEYS:
+                    counters[key] = int(value)
+        with open("/proc/stat", encoding="ascii") as f:
+            fields = f.readline().split()[1:]
+        counters.update({f"cpu_{k}": int(v) for k, v in zip(CPU_FIELDS, fields)})
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemFree:"):
+                    counters["free_mb"] = int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return counters
+
+
+def machine_delta(before, after):
+    """What changed over a step: counter deltas, CPU seconds by kind, free memory before."""
+    tick = os.sysconf("SC_CLK_TCK")
+    delta = {}
+    for key, value in after.items():
+        if key == "free_mb" or key not in before:
+            continue
+        change = value - before[key]
+        delta[key] = round(change / tick, 2) if key.startswith("cpu_") else change
+    if "free_mb" in before:
+        delta["free_mb_before"] = before["free_mb"]
+    return delta
+
+
+def machine_note(delta):
+    """The step's machine counters in a few words (the full set is in results.json)."""
+    parts = [f"{k.removeprefix('cpu_')} {delta[k]:.1f} s" for k in ("cpu_idle", "cpu_iowait", "cpu_steal")
+             if k in delta]
+    reclaimed = delta.get("pgscan_kswapd", 0) + delta.get("pgscan_direct", 0)
+    if "free_mb_before" in delta:
+        parts.append(f"{delta['free_mb_before']:,} MB free before, {reclaimed:,} pages scanned")
+    return ", ".join(parts) or "no counters"
+
+
 def run(cmd, *, capture=False):
     """Runs a command once the disk has settled; returns (seconds, peak RSS in bytes, stdout,
-    stderr) and notes its CPU seconds (user + system) in `run.cpu`. Fails loudly."""
+    stderr) and notes its CPU seconds (user + system) in `run.cpu`, user and system apart in
+    `run.user` and `run.system`, and the machine's counters over the step in `run.machine`.
+    Fails loudly."""
     settle()
+    before = machine_counters()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
         proc = subprocess.Popen(
@@ -102,6 +158,8 @@ def run(cmd, *, capture=False):
         sys.stderr.write(stderr)
         raise SystemExit(f"benchmark: {' '.join(map(str, cmd))} failed with status {code}")
     run.cpu = usage.ru_utime + usage.ru_stime
+    run.user, run.system = usage.ru_utime, usage.ru_stime
+    run.machine = machine_delta(before, machine_counters())
     # Linux reports ru_maxrss in kilobytes.
     return seconds, usage.ru_maxrss * 1024, stdout, stderr
 
@@ -223,7 +281,8 @@ def main():
     step("cwfy build (full)")
     s, rss, _, log = run(cwfy + ["build"])
     files, size = tree_size(site)
-    r["build"] = {"seconds": s, "cpu_s": run.cpu, "max_rss": rss, "stages": stage_times(log),
+    r["build"] = {"seconds": s, "cpu_s": run.cpu, "user_s": run.user, "system_s": run.system,
+                  "machine": run.machine, "max_rss": rss, "stages": stage_times(log),
                   "files": files, "bytes": size}
     r["build"]["counted_opened"] = counted_opened(site)
 
@@ -242,7 +301,8 @@ def main():
     # The first build over a published site has no spare to recycle: it links every file.
     step("cwfy build (nothing new, first over a published site)")
     s, rss, _, log = run(cwfy + ["build"])
-    r["rebuild_first"] = {"seconds": s, "cpu_s": run.cpu, "max_rss": rss,
+    r["rebuild_first"] = {"seconds": s, "cpu_s": run.cpu, "user_s": run.user, "system_s": run.system,
+                  "machine": run.machine, "max_rss": rss,
                           "stages": stage_times(log)}
 
     step(f"cwfy import of the next day ({next_records} records)")
@@ -252,14 +312,16 @@ def main():
     step("cwfy build (after one more day)")
     s, rss, _, log = run(cwfy + ["build"])
     files, size = tree_size(site)
-    r["rebuild"] = {"seconds": s, "cpu_s": run.cpu, "max_rss": rss, "stages": stage_times(log),
+    r["rebuild"] = {"seconds": s, "cpu_s": run.cpu, "user_s": run.user, "system_s": run.system,
+                  "machine": run.machine, "max_rss": rss, "stages": stage_times(log),
                     "files": files, "bytes": size}
 
     # What any rebuild costs before it makes a page: the store is read again and every file of
     # the recycled spare is checked against the site's.
     step("cwfy build (nothing new)")
     s, rss, _, log = run(cwfy + ["build"])
-    r["rebuild_unchanged"] = {"seconds": s, "cpu_s": run.cpu, "max_rss": rss,
+    r["rebuild_unchanged"] = {"seconds": s, "cpu_s": run.cpu, "user_s": run.user, "system_s": run.system,
+                  "machine": run.machine, "max_rss": rss,
                               "stages": stage_times(log)}
 
     aggregate = r["build"]["stages"].get("aggregate")
@@ -300,7 +362,9 @@ def main():
         ("cwfy import", r["import"]["seconds"], cpu("import"), r["import"]["max_rss"],
          f"{r['import']['records_per_s']:,.0f} records/s"),
         ("cwfy build", r["build"]["seconds"], cpu("build"), r["build"]["max_rss"],
-         f"{r['build']['files']:,} files, {fmt_bytes(r['build']['bytes'])}"),
+         f"{r['build']['files']:,} files, {fmt_bytes(r['build']['bytes'])}; "
+         f"user {r['build']['user_s']:.1f} s, system {r['build']['system_s']:.1f} s; "
+         f"machine: {machine_note(r['build']['machine'])}"),
         ("  of which aggregate", aggregate or float("nan"), None, None,
          ", ".join(f"{k} {v:.2f}s" for k, v in r["build"]["stages"].items())),
         ("cp -r site/ (floor)", r["cp_floor"]["seconds"], cpu("cp_floor"), r["cp_floor"]["max_rss"], ""),
