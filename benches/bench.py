@@ -35,13 +35,18 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-# ext4 will not reuse an inode for 60 s after it was freed (360 s while its inode table block is
-# still dirty), and skipping them makes every file creation scan: right after a big folder is
-# deleted, writing a site of 200,000 files took twice as long (perf: `recently_deleted` under
-# `ext4_create`, 40% of a build). Timed steps therefore start with the disk written back and no
-# deletion of the benchmark's own within the last minute, this run's or (through a file in the
-# benchmark folder) the clean-up at the end of the run before: sizes are run one after another.
-RECENTLY_DELETED_S = 61
+# ext4 without a journal (this machine's disk) will not reuse an inode for 60 s after it was
+# freed, and for 360 s while its inode table block is dirty (fs/ext4/ialloc.c: RECENTCY_MIN +
+# RECENTCY_DIRTY); skipping them makes every file creation scan the group: right after a big
+# folder is deleted, writing a site of 200,000 files took twice the CPU time (perf:
+# `recently_deleted`, `find_get_block_common`, `find_inode_bit` under `ext4_create`, 40 % of a
+# build). Writing back first does not help: the build's own new inodes dirty those blocks again.
+# Steps that create many files (builds, copies) therefore start more than 360 s after the
+# benchmark's own last deletion, this run's or (through a file in the benchmark folder) the
+# clean-up at the end of the run before: sizes are run one after another. A 61 s wait, used
+# before, left one 10 M build at 91 CPU s against 43 in a run where the deleted inodes' blocks
+# had already left the buffer cache.
+RECENTLY_DELETED_S = 361
 last_deletion = 0.0
 deletion_marker = None
 
@@ -57,9 +62,12 @@ def remove_tree(path):
                 f.write(f"{last_deletion}\n")
 
 
-def settle():
-    """Writes dirty pages back and waits out the recently-deleted window (see above)."""
+def settle(creates_files):
+    """Writes dirty pages back and, before a step that creates many files, waits out the
+    recently-deleted window (see above)."""
     os.sync()
+    if not creates_files:
+        return
     latest = last_deletion
     try:
         with open(deletion_marker, encoding="utf-8") as f:
@@ -134,12 +142,12 @@ def machine_note(delta):
     return ", ".join(parts) or "no counters"
 
 
-def run(cmd, *, capture=False):
+def run(cmd, *, capture=False, creates_files=False):
     """Runs a command once the disk has settled; returns (seconds, peak RSS in bytes, stdout,
     stderr) and notes its CPU seconds (user + system) in `run.cpu`, user and system apart in
     `run.user` and `run.system`, and the machine's counters over the step in `run.machine`.
-    Fails loudly."""
-    settle()
+    Fails loudly. `creates_files`: the step writes a site (see `settle`)."""
+    settle(creates_files)
     before = machine_counters()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
@@ -279,7 +287,7 @@ def main():
     drop_from_page_cache(city)
 
     step("cwfy build (full)")
-    s, rss, _, log = run(cwfy + ["build"])
+    s, rss, _, log = run(cwfy + ["build"], creates_files=True)
     files, size = tree_size(site)
     r["build"] = {"seconds": s, "cpu_s": run.cpu, "user_s": run.user, "system_s": run.system,
                   "machine": run.machine, "max_rss": rss, "stages": stage_times(log),
@@ -291,7 +299,7 @@ def main():
     copies = [os.path.join(work, "copy"), os.path.join(work, "copy2")]
     floors = []
     for copy in copies:
-        s, rss, _, _ = run(["cp", "-r", site, copy])
+        s, rss, _, _ = run(["cp", "-r", site, copy], creates_files=True)
         floors.append({"seconds": s, "cpu_s": run.cpu, "max_rss": rss})
     r["cp_floor"] = min(floors, key=lambda f: f["seconds"])
     r["cp_floor"]["all_seconds"] = [f["seconds"] for f in floors]
@@ -300,7 +308,7 @@ def main():
 
     # The first build over a published site has no spare to recycle: it links every file.
     step("cwfy build (nothing new, first over a published site)")
-    s, rss, _, log = run(cwfy + ["build"])
+    s, rss, _, log = run(cwfy + ["build"], creates_files=True)
     r["rebuild_first"] = {"seconds": s, "cpu_s": run.cpu, "user_s": run.user, "system_s": run.system,
                   "machine": run.machine, "max_rss": rss,
                           "stages": stage_times(log)}
@@ -310,7 +318,7 @@ def main():
     r["import_next_day"] = {"seconds": s, "cpu_s": run.cpu, "max_rss": rss, "records": next_records}
 
     step("cwfy build (after one more day)")
-    s, rss, _, log = run(cwfy + ["build"])
+    s, rss, _, log = run(cwfy + ["build"], creates_files=True)
     files, size = tree_size(site)
     r["rebuild"] = {"seconds": s, "cpu_s": run.cpu, "user_s": run.user, "system_s": run.system,
                   "machine": run.machine, "max_rss": rss, "stages": stage_times(log),
@@ -319,7 +327,7 @@ def main():
     # What any rebuild costs before it makes a page: the store is read again and every file of
     # the recycled spare is checked against the site's.
     step("cwfy build (nothing new)")
-    s, rss, _, log = run(cwfy + ["build"])
+    s, rss, _, log = run(cwfy + ["build"], creates_files=True)
     r["rebuild_unchanged"] = {"seconds": s, "cpu_s": run.cpu, "user_s": run.user, "system_s": run.system,
                   "machine": run.machine, "max_rss": rss,
                               "stages": stage_times(log)}
