@@ -929,15 +929,6 @@ impl Metrics {
         &cells[a..b.max(a)]
     }
 
-    /// Requests of a service opened in one ward (0 = unassigned) over `[from, to]`; cheaper than
-    /// [`Metrics::ward_window`] when the time to close is not needed.
-    pub fn ward_opened(&self, s: ServiceIdx, ward: WardNo, from: Day, to: Day) -> u64 {
-        self.cells(s, ward, from, to)
-            .iter()
-            .map(|c| u64::from(c.opened))
-            .sum()
-    }
-
     /// Requests of a service opened in one ward (0 = unassigned) on each day of `[from, to]`,
     /// oldest first: one search of the pair's cells instead of one per day.
     pub fn ward_opened_daily(&self, s: ServiceIdx, ward: WardNo, from: Day, to: Day) -> Vec<u64> {
@@ -1406,7 +1397,9 @@ mod tests {
         for s in m.service_ids() {
             for d in -2..=4 {
                 let day = mon.plus(d);
-                let pairwise: Vec<u64> = (0..=3).map(|w| m.ward_opened(s, w, day, day)).collect();
+                let pairwise: Vec<u64> = (0..=3)
+                    .map(|w| m.ward_window(s, w, day, day).opened)
+                    .collect();
                 assert_eq!(by_day.by_ward(s, day), pairwise, "service {s}, day {day}");
             }
         }

@@ -703,7 +703,7 @@ impl Store {
         path.exists()
             && Store::open(path)
                 .ok()
-                .is_some_and(|s| s.request_count().unwrap_or(0) > 0)
+                .is_some_and(|s| s.has_requests().unwrap_or(false))
     }
 
     /// The database file.
@@ -791,6 +791,14 @@ impl Store {
                 .map_err(self.err())?;
         }
         Ok(())
+    }
+
+    /// Whether the store holds at least one request: one page read, where counting them reads
+    /// a whole index (4.5 s at 10 M requests when the store is not in the page cache).
+    pub fn has_requests(&self) -> Result<bool, StoreError> {
+        self.conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM requests)", [], |r| r.get(0))
+            .map_err(self.err())
     }
 
     /// Requests stored.
@@ -1516,11 +1524,15 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
         assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
+        assert!(!store.has_requests().unwrap());
+        assert!(!Store::exists_with_data(store.path()));
         let run = store.begin_run("import", "test", "x", None).unwrap();
         let c = store
             .write_batch(run, &[req("a", Some(10), "open"), req("b", None, "open")])
             .unwrap();
         assert_eq!((c.new, c.updated, c.unchanged), (2, 0, 0));
+        assert!(store.has_requests().unwrap());
+        assert!(Store::exists_with_data(store.path()));
         let c = store
             .write_batch(run, &[req("a", Some(10), "open"), req("b", None, "open")])
             .unwrap();

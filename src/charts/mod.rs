@@ -262,20 +262,62 @@ impl DataTable {
 
     /// CSV with a header row.
     pub fn csv(&self) -> String {
-        let mut w = csv::Writer::from_writer(Vec::with_capacity(16 * (self.rows.len() + 1)));
-        // Writing to memory cannot fail. Each cell's text goes through one reused buffer: a
-        // string per cell was most of the time of a long table.
-        let _ = w.write_record(self.columns.iter().map(|c| c.label.as_bytes()));
-        let mut field = String::new();
+        let mut csv = CsvRows::new(
+            self.columns.iter().map(|c| c.label.as_bytes()),
+            16 * (self.rows.len() + 1),
+        );
         for row in &self.rows {
             for cell in row {
-                field.clear();
-                cell.write_text(&mut field);
-                let _ = w.write_field(&field);
+                csv.field_with(|out| cell.write_text(out));
             }
-            let _ = w.write_record(None::<&[u8]>);
+            csv.end_row();
         }
-        String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
+        String::from_utf8(csv.into_bytes()).unwrap_or_default()
+    }
+}
+
+/// CSV written to memory a field at a time, each field formatted through one reused buffer: a
+/// `String` per cell was most of the time of a long table.
+pub struct CsvRows {
+    writer: csv::Writer<Vec<u8>>,
+    field: String,
+}
+
+impl CsvRows {
+    /// Starts with the header row, with room for about `capacity` bytes.
+    pub fn new<T: AsRef<[u8]>>(header: impl IntoIterator<Item = T>, capacity: usize) -> CsvRows {
+        let mut writer = csv::Writer::from_writer(Vec::with_capacity(capacity));
+        // Writing to memory cannot fail.
+        let _ = writer.write_record(header);
+        CsvRows {
+            writer,
+            field: String::new(),
+        }
+    }
+
+    /// Adds a field whose text `write` appends to the (empty) buffer it is given.
+    pub fn field_with(&mut self, write: impl FnOnce(&mut String)) {
+        self.field.clear();
+        write(&mut self.field);
+        let _ = self.writer.write_field(&self.field);
+    }
+
+    /// Adds a field: `value` as `Display` writes it.
+    pub fn field(&mut self, value: impl std::fmt::Display) {
+        use std::fmt::Write as _;
+        self.field_with(|out| {
+            let _ = write!(out, "{value}");
+        });
+    }
+
+    /// Ends the row.
+    pub fn end_row(&mut self) {
+        let _ = self.writer.write_record(None::<&[u8]>);
+    }
+
+    /// The CSV's bytes.
+    pub fn into_bytes(self) -> Vec<u8> {
+        self.writer.into_inner().unwrap_or_default()
     }
 }
 

@@ -1813,7 +1813,7 @@ impl Dash<'_, '_> {
             .unit("data/daily-counts.csv", bulk_key, || self.bulk_csv())?;
         let bulk_rows = match bulk.made {
             Some(rows) => rows,
-            None => self.bulk_cells().len(),
+            None => self.bulk_row_count(),
         };
 
         let mut ctx = Context::new();
@@ -1859,33 +1859,36 @@ impl Dash<'_, '_> {
         bulk
     }
 
+    /// How many rows [`Dash::bulk_cells`] has, without gathering and sorting them.
+    fn bulk_row_count(&self) -> usize {
+        let m = self.m;
+        let Some(range) = self.range else { return 0 };
+        m.service_ids()
+            .flat_map(|sv| (0..=m.wards).map(move |w| (sv, w)))
+            .map(|(sv, w)| m.cells(sv, w, range.first_day, range.last).len())
+            .sum()
+    }
+
     /// Writes `data/daily-counts.csv` (see [`Dash::bulk_cells`]); returns its row count.
     fn bulk_csv(&self) -> Result<usize, RenderError> {
-        use std::fmt::Write as _;
         let bulk = self.bulk_cells();
-        let mut w = csv::Writer::from_writer(Vec::with_capacity(48 * (bulk.len() + 1)));
-        // Writing to memory cannot fail; one reused buffer per field.
-        let _ = w.write_record(["date", "service", "ward", "opened", "closed"]);
-        let mut field = String::new();
+        let mut csv = charts::CsvRows::new(
+            ["date", "service", "ward", "opened", "closed"],
+            48 * (bulk.len() + 1),
+        );
         for (d, sv, ward, opened, closed) in &bulk {
-            field.clear();
-            let _ = write!(field, "{d}");
-            let _ = w.write_field(&field);
-            let _ = w.write_field(&self.m.info(*sv).slug);
-            field.clear();
-            if *ward != 0 {
-                let _ = write!(field, "{ward}");
+            csv.field(d);
+            csv.field(&self.m.info(*sv).slug);
+            if *ward == 0 {
+                csv.field("");
+            } else {
+                csv.field(ward);
             }
-            let _ = w.write_field(&field);
-            field.clear();
-            let _ = write!(field, "{opened}");
-            let _ = w.write_field(&field);
-            field.clear();
-            let _ = write!(field, "{closed}");
-            let _ = w.write_field(&field);
-            let _ = w.write_record(None::<&[u8]>);
+            csv.field(opened);
+            csv.field(closed);
+            csv.end_row();
         }
-        let bytes = w.into_inner().unwrap_or_default();
+        let bytes = csv.into_bytes();
         self.r.out.write("data/daily-counts.csv", &bytes)?;
         Ok(bulk.len())
     }
