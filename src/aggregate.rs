@@ -4,9 +4,10 @@
 //! `(service, ward, closed day)` with its time to close — and sorts them. The sorted runs become
 //! [`Cell`]s (one per service × ward × day with any activity) and one flat array of durations
 //! grouped the same way, so any window of any service in any ward is a contiguous slice found by
-//! binary search. Citywide and per-ward totals are kept as dense day arrays. At Chicago scale
-//! (10 million requests, 200 types, 10 years) this is a few hundred bytes per request while
-//! sorting, and about 30 bytes per request afterwards.
+//! binary search. Citywide and per-ward totals are kept as dense day arrays. While sorting, a
+//! counted request takes 8 bytes for its open and 16 for its close, in the array of the piece
+//! of the store it was read from (pieces are sorted in place and merged, never copied into one);
+//! afterwards, at Chicago scale (10 million requests, 200 types, 10 years), about 30 bytes.
 
 use std::collections::HashMap;
 
@@ -184,6 +185,18 @@ pub struct Totals {
     pub unassigned: u64,
     /// Closes before the open (excluded from time-to-close).
     pub negative_durations: u64,
+}
+
+impl std::ops::AddAssign for Totals {
+    /// Adds another piece's counts.
+    fn add_assign(&mut self, o: Totals) {
+        self.requests += o.requests;
+        self.counted += o.counted;
+        self.duplicates += o.duplicates;
+        self.excluded += o.excluded;
+        self.unassigned += o.unassigned;
+        self.negative_durations += o.negative_durations;
+    }
 }
 
 /// All metrics, ready to answer every page.
@@ -384,8 +397,13 @@ pub struct Builder {
     wards: WardNo,
     /// Per service, negative durations.
     negative: HashMap<ServiceIdx, u64>,
-    /// Per service, (open day, close-or-never day) for the backlog sweep.
-    backlog_events: Vec<(ServiceIdx, i32, i32)>,
+    /// Closes on a day before their open's, as (service, close day, open day): the backlog
+    /// counts them on the open day (see [`Builder::finish_all`]). Rare, so kept apart rather
+    /// than noting an open and a close day for every request.
+    early_closes: Vec<(ServiceIdx, i32, i32)>,
+    /// Smallest and largest day of any open or close added (`i32::MAX`, `i32::MIN` when none).
+    day_lo: i32,
+    day_hi: i32,
     /// Instants to city-local days (two per request).
     clock: DayClock,
 }
@@ -400,7 +418,9 @@ impl Builder {
             totals: Totals::default(),
             wards: config.ward_count(),
             negative: HashMap::new(),
-            backlog_events: Vec::new(),
+            early_closes: Vec::new(),
+            day_lo: i32::MAX,
+            day_hi: i32::MIN,
             clock: DayClock::new(config.tz()),
         }
     }
@@ -409,7 +429,6 @@ impl Builder {
     pub fn reserve(&mut self, requests: usize) {
         self.opened.reserve(requests);
         self.closed.reserve(requests);
-        self.backlog_events.reserve(requests);
     }
 
     /// Adds one stored request.
@@ -436,7 +455,8 @@ impl Builder {
         }
         let opened_day = self.clock.day(r.requested_at);
         self.opened.push(make_key(service, ward, opened_day));
-        let mut closed_day_for_backlog = i32::MAX;
+        self.day_lo = self.day_lo.min(opened_day.0);
+        self.day_hi = self.day_hi.max(opened_day.0);
         if let Some(closed_at) = r.closed_at {
             let closed_day = self.clock.day(closed_at);
             let seconds: UnixSeconds = closed_at - r.requested_at;
@@ -451,16 +471,19 @@ impl Builder {
                 key: make_key(service, ward, closed_day),
                 ttc,
             });
-            closed_day_for_backlog = closed_day.0.max(opened_day.0);
+            self.day_lo = self.day_lo.min(closed_day.0);
+            self.day_hi = self.day_hi.max(closed_day.0);
+            if closed_day < opened_day {
+                self.early_closes
+                    .push((service, closed_day.0, opened_day.0));
+            }
         }
-        self.backlog_events
-            .push((service, opened_day.0, closed_day_for_backlog));
     }
 
-    /// Takes in what another builder accumulated (another piece of the same store).
-    pub fn absorb(&mut self, other: Builder) {
-        // Map the other builder's service indices onto ours by resolving each (code, name) it
-        // saw, in a fixed order so that a service new to us is named the same way every time.
+    /// The index, among this builder's services, of each service `other` resolved. Every
+    /// (code, name) `other` saw is resolved here too, in a fixed order, so that a service new to
+    /// this builder is numbered the same way however the store was split.
+    fn map_services_of(&mut self, other: &Builder) -> Vec<ServiceIdx> {
         let mut seen: Vec<(ServiceIdx, &String, &Option<String>)> = other
             .resolver
             .memo
@@ -472,52 +495,64 @@ impl Builder {
             })
             .collect();
         seen.sort();
-        let mut remap = vec![0 as ServiceIdx; other.resolver.services.len()];
-        self.opened.reserve(other.opened.len());
-        self.closed.reserve(other.closed.len());
-        self.backlog_events.reserve(other.backlog_events.len());
+        let mut to_ours = vec![0 as ServiceIdx; other.resolver.services.len()];
         for (theirs, name, code) in seen {
             if let Some(ours) = self.resolver.resolve(code.as_deref(), name) {
-                remap[usize::from(theirs)] = ours;
+                to_ours[usize::from(theirs)] = ours;
             }
         }
-        let remap_key = |key: u64| remap_service(key, &remap);
-        self.opened
-            .extend(other.opened.iter().map(|k| remap_key(*k)));
-        self.closed.extend(other.closed.iter().map(|e| Event {
-            key: remap_key(e.key),
-            ttc: e.ttc,
-        }));
-        self.backlog_events.extend(
-            other
-                .backlog_events
-                .iter()
-                .map(|(s, a, b)| (remap[usize::from(*s)], *a, *b)),
-        );
-        for (s, n) in &other.negative {
-            *self.negative.entry(remap[usize::from(*s)]).or_insert(0) += n;
-        }
-        let (t, o) = (&mut self.totals, &other.totals);
-        t.requests += o.requests;
-        t.counted += o.counted;
-        t.duplicates += o.duplicates;
-        t.excluded += o.excluded;
-        t.unassigned += o.unassigned;
-        t.negative_durations += o.negative_durations;
+        to_ours
     }
 
-    /// Sorts and compacts everything into [`Metrics`].
-    pub fn finish(self) -> Metrics {
+    /// Sorts and compacts what `first` and `rest` (one builder per piece of the store)
+    /// accumulated into [`Metrics`]. Each piece's keys stay where its builder wrote them: they
+    /// are renumbered and sorted in place, the pieces at once, and merged while the cells are
+    /// made. Copying them into one array first touched as much fresh memory again, and
+    /// the kernel's zeroing of fresh pages was the largest cost of the aggregation.
+    fn finish_all(mut first: Builder, rest: Vec<Builder>) -> Metrics {
+        // Per piece: its services' indices among the first builder's, its opens and closes.
+        let mut runs = Vec::with_capacity(1 + rest.len());
+        let mut totals = first.totals;
+        for other in rest {
+            let to_first = first.map_services_of(&other);
+            let Builder {
+                opened,
+                closed,
+                totals: o,
+                negative,
+                early_closes,
+                day_lo,
+                day_hi,
+                ..
+            } = other;
+            for (s, n) in negative {
+                *first.negative.entry(to_first[usize::from(s)]).or_insert(0) += n;
+            }
+            first.early_closes.extend(
+                early_closes
+                    .into_iter()
+                    .map(|(s, close, open)| (to_first[usize::from(s)], close, open)),
+            );
+            first.day_lo = first.day_lo.min(day_lo);
+            first.day_hi = first.day_hi.max(day_hi);
+            totals += o;
+            runs.push((to_first, opened, closed));
+        }
         let Builder {
             resolver,
-            mut opened,
-            mut closed,
-            totals,
+            opened,
+            closed,
+            totals: _,
             wards,
             negative,
-            backlog_events,
+            early_closes,
+            day_lo,
+            day_hi,
             clock: _,
-        } = self;
+        } = first;
+        let own: Vec<ServiceIdx> = (0..resolver.services.len() as ServiceIdx).collect();
+        runs.insert(0, (own, opened, closed));
+
         let mut services = resolver.services;
         // Featured first (config order), then the rest by name; remap indices accordingly.
         let featured_count = services.iter().filter(|s| s.featured).count();
@@ -532,9 +567,6 @@ impl Builder {
         for (new, old) in order.iter().enumerate() {
             remap[*old] = new as ServiceIdx;
         }
-        let remap_key = |key: u64| remap_service(key, &remap);
-        opened.par_iter_mut().for_each(|k| *k = remap_key(*k));
-        closed.par_iter_mut().for_each(|e| e.key = remap_key(e.key));
         for (old, n) in &negative {
             services[*old as usize].negative_durations = *n;
         }
@@ -545,26 +577,33 @@ impl Builder {
         }
         services = reordered;
 
-        opened.par_sort_unstable();
-        closed.par_sort_unstable_by_key(|e| e.key);
+        let remap = &remap;
+        runs.par_iter_mut().for_each(|(to_first, opened, closed)| {
+            let to_final: Vec<ServiceIdx> =
+                to_first.iter().map(|i| remap[usize::from(*i)]).collect();
+            let to_final = &to_final;
+            rayon::join(
+                || {
+                    opened
+                        .iter_mut()
+                        .for_each(|k| *k = remap_service(*k, to_final));
+                    opened.par_sort_unstable();
+                },
+                || {
+                    closed
+                        .iter_mut()
+                        .for_each(|e| e.key = remap_service(e.key, to_final));
+                    closed.par_sort_unstable_by_key(|e| e.key);
+                },
+            );
+        });
 
         // Day span covering every open and close.
-        let days = opened
-            .iter()
-            .map(|k| key_day(*k).0)
-            .chain(closed.iter().map(|e| key_day(e.key).0));
-        let (mut lo, mut hi) = (i32::MAX, i32::MIN);
-        for d in days {
-            lo = lo.min(d);
-            hi = hi.max(d);
-        }
-        let (span_start, span_len) = if lo <= hi {
-            (Day(lo), (hi - lo + 1) as usize)
+        let (span_start, span_len) = if day_lo <= day_hi {
+            (Day(day_lo), (day_hi - day_lo + 1) as usize)
         } else {
             (Day(0), 0)
         };
-        let first_day = opened.iter().map(|k| key_day(*k)).min();
-        let last_day = opened.iter().map(|k| key_day(*k)).max();
 
         let n_services = services.len();
         let n_wards = usize::from(wards) + 1;
@@ -573,16 +612,19 @@ impl Builder {
         let mut ward_opened = vec![vec![0u32; span_len]; n_wards];
         let mut ward_closed = vec![vec![0u32; span_len]; n_wards];
 
-        // Merge the two sorted runs into cells.
-        let mut cells: Vec<Cell> = Vec::new();
-        let mut ttc_values: Vec<f32> = Vec::with_capacity(closed.len());
-        let (mut i, mut j) = (0, 0);
-        while i < opened.len() || j < closed.len() {
-            let key = match (opened.get(i), closed.get(j)) {
-                (Some(a), Some(b)) => (*a).min(b.key),
-                (Some(a), None) => *a,
-                (None, Some(b)) => b.key,
-                (None, None) => break,
+        // Merge the pieces' sorted runs into cells. There is at most a cell per open and per
+        // close; the pages of the room not used are never touched.
+        let opened_count: usize = runs.iter().map(|r| r.1.len()).sum();
+        let closed_count: usize = runs.iter().map(|r| r.2.len()).sum();
+        let mut cells: Vec<Cell> = Vec::with_capacity(opened_count + closed_count);
+        let mut ttc_values: Vec<f32> = Vec::with_capacity(closed_count);
+        let mut opened_runs: Vec<&[u64]> = runs.iter().map(|r| r.1.as_slice()).collect();
+        let mut closed_runs: Vec<&[Event]> = runs.iter().map(|r| r.2.as_slice()).collect();
+        loop {
+            let next_opened = opened_runs.iter().filter_map(|r| r.first()).min();
+            let next_closed = closed_runs.iter().filter_map(|r| r.first()).map(|e| e.key);
+            let Some(key) = next_opened.copied().into_iter().chain(next_closed).min() else {
+                break;
             };
             let mut cell = Cell {
                 key,
@@ -591,18 +633,21 @@ impl Builder {
                 ttc_start: ttc_values.len() as u32,
                 ttc_len: 0,
             };
-            while opened.get(i) == Some(&key) {
-                cell.opened += 1;
-                i += 1;
+            for run in &mut opened_runs {
+                let n = run.iter().take_while(|k| **k == key).count();
+                cell.opened += n as u32;
+                *run = &run[n..];
             }
-            while closed.get(j).is_some_and(|e| e.key == key) {
-                cell.closed += 1;
-                let v = closed[j].ttc;
-                if !v.is_nan() {
-                    ttc_values.push(v);
-                    cell.ttc_len += 1;
+            for run in &mut closed_runs {
+                let n = run.iter().take_while(|e| e.key == key).count();
+                for e in &run[..n] {
+                    if !e.ttc.is_nan() {
+                        ttc_values.push(e.ttc);
+                        cell.ttc_len += 1;
+                    }
                 }
-                j += 1;
+                cell.closed += n as u32;
+                *run = &run[n..];
             }
             let service = (key >> 40) as usize;
             let ward = ((key >> 32) & 0xff) as usize;
@@ -614,9 +659,16 @@ impl Builder {
             services[service].opened_total += u64::from(cell.opened);
             cells.push(cell);
         }
-        drop(opened);
-        drop(closed);
-        cells.shrink_to_fit();
+        drop(runs);
+
+        let opened_on = |d: &usize| ward_opened.iter().any(|w| w[*d] > 0);
+        let first_day = (0..span_len)
+            .find(opened_on)
+            .map(|d| span_start.plus(d as i32));
+        let last_day = (0..span_len)
+            .rev()
+            .find(opened_on)
+            .map(|d| span_start.plus(d as i32));
 
         let city_opened_prefix = city_opened
             .iter()
@@ -632,21 +684,29 @@ impl Builder {
             })
             .collect();
 
-        // Backlog: +1 on the open day, −1 on the close day (never before the open).
-        let mut delta = vec![vec![0i64; span_len + 1]; n_services];
-        for (service, open, close) in backlog_events {
-            let s = remap[service as usize] as usize;
-            delta[s][(open - span_start.0) as usize] += 1;
-            if close != i32::MAX {
-                delta[s][(close - span_start.0) as usize] -= 1;
-            }
+        // Backlog: +1 on the open day, −1 on the close day, never before the open: a close on
+        // an earlier day counts on the open day.
+        let mut delta: Vec<Vec<i64>> = city_opened
+            .iter()
+            .zip(&city_closed)
+            .map(|(opened, closed)| {
+                opened
+                    .iter()
+                    .zip(closed)
+                    .map(|(o, c)| i64::from(*o) - i64::from(*c))
+                    .collect()
+            })
+            .collect();
+        for (service, close, open) in early_closes {
+            let s = usize::from(remap[usize::from(service)]);
+            delta[s][(close - span_start.0) as usize] += 1;
+            delta[s][(open - span_start.0) as usize] -= 1;
         }
         let backlog: Vec<Vec<u32>> = delta
             .into_iter()
             .map(|d| {
                 let mut run = 0i64;
                 d.into_iter()
-                    .take(span_len)
                     .map(|x| {
                         run += x;
                         run.max(0) as u32
@@ -786,7 +846,7 @@ impl Metrics {
     pub fn build(config: &Config, scan: impl FnOnce(&mut dyn FnMut(RequestRef<'_>))) -> Metrics {
         let mut builder = Builder::new(config);
         scan(&mut |r| builder.add(r));
-        builder.finish()
+        Builder::finish_all(builder, Vec::new())
     }
 
     /// Like [`Metrics::build`] with the store read in `parts` pieces at once: `scan` gets one
@@ -800,11 +860,8 @@ impl Metrics {
         let mut builders: Vec<Builder> = (0..parts.max(1)).map(|_| Builder::new(config)).collect();
         scan(&mut builders);
         let mut rest = builders.into_iter();
-        let mut first = rest.next().unwrap_or_else(|| Builder::new(config));
-        for other in rest {
-            first.absorb(other);
-        }
-        first.finish()
+        let first = rest.next().unwrap_or_else(|| Builder::new(config));
+        Builder::finish_all(first, rest.collect())
     }
 
     /// A digest of every figure of every day up to and including `through`: a page drawn only

@@ -455,8 +455,8 @@ pub fn build(
     timings.push(("content", t.elapsed().as_secs_f64()));
 
     let store_path = config.resolve(&config.store.path);
-    let fresh = !Store::exists_with_data(&store_path);
     let mut store = open_store(config)?;
+    let fresh = !store.has_requests()?;
     if fresh {
         let files: Vec<PathBuf> = config.sample.iter().map(|p| config.resolve(p)).collect();
         tracing::info!(
@@ -473,8 +473,8 @@ pub fn build(
     let mut scanned = None;
     // One piece of the store per core: reading rows out of SQLite is most of the time.
     let pieces = std::thread::available_parallelism().map_or(1, |n| n.get());
-    // Room for every request up front: growing 10 M-entry vectors copies them and touches
-    // their pages twice. The first builder takes in the others' at the end. The key span only
+    // Room for every request of a piece up front: growing 10 M-entry vectors copies them and
+    // touches their pages twice (room never written to is never touched). The key span only
     // bounds the count (keys edited by hand may leave gaps), so beyond 16 M the arrays grow.
     let most = store.request_key_span()?.map_or(0, |(lo, hi)| {
         usize::try_from(hi.saturating_sub(lo).saturating_add(1))
@@ -482,8 +482,8 @@ pub fn build(
             .min(1 << 24)
     });
     let metrics = Metrics::build_in_parts(config, pieces, |builders| {
-        for (i, b) in builders.iter_mut().enumerate() {
-            b.reserve(if i == 0 { most } else { most / pieces + 1 });
+        for b in builders.iter_mut() {
+            b.reserve(most / pieces + 1);
         }
         let mut sinks: Vec<_> = builders
             .iter_mut()

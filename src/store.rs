@@ -698,14 +698,6 @@ impl Store {
         Ok(store)
     }
 
-    /// Whether a store file exists at `path` with at least one request.
-    pub fn exists_with_data(path: &Path) -> bool {
-        path.exists()
-            && Store::open(path)
-                .ok()
-                .is_some_and(|s| s.has_requests().unwrap_or(false))
-    }
-
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
@@ -1525,14 +1517,12 @@ mod tests {
         let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
         assert_eq!(store.schema_version().unwrap(), MIGRATIONS.len() as i64);
         assert!(!store.has_requests().unwrap());
-        assert!(!Store::exists_with_data(store.path()));
         let run = store.begin_run("import", "test", "x", None).unwrap();
         let c = store
             .write_batch(run, &[req("a", Some(10), "open"), req("b", None, "open")])
             .unwrap();
         assert_eq!((c.new, c.updated, c.unchanged), (2, 0, 0));
         assert!(store.has_requests().unwrap());
-        assert!(Store::exists_with_data(store.path()));
         let c = store
             .write_batch(run, &[req("a", Some(10), "open"), req("b", None, "open")])
             .unwrap();
