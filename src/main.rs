@@ -13,8 +13,8 @@ fn main() -> std::process::ExitCode {
     // A build frees and allocates page-sized strings on every core for its whole run. Handing
     // freed memory back (after 1 s by default) made the threads fault it in again, zeroed 2 MB
     // at a time. At 10 M requests, alternating runs: render 23.0–29.0 s (median 24.8, five
-    // runs) without handing back, 25.8–41.0 s (median 29.2, four) with it, for a peak of 600 MB
-    // instead of 400–500 MB. MIMALLOC_PURGE_DELAY still wins.
+    // runs) without handing back, 25.8–41.0 s (median 29.2, four) with it, for a peak of 600 MiB
+    // instead of 400–500 MiB. MIMALLOC_PURGE_DELAY still wins.
     // SAFETY: called before any other thread exists.
     unsafe { libmimalloc_sys::mi_option_set_default(MI_OPTION_PURGE_DELAY, -1) };
     cwfy::cli::main()

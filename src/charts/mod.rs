@@ -310,6 +310,11 @@ impl CsvRows {
         });
     }
 
+    /// Adds a whole row of fields already written as text.
+    pub fn row<T: AsRef<[u8]>>(&mut self, fields: impl IntoIterator<Item = T>) {
+        let _ = self.writer.write_record(fields);
+    }
+
     /// Ends the row.
     pub fn end_row(&mut self) {
         let _ = self.writer.write_record(None::<&[u8]>);

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use tera::Context;
 
 use super::{PageMeta, RenderError, Renderer, file_of, format_days, thousands, urlencode};
-use crate::aggregate::{Metrics, Ranking, ServiceIdx, WindowStats};
+use crate::aggregate::{Cell, Metrics, Ranking, ServiceIdx, WindowStats};
 use crate::charts::{self, maps};
 use crate::domain::{Day, WardNo};
 use crate::publish::UnitOutcome;
@@ -141,13 +141,11 @@ impl Files<'_, '_> {
     }
 
     fn csv(&self, path: &str, header: &[&str], rows: &[Vec<String>]) -> Result<(), RenderError> {
-        let mut w = csv::Writer::from_writer(Vec::new());
-        let _ = w.write_record(header);
+        let mut csv = charts::CsvRows::new(header, 0);
         for row in rows {
-            let _ = w.write_record(row);
+            csv.row(row);
         }
-        let bytes = w.into_inner().unwrap_or_default();
-        self.r.out.write(path, &bytes)?;
+        self.r.out.write(path, &csv.into_bytes())?;
         Ok(())
     }
 }
@@ -1840,33 +1838,36 @@ impl Dash<'_, '_> {
     }
 }
 
-impl Dash<'_, '_> {
+impl<'a> Dash<'_, 'a> {
     /// Every day × service × ward with activity over the day-page range, in date, service and
     /// ward order: (day, service, ward, opened, closed).
     fn bulk_cells(&self) -> Vec<(Day, ServiceIdx, WardNo, u32, u32)> {
-        let m = self.m;
-        let mut bulk = Vec::new();
-        if let Some(range) = self.range {
-            for sv in m.service_ids() {
-                for w in 0..=m.wards {
-                    for c in m.cells(sv, w, range.first_day, range.last) {
-                        bulk.push((c.day(), sv, w, c.opened, c.closed));
-                    }
-                }
-            }
-        }
+        let mut bulk: Vec<_> = self
+            .bulk_slices()
+            .flat_map(|(sv, w, cells)| {
+                cells
+                    .iter()
+                    .map(move |c| (c.day(), sv, w, c.opened, c.closed))
+            })
+            .collect();
         bulk.sort_unstable();
         bulk
     }
 
     /// How many rows [`Dash::bulk_cells`] has, without gathering and sorting them.
     fn bulk_row_count(&self) -> usize {
+        self.bulk_slices().map(|(_, _, cells)| cells.len()).sum()
+    }
+
+    /// Each (service, ward) pair's cells over the published year, pair by pair (none without
+    /// a year).
+    fn bulk_slices(&self) -> impl Iterator<Item = (ServiceIdx, WardNo, &'a [Cell])> + '_ {
         let m = self.m;
-        let Some(range) = self.range else { return 0 };
-        m.service_ids()
-            .flat_map(|sv| (0..=m.wards).map(move |w| (sv, w)))
-            .map(|(sv, w)| m.cells(sv, w, range.first_day, range.last).len())
-            .sum()
+        self.range.into_iter().flat_map(move |range| {
+            m.service_ids()
+                .flat_map(move |sv| (0..=m.wards).map(move |w| (sv, w)))
+                .map(move |(sv, w)| (sv, w, m.cells(sv, w, range.first_day, range.last)))
+        })
     }
 
     /// Writes `data/daily-counts.csv` (see [`Dash::bulk_cells`]); returns its row count.
