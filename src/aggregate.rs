@@ -1295,6 +1295,42 @@ mod tests {
     }
 
     #[test]
+    fn a_close_on_a_day_before_the_open_counts_in_the_backlog_on_the_open_day() {
+        let c = config();
+        let m = Metrics::build(&c, |add| {
+            // Opened Monday, closed Wednesday.
+            add(req(
+                None,
+                "Tree Trim",
+                MON + 3600,
+                Some(MON + 2 * DAY),
+                Some(1),
+                false,
+            ));
+            // Opened Tuesday 01:00, closed Monday noon: a close before the open, a day earlier.
+            add(req(
+                None,
+                "Tree Trim",
+                MON + DAY + 3600,
+                Some(MON + DAY / 2),
+                Some(1),
+                false,
+            ));
+        });
+        let s = m.service("tree-trim").unwrap();
+        let mon = Day::of_instant(MON, c.tz());
+        // Closes are counted on the day they happened…
+        assert_eq!(m.city_window(s, mon, mon).closed, 1);
+        assert_eq!(m.totals.negative_durations, 1);
+        // …but the backlog never counts a close before its open: Monday evening the first
+        // request is still open, and the second is never open at the end of a day.
+        assert_eq!(m.backlog(s, mon.plus(-1)), 0);
+        assert_eq!(m.backlog(s, mon), 1);
+        assert_eq!(m.backlog(s, mon.plus(1)), 1);
+        assert_eq!(m.backlog(s, mon.plus(2)), 0);
+    }
+
+    #[test]
     fn a_store_read_in_pieces_gives_the_same_metrics_as_one_read() {
         let c = config();
         let names = [
