@@ -18,7 +18,7 @@ On one synthetic city (examples/synth.rs) and one store, in one run, it measures
   - the aggregation against DuckDB's query, each as the median of several runs: the four builds'
     `aggregate` stages (the same job on the same store, but for one more day in the last two)
     against three runs of DuckDB's query. One timing of either was not a fair comparison: the same
-    aggregation has taken from 1.0 to 2.4 s in one run, on a virtual machine whose first touches
+    aggregation has taken from 1.2 to 2.4 s in one run, on a virtual machine whose first touches
     of fresh memory are slow;
 and prints a table with the ratios, and writes it all as JSON (results.json in the work folder).
 
