@@ -69,6 +69,12 @@ pub enum Command {
         /// The site folder (default: the config's `site.output`).
         dir: Option<PathBuf>,
     },
+    /// Ask the configured source whether it works: `cwfy source check`.
+    Source {
+        /// What to do with the source.
+        #[command(subcommand)]
+        action: SourceAction,
+    },
     /// Serve a built site on 127.0.0.1 to preview it.
     Serve {
         /// The site folder (default: the config's `site.output`).
@@ -77,6 +83,32 @@ pub enum Command {
         #[arg(long, default_value_t = 8000)]
         port: u16,
     },
+}
+
+/// `cwfy source` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum SourceAction {
+    /// Ask the source for one small page of its newest records and say whether it answers,
+    /// whether the key or token is accepted, whether the fields the store needs are there, and
+    /// how fresh the newest record is. Exits 1 when something needs changing.
+    Check(EndpointArgs),
+}
+
+/// Which endpoint to use, when not the config's default.
+#[derive(Debug, Clone, clap::Args, Default)]
+pub struct EndpointArgs {
+    /// Use this endpoint instead of the config's: an Open311 GeoReport v2 base URL (any city),
+    /// or, with --kind socrata, a SODA 2.1 resource URL (…/resource/ID.json) or a SODA 3 query
+    /// URL (…/api/v3/views/ID/query.json).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// The kind of endpoint (default: the config's source.kind).
+    #[arg(long, value_enum)]
+    pub kind: Option<EndpointKind>,
+    /// The Open311 endpoint to use: `live` (source.open311.base_url, the default) or a name
+    /// under source.open311.profiles, such as `test`.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
 }
 
 /// `cwfy fetch` options.
@@ -92,13 +124,13 @@ pub struct FetchArgs {
     /// Backfill: fetch the requests opened from DATE on, one city-local day at a time.
     #[arg(long, value_name = "DATE")]
     pub backfill_from: Option<String>,
-    /// Fetch from this endpoint instead of the config's: an Open311 GeoReport v2 base URL (any
-    /// city), or a SODA resource URL with --kind socrata.
-    #[arg(long)]
-    pub url: Option<String>,
-    /// The kind of endpoint (default: the config's source.kind).
-    #[arg(long, value_enum)]
-    pub kind: Option<EndpointKind>,
+    /// Refresh one request by its id (Open311 `requests/ID.json`; Socrata its `sr_number`)
+    /// instead of fetching by date; may be given more than once.
+    #[arg(long = "request", value_name = "ID", conflicts_with_all = ["since", "backfill_from", "until"])]
+    pub requests: Vec<String>,
+    /// The endpoint.
+    #[command(flatten)]
+    pub endpoint: EndpointArgs,
 }
 
 /// The `meta` key holding the store's request count when the site was last published.
@@ -239,6 +271,26 @@ pub fn run(cli: &Cli) -> Result<u8> {
             );
             Ok(if report.ok() { EXIT_OK } else { EXIT_ERROR })
         }
+        Command::Source {
+            action: SourceAction::Check(args),
+        } => {
+            let config = load_config(&cli.config, None)?;
+            let report = crate::source::probe::probe(
+                &config,
+                args.kind,
+                args.url.as_deref(),
+                args.profile.as_deref(),
+                jiff::Timestamp::now(),
+            )
+            .map_err(|e| match e {
+                FetchError::Range(_) | FetchError::BadUrl { .. } => {
+                    anyhow::Error::new(UsageError(e.to_string()))
+                }
+                e => e.into(),
+            })?;
+            print!("{report}");
+            Ok(if report.ok() { EXIT_OK } else { EXIT_ERROR })
+        }
         Command::Serve { dir, port } => {
             let (dir, _) = site_dir(cli, dir.as_deref())?;
             crate::serve::serve(&dir, *port)?;
@@ -292,8 +344,10 @@ pub fn fetch_into(
         since: when("--since", &args.since)?,
         until: when("--until", &args.until)?,
         backfill_from,
-        url: args.url.clone(),
-        kind: args.kind,
+        url: args.endpoint.url.clone(),
+        kind: args.endpoint.kind,
+        profile: args.endpoint.profile.clone(),
+        requests: args.requests.clone(),
         now: None,
     };
     let bar = if quiet || !std::io::stderr().is_terminal() {
@@ -323,6 +377,7 @@ pub fn fetch_into(
             plan.mode.as_str(),
             fetch::window_label(plan.span, config.tz())
         ),
+        None if !args.requests.is_empty() => format!("request {}", args.requests.join(", ")),
         None => "nothing new yet".to_string(),
     };
     tracing::info!(
@@ -342,7 +397,10 @@ pub fn fetch_into(
         started.elapsed().as_secs_f64()
     );
     if let Some(n) = report.services {
-        tracing::info!("services.json: {n} service types in the catalogue");
+        tracing::info!(
+            "services.json: {n} service types in the catalogue; {} service definitions of featured services",
+            report.definitions.unwrap_or(0)
+        );
     }
     for sample in &report.samples {
         tracing::warn!("rejected {sample}");
@@ -569,6 +627,8 @@ pub fn build(
         None => Vec::new(),
     };
 
+    let definitions = store.service_definitions()?;
+
     let output = match &args.output {
         Some(o) => o.clone(),
         None => config.resolve(&config.site.output),
@@ -582,6 +642,7 @@ pub fn build(
         offices: &offices,
         photos: &photos,
         status: &status,
+        definitions: &definitions,
         as_of,
     };
     let rendered = (|| -> Result<render::RenderReport> {

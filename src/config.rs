@@ -389,8 +389,31 @@ impl Default for SourceConfig {
     }
 }
 
+impl SourceConfig {
+    /// The configured source in words, for `/status/`.
+    pub fn describe(&self) -> String {
+        match self.kind {
+            SourceKindConfig::Socrata => match &self.socrata.url {
+                Some(url) => format!("Socrata data portal: {url}"),
+                None => format!(
+                    "Socrata data portal {}, dataset {} ({})",
+                    self.socrata.domain.trim_end_matches('/'),
+                    self.socrata.dataset,
+                    match self.socrata.api {
+                        SodaApi::Soda3 => "SODA 3",
+                        SodaApi::Soda2 => "SODA 2.1",
+                    }
+                ),
+            },
+            SourceKindConfig::Open311 => {
+                format!("Open311 GeoReport v2 endpoint {}", self.open311.base_url)
+            }
+        }
+    }
+}
+
 fn default_source_kind() -> SourceKindConfig {
-    SourceKindConfig::Open311
+    SourceKindConfig::Socrata
 }
 fn default_concurrency() -> usize {
     4
@@ -412,6 +435,10 @@ fn default_initial_days() -> i64 {
 }
 
 /// `source.open311:` keys.
+///
+/// `base_url` and `api_key_env` are the live endpoint (the profile named `live`); `profiles`
+/// adds other endpoints of the same system, such as Chicago's test environment, each with its
+/// own API key, chosen with `--profile NAME`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Open311Config {
@@ -430,6 +457,72 @@ pub struct Open311Config {
     /// Ask for Chicago's extensions (`extensions=true`).
     #[serde(default = "default_true")]
     pub extensions: bool,
+    /// Other endpoints by name (`test: {base_url, api_key_env}`), chosen with `--profile`.
+    #[serde(default)]
+    pub profiles: std::collections::BTreeMap<String, Open311Profile>,
+}
+
+/// One more endpoint of an Open311 system (`source.open311.profiles.NAME`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Open311Profile {
+    /// Endpoint base.
+    pub base_url: String,
+    /// Environment variable holding this endpoint's API key.
+    pub api_key_env: String,
+    /// `jurisdiction_id` for this endpoint (default: the live one's).
+    #[serde(default)]
+    pub jurisdiction_id: Option<String>,
+}
+
+/// The name of the profile that `base_url` and `api_key_env` make.
+pub const LIVE_PROFILE: &str = "live";
+
+/// An Open311 endpoint chosen by profile: where it is and which key it takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Open311Target {
+    /// The profile's name.
+    pub profile: String,
+    /// Endpoint base.
+    pub base_url: String,
+    /// Environment variable holding its API key.
+    pub api_key_env: String,
+    /// `jurisdiction_id`, if any.
+    pub jurisdiction_id: Option<String>,
+}
+
+impl Open311Config {
+    /// The endpoint of a profile (`None`: the live one). An unknown name is an error listing
+    /// the names there are.
+    pub fn target(&self, profile: Option<&str>) -> Result<Open311Target, String> {
+        match profile {
+            None | Some(LIVE_PROFILE) => Ok(Open311Target {
+                profile: LIVE_PROFILE.into(),
+                base_url: self.base_url.clone(),
+                api_key_env: self.api_key_env.clone(),
+                jurisdiction_id: self.jurisdiction_id.clone(),
+            }),
+            Some(name) => {
+                let p = self.profiles.get(name).ok_or_else(|| {
+                    let mut names = vec![LIVE_PROFILE.to_string()];
+                    names.extend(self.profiles.keys().cloned());
+                    format!(
+                        "there is no Open311 profile {name:?}; the config has {} (source.open311.profiles)",
+                        names.join(", ")
+                    )
+                })?;
+                Ok(Open311Target {
+                    profile: name.to_string(),
+                    base_url: p.base_url.clone(),
+                    api_key_env: p.api_key_env.clone(),
+                    jurisdiction_id: p
+                        .jurisdiction_id
+                        .clone()
+                        .or_else(|| self.jurisdiction_id.clone()),
+                })
+            }
+        }
+    }
 }
 
 impl Default for Open311Config {
@@ -440,6 +533,7 @@ impl Default for Open311Config {
             jurisdiction_id: None,
             page_size: default_open311_page(),
             extensions: true,
+            profiles: Default::default(),
         }
     }
 }
@@ -457,17 +551,50 @@ fn default_true() -> bool {
     true
 }
 
+/// Which of Socrata's query APIs `cwfy fetch` uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SodaApi {
+    /// SODA 3: `POST /api/v3/views/<id>/query.json` with a SoQL query and a page in a JSON
+    /// body; an app token is required. What the portal's documentation recommends today.
+    Soda3,
+    /// SODA 2.1: `GET /resource/<id>.json` with `$where`, `$order`, `$limit`, `$offset`; works
+    /// without an app token (throttled).
+    Soda2,
+}
+
+impl SodaApi {
+    /// The name in the config and in messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SodaApi::Soda3 => "soda3",
+            SodaApi::Soda2 => "soda2",
+        }
+    }
+}
+
 /// `source.socrata:` keys.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SocrataConfig {
-    /// Resource URL, e.g. `https://data.cityofchicago.org/resource/v6vf-nfxy.json`.
-    #[serde(default = "default_socrata_url")]
-    pub url: String,
+    /// The data portal, e.g. `https://data.cityofchicago.org`.
+    #[serde(default = "default_socrata_domain")]
+    pub domain: String,
+    /// The dataset's identifier, e.g. `v6vf-nfxy`.
+    #[serde(default = "default_socrata_dataset")]
+    pub dataset: String,
+    /// SODA 3 or SODA 2.1.
+    #[serde(default = "default_soda_api")]
+    pub api: SodaApi,
+    /// A full endpoint URL instead of `domain` and `dataset` (older configs): a SODA 2.1
+    /// `/resource/<id>.json` or a SODA 3 `/api/v3/views/<id>/query.json` URL, which also says
+    /// which API is used.
+    #[serde(default)]
+    pub url: Option<String>,
     /// Environment variable holding the app token (sent as `X-App-Token`).
     #[serde(default = "default_socrata_token_env")]
     pub app_token_env: String,
-    /// Rows per page (`$limit`).
+    /// Rows per page (`$limit`, or SODA 3's `pageSize`).
     #[serde(default = "default_socrata_page")]
     pub page_size: u32,
 }
@@ -475,15 +602,24 @@ pub struct SocrataConfig {
 impl Default for SocrataConfig {
     fn default() -> Self {
         SocrataConfig {
-            url: default_socrata_url(),
+            domain: default_socrata_domain(),
+            dataset: default_socrata_dataset(),
+            api: default_soda_api(),
+            url: None,
             app_token_env: default_socrata_token_env(),
             page_size: default_socrata_page(),
         }
     }
 }
 
-fn default_socrata_url() -> String {
-    "https://data.cityofchicago.org/resource/v6vf-nfxy.json".into()
+fn default_socrata_domain() -> String {
+    "https://data.cityofchicago.org".into()
+}
+fn default_socrata_dataset() -> String {
+    "v6vf-nfxy".into()
+}
+fn default_soda_api() -> SodaApi {
+    SodaApi::Soda3
 }
 fn default_socrata_token_env() -> String {
     "CWFY_SOCRATA_APP_TOKEN".into()

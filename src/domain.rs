@@ -109,6 +109,31 @@ pub struct ServiceType {
     pub description: Option<String>,
     /// `group`, when given.
     pub group: Option<String>,
+    /// `metadata`: the service has a definition (`services/{code}.json`) with attributes.
+    #[serde(default)]
+    pub metadata: bool,
+}
+
+/// One field a service's request form asks for: an attribute of its Open311 service
+/// definition (`services/{code}.json`). All text is the city's, untrusted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ServiceAttribute {
+    /// `code`: the attribute's identifier.
+    pub code: String,
+    /// `description`: the question, or the information shown.
+    pub description: String,
+    /// `datatype`: `string`, `number`, `datetime`, `text`, `singlevaluelist`, `multivaluelist`.
+    pub datatype: String,
+    /// `datatype_description`, when given.
+    pub datatype_description: Option<String>,
+    /// `required`: a request cannot be made without it.
+    pub required: bool,
+    /// `variable`: the resident answers it (false: information only).
+    pub variable: bool,
+    /// `order`: where it comes on the form.
+    pub order: Option<i64>,
+    /// `values` of a list: (`key`, `name`).
+    pub values: Vec<(String, String)>,
 }
 
 /// A calendar day in the city's time zone, as a day number since 1970-01-01.

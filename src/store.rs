@@ -5,6 +5,7 @@
 //! its counts, or a fetch window with its completion mark. A process killed at any point loses at
 //! most the batch in flight, which the next run fetches or imports again (upserts are idempotent).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -12,7 +13,7 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use crate::domain::{Request, ServiceType, UnixSeconds, WardNo};
+use crate::domain::{Request, ServiceAttribute, ServiceType, UnixSeconds, WardNo};
 
 /// A store operation failed. Exit status 1.
 #[derive(Debug, thiserror::Error)]
@@ -192,6 +193,10 @@ const MIGRATIONS: &[&str] = &[
         END;
         DROP INDEX requests_scan;"
     ),
+    // 5: Open311 service definitions: whether `services.json` says a service has one
+    // (`metadata`), and its attributes (a JSON array of `ServiceAttribute`) once fetched.
+    "ALTER TABLE services ADD COLUMN metadata INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE services ADD COLUMN attributes TEXT;",
 ];
 
 /// What the aggregation reads of one request, as stored in `request_facts`: the service pair's
@@ -552,6 +557,10 @@ pub struct StoreStatus {
     pub last_run: Option<UnixSeconds>,
     /// Kind and source of that run.
     pub last_run_what: Option<String>,
+    /// When the last fetch that completed every window finished.
+    pub last_fetch_ok: Option<UnixSeconds>,
+    /// The endpoint of that fetch.
+    pub last_fetch_ok_from: Option<String>,
     /// Records ignored for lack of an id, over all runs.
     pub ignored_without_id: u64,
     /// Records rejected, over all runs.
@@ -1163,23 +1172,73 @@ impl Store {
         let tx = self.conn.transaction().map_err(e)?;
         {
             let mut stmt = tx
-                .prepare_cached("INSERT OR REPLACE INTO services(code, name, description, group_name, fetched_at) VALUES (?1, ?2, ?3, ?4, ?5)")
+                // An upsert, not a replace: a service's definition stays until it is fetched anew.
+                .prepare_cached("INSERT INTO services(code, name, description, group_name, fetched_at, metadata) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                    ON CONFLICT(code) DO UPDATE SET name=excluded.name, description=excluded.description, group_name=excluded.group_name, fetched_at=excluded.fetched_at, metadata=excluded.metadata")
                 .map_err(e)?;
             let at = now();
             for s in services {
-                stmt.execute(params![s.code, s.name, s.description, s.group, at])
-                    .map_err(e)?;
+                stmt.execute(params![
+                    s.code,
+                    s.name,
+                    s.description,
+                    s.group,
+                    at,
+                    s.metadata
+                ])
+                .map_err(e)?;
             }
         }
         tx.commit().map_err(e)?;
         Ok(services.len())
     }
 
+    /// Stores the attributes of a service's definition (`services/{code}.json`).
+    pub fn set_service_definition(
+        &self,
+        code: &str,
+        attributes: &[ServiceAttribute],
+    ) -> Result<(), StoreError> {
+        let json = serde_json::to_string(attributes).unwrap_or_else(|_| "[]".into());
+        self.conn
+            .execute(
+                "UPDATE services SET attributes = ?2 WHERE code = ?1",
+                params![code, json],
+            )
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// The attributes of every service whose definition was fetched, by service code.
+    pub fn service_definitions(
+        &self,
+    ) -> Result<BTreeMap<String, Vec<ServiceAttribute>>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT code, attributes FROM services WHERE attributes IS NOT NULL")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(self.err())?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let (code, json) = row.map_err(self.err())?;
+            // Written by `set_service_definition`; a value edited by hand into something else
+            // is left out rather than failing the build.
+            if let Ok(attributes) = serde_json::from_str::<Vec<ServiceAttribute>>(&json) {
+                out.insert(code, attributes);
+            }
+        }
+        Ok(out)
+    }
+
     /// The service catalogue.
     pub fn services(&self) -> Result<Vec<ServiceType>, StoreError> {
         let mut stmt = self
             .conn
-            .prepare("SELECT code, name, description, group_name FROM services ORDER BY name")
+            .prepare(
+                "SELECT code, name, description, group_name, metadata FROM services ORDER BY name",
+            )
             .map_err(self.err())?;
         let rows = stmt
             .query_map([], |r| {
@@ -1188,6 +1247,7 @@ impl Store {
                     name: r.get(1)?,
                     description: r.get(2)?,
                     group: r.get(3)?,
+                    metadata: r.get(4)?,
                 })
             })
             .map_err(self.err())?;
@@ -1389,6 +1449,19 @@ impl Store {
         if let Some((at, kind, target)) = last {
             s.last_run = Some(at);
             s.last_run_what = Some(format!("{kind} {target}"));
+        }
+        let last_ok: Option<(i64, String, String)> = self
+            .conn
+            .query_row(
+                "SELECT finished_at, source, target FROM runs WHERE kind = 'fetch' AND status = 'ok' AND finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(self.err())?;
+        if let Some((at, source, target)) = last_ok {
+            s.last_fetch_ok = Some(at);
+            s.last_fetch_ok_from = Some(format!("{source} {target}"));
         }
         let mut stmt = self
             .conn

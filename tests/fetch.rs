@@ -10,16 +10,15 @@ mod support;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jiff::Timestamp;
-use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use support::http::{Delivery, Reply, Request, Server};
 use support::open311::{Fault, Open311, REQUESTS, SERVICES};
+use support::portal::Portal;
 use support::{Project, code_and_stderr};
 
 const SODA: &str = "/resource/v6vf-nfxy.json";
@@ -31,6 +30,8 @@ fn chicago() -> TimeZone {
 /// A project whose config points at `server` with small timeouts, back-offs and pages.
 fn project(server: &Server, page_size: u32) -> Project {
     let p = Project::new(7, 2);
+    // These tests exercise the Open311 source; the shipped config fetches from the data portal.
+    p.edit_config("  kind: socrata\n", "  kind: open311\n");
     p.edit_config(
         "base_url: http://311api.cityofchicago.org/open311/v2/",
         &format!("base_url: {}", server.url("/open311/v2/")),
@@ -709,99 +710,14 @@ fn page_request(day: &str, page: u32) -> Request {
         ],
         raw_query: String::new(),
         headers: Vec::new(),
+        body: String::new(),
         at: std::time::Instant::now(),
-    }
-}
-
-/// A SODA endpoint serving the v6vf-nfxy day, converted from the portal's CSV export to SODA
-/// JSON (text values, booleans as booleans, empty fields left out as SODA does).
-struct Soda {
-    rows: Vec<(DateTime, Value)>,
-    faults: Mutex<Vec<Fault>>,
-    token: String,
-}
-
-impl Soda {
-    fn new(token: &str) -> Arc<Soda> {
-        let mut reader =
-            csv::Reader::from_path(support::sample("sr-v6vf-nfxy-2021-01-01.csv")).unwrap();
-        let headers = reader.headers().unwrap().clone();
-        let rows = reader
-            .records()
-            .map(|row| {
-                let row = row.unwrap();
-                let mut doc = serde_json::Map::new();
-                for (name, value) in headers.iter().zip(row.iter()) {
-                    if value.is_empty() || name == "location" {
-                        continue;
-                    }
-                    let value = match (name, value) {
-                        ("duplicate" | "legacy_record", "True") => json!(true),
-                        ("duplicate" | "legacy_record", "False") => json!(false),
-                        _ => json!(value),
-                    };
-                    doc.insert(name.to_string(), value);
-                }
-                let created: DateTime = doc["created_date"].as_str().unwrap().parse().unwrap();
-                (created, Value::Object(doc))
-            })
-            .collect();
-        Arc::new(Soda {
-            rows,
-            faults: Mutex::new(Vec::new()),
-            token: token.to_string(),
-        })
-    }
-
-    fn ids(&self) -> BTreeSet<String> {
-        self.rows
-            .iter()
-            .map(|(_, d)| d["sr_number"].as_str().unwrap().to_string())
-            .collect()
-    }
-
-    fn answer(&self, req: &Request) -> Reply {
-        {
-            let mut faults = self.faults.lock().unwrap();
-            if let Some(f) = faults.iter_mut().find(|f| f.times > 0 && (f.when)(req)) {
-                f.times -= 1;
-                return f.reply.clone();
-            }
-        }
-        if req.path != SODA {
-            return Reply::status(404);
-        }
-        if req.header("X-App-Token") != Some(self.token.as_str()) {
-            return Reply::new(
-                403,
-                "application/json",
-                r#"{"code":"permission_denied","error":true,"message":"Invalid app_token"}"#,
-            );
-        }
-        // `created_date >= 'A' AND created_date < 'B'`, as cwfy writes it.
-        let clause = req.param("$where").unwrap();
-        let quoted: Vec<&str> = clause.split('\'').collect();
-        assert!(clause.starts_with("created_date >= '"), "{clause}");
-        let from: DateTime = quoted[1].parse().unwrap();
-        let to: DateTime = quoted[3].parse().unwrap();
-        assert_eq!(req.param("$order"), Some(":id"));
-        let limit: usize = req.param("$limit").unwrap().parse().unwrap();
-        let offset: usize = req.param("$offset").unwrap().parse().unwrap();
-        let page: Vec<&Value> = self
-            .rows
-            .iter()
-            .filter(|(t, _)| from <= *t && *t < to)
-            .map(|(_, d)| d)
-            .skip(offset)
-            .take(limit)
-            .collect();
-        Reply::json(serde_json::to_string(&page).unwrap())
     }
 }
 
 #[test]
 fn socrata_pages_by_offset_with_the_app_token_through_faults() {
-    let fake = Soda::new("app-token-for-tests");
+    let fake = Portal::new("app-token-for-tests");
     fake.faults.lock().unwrap().extend([
         Fault {
             when: Box::new(|r: &Request| r.param("$offset") == Some("0")),
@@ -819,10 +735,7 @@ fn socrata_pages_by_offset_with_the_app_token_through_faults() {
             reply: Reply::status(500),
         },
     ]);
-    let server = {
-        let fake = fake.clone();
-        Server::start(move |req| fake.answer(req))
-    };
+    let server = fake.start();
     let p = project(&server, 2);
     p.edit_config("    page_size: 50000\n", "    page_size: 500\n");
     let out = p

@@ -1678,6 +1678,7 @@ impl Dash<'_, '_> {
             "portal": note.and_then(|p| p.front.extra.get("portal").and_then(|v| v.as_str().map(str::to_string))).or(cfg.city.data_portal_url.clone()),
             "form": form,
             "negative_durations": info.negative_durations,
+            "form_fields": self.form_fields(&info.codes),
         }));
         ctx.insert("week", &json!({
             "start": monday.to_string(),
@@ -1712,6 +1713,27 @@ impl Dash<'_, '_> {
             "wards": api_wards,
         });
         (ctx, api, vec![by_day_table, ranking_table], summary)
+    }
+
+    /// What a service's request form asks for (its Open311 service definition), in the form's
+    /// order; the first of the service's codes that has a definition gives it.
+    fn form_fields(&self, codes: &[String]) -> Vec<Value> {
+        let Some(attributes) = codes.iter().find_map(|c| self.r.input.definitions.get(c)) else {
+            return Vec::new();
+        };
+        attributes
+            .iter()
+            .map(|a| {
+                json!({
+                    "question": a.description,
+                    "kind": attribute_kind(&a.datatype),
+                    "hint": a.datatype_description,
+                    "required": a.required,
+                    "asked": a.variable,
+                    "choices": a.values.iter().map(|(_, name)| name.as_str()).collect::<Vec<_>>(),
+                })
+            })
+            .collect()
     }
 
     // ---------------------------------------------------------------- photos, status, data
@@ -1767,6 +1789,8 @@ impl Dash<'_, '_> {
             "data_through": input.as_of.map(|d| d.to_string()),
             "newest_request": fmt_ts(s.newest_request),
             "last_fetch": fmt_ts(s.last_run),
+            "source": input.config.source.describe(),
+            "last_successful_fetch": fmt_ts(s.last_fetch_ok),
             "requests": s.requests,
             "duplicates": m.totals.duplicates,
             "excluded": m.totals.excluded,
@@ -1785,6 +1809,7 @@ impl Dash<'_, '_> {
                 "negative_durations": m.totals.negative_durations,
                 "oldest_request": fmt_ts(s.oldest_request),
                 "last_run_what": s.last_run_what,
+                "last_fetch_ok_from": s.last_fetch_ok_from,
                 "services": m.services.len(),
             }),
         );
@@ -2307,6 +2332,18 @@ fn ranked_wards(ranking: &Ranking) -> Vec<charts::RankedWard> {
             ttc_mean_days: r.ttc_mean_days,
         })
         .collect()
+}
+
+/// An Open311 attribute's `datatype` as a reader would name the answer it wants.
+fn attribute_kind(datatype: &str) -> &'static str {
+    match datatype {
+        "number" => "a number",
+        "datetime" => "a date and time",
+        "text" => "a description",
+        "singlevaluelist" => "one of a list",
+        "multivaluelist" => "one or more of a list",
+        _ => "a short answer",
+    }
 }
 
 #[cfg(test)]

@@ -19,7 +19,7 @@ use crate::aggregate::Metrics;
 use crate::config::Config;
 use crate::content::wards::WardOffice;
 use crate::content::{Content, Page};
-use crate::domain::{Day, WardNo};
+use crate::domain::{Day, ServiceAttribute, WardNo};
 use crate::publish::{Output, PublishError};
 use crate::store::{PhotoRow, StoreStatus};
 
@@ -63,6 +63,8 @@ pub struct RenderInput<'a> {
     pub photos: &'a [PhotoRow],
     /// Store figures for `/status/`.
     pub status: &'a StoreStatus,
+    /// Open311 service definitions by service code: the fields each request form asks for.
+    pub definitions: &'a BTreeMap<String, Vec<ServiceAttribute>>,
     /// The last day the pages treat as complete.
     pub as_of: Option<Day>,
 }
@@ -407,6 +409,7 @@ fn build_fingerprint(input: &RenderInput) -> u128 {
         .with(&format!("{config:?}"))
         .with(&format!("{:?}", input.content))
         .with(&format!("{:?}", input.offices))
+        .with(input.definitions)
         .with(&input.metrics.wards);
     if let Ok(meta) = std::env::current_exe().and_then(std::fs::metadata) {
         let modified = meta

@@ -14,7 +14,7 @@
 //! failed window on. A run that is interrupted, even by SIGKILL, loses only the windows in flight;
 //! the next run skips the marked windows and fetches the rest (upserts make refetching harmless).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::{BuildHasher, DefaultHasher, Hasher, RandomState};
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,12 +27,12 @@ use jiff::tz::TimeZone;
 use jiff::{Span, Timestamp, Zoned};
 use reqwest::Url;
 use reqwest::blocking::Client;
-use reqwest::header::{ACCEPT, HeaderMap, RETRY_AFTER};
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderMap, RETRY_AFTER};
 use serde_json::value::RawValue;
 
 use super::{Normalizer, Parsed, open311, quote, socrata};
-use crate::config::{Config, SourceConfig, SourceKindConfig};
-use crate::domain::{ServiceType, UnixSeconds};
+use crate::config::{Config, LIVE_PROFILE, SodaApi, SourceConfig, SourceKindConfig};
+use crate::domain::{ServiceAttribute, ServiceType, UnixSeconds};
 use crate::store::{Counts, Incoming, RunId, Store, StoreError, Window};
 
 /// Longest wait a `Retry-After` header is honoured for; a longer one is cut to this.
@@ -130,6 +130,10 @@ pub struct FetchOptions {
     pub url: Option<String>,
     /// The kind of that endpoint (default: the config's `source.kind`).
     pub kind: Option<EndpointKind>,
+    /// The Open311 profile (default: `live`, the config's `base_url`).
+    pub profile: Option<String>,
+    /// Refresh these requests by id instead of fetching windows.
+    pub requests: Vec<String>,
     /// The present, for tests (default: the clock).
     pub now: Option<Timestamp>,
 }
@@ -266,6 +270,8 @@ pub struct FetchReport {
     pub failures: Vec<WindowFailure>,
     /// Service types stored from `services.json` (Open311).
     pub services: Option<usize>,
+    /// Service definitions stored from `services/{code}.json` (Open311).
+    pub definitions: Option<usize>,
     /// Problems that did not stop the fetch (a failing `services.json`).
     pub warnings: Vec<String>,
     /// Some rejected records, as `origin: reason`.
@@ -286,6 +292,7 @@ impl FetchReport {
             unmarked: 0,
             failures: Vec::new(),
             services: None,
+            definitions: None,
             warnings: Vec::new(),
             samples: Vec::new(),
         }
@@ -341,41 +348,138 @@ impl FetchReport {
 pub struct Endpoint {
     /// Open311 or Socrata.
     pub kind: EndpointKind,
-    /// Open311: the base URL, ending in `/`; Socrata: the resource URL.
+    /// Open311: the base URL, ending in `/`; Socrata: the SODA 3 query URL or the SODA 2.1
+    /// resource URL, as `api` says.
     pub url: Url,
+    /// Socrata: which query API is used.
+    pub api: Option<SodaApi>,
+    /// Socrata: the dataset's SODA 2.1 resource URL, whichever API is used: it names the
+    /// dataset in the store's windows, so windows done through one API count for the other.
+    resource: Option<Url>,
     /// Records per page.
     pub page_size: u32,
     /// Open311 `jurisdiction_id`.
     pub jurisdiction_id: Option<String>,
     /// Open311 `extensions=true`.
     pub extensions: bool,
+    /// Open311: the profile (`live`, `test`, …).
+    pub profile: Option<String>,
+    /// The environment variable the key or token is read from (for messages).
+    pub secret_env: String,
+    /// How the endpoint was chosen, when that needs saying (SODA 3 without a token).
+    pub notes: Vec<String>,
     /// The API key (Open311 `api_key`) or app token (Socrata `X-App-Token`), when set.
     secret: Option<String>,
 }
 
+/// One request for a page: a GET of `url`, or a POST of `body` (JSON) to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageRequest {
+    /// The URL, without the API key.
+    pub url: Url,
+    /// SODA 3: the JSON body (the SoQL query and the page).
+    pub body: Option<String>,
+}
+
+impl std::fmt::Display for PageRequest {
+    /// The request as messages and the store's provenance name it: the URL, and for a POST its
+    /// body.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.body {
+            None => write!(f, "{}", self.url),
+            Some(body) => write!(f, "POST {} {body}", self.url),
+        }
+    }
+}
+
+/// Where a Socrata dataset is: the portal (with any path prefix), the dataset id and the API.
+fn socrata_parts(url: &Url) -> Option<(String, String, SodaApi)> {
+    let path = url.path();
+    let id_ok =
+        |id: &str| !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if let Some(at) = path.rfind("/api/v3/views/") {
+        let rest = &path[at + "/api/v3/views/".len()..];
+        let id = rest.strip_suffix("/query.json")?;
+        return id_ok(id).then(|| (path[..at].to_string(), id.to_string(), SodaApi::Soda3));
+    }
+    if let Some(at) = path.rfind("/resource/") {
+        let id = path[at + "/resource/".len()..].strip_suffix(".json")?;
+        return id_ok(id).then(|| (path[..at].to_string(), id.to_string(), SodaApi::Soda2));
+    }
+    None
+}
+
+/// The URL of a dataset through an API, on the portal `origin` (scheme, host and path prefix).
+fn socrata_url(origin: &Url, prefix: &str, dataset: &str, api: SodaApi) -> Url {
+    let mut url = origin.clone();
+    let prefix = prefix.trim_end_matches('/');
+    url.set_path(&match api {
+        SodaApi::Soda3 => format!("{prefix}/api/v3/views/{dataset}/query.json"),
+        SodaApi::Soda2 => format!("{prefix}/resource/{dataset}.json"),
+    });
+    url
+}
+
 impl Endpoint {
-    /// The endpoint of the config, or of `--url`/`--kind`; the key or token comes from the
-    /// environment variable the config names.
+    /// The endpoint of the config, or of `--url`/`--kind`/`--profile`; the key or token comes
+    /// from the environment variable the config names.
     pub fn from_config(
         config: &Config,
         kind: Option<EndpointKind>,
         url: Option<&str>,
+        profile: Option<&str>,
     ) -> Result<Endpoint, FetchError> {
         let source = &config.source;
         let kind = kind.unwrap_or(source.kind.into());
-        let (text, setting, env, page_size) = match kind {
-            EndpointKind::Open311 => (
-                url.unwrap_or(&source.open311.base_url),
-                "source.open311.base_url",
-                &source.open311.api_key_env,
+        if profile.is_some() && kind != EndpointKind::Open311 {
+            return Err(FetchError::Range(
+                "--profile chooses an Open311 endpoint (source.open311.profiles); this fetch uses Socrata: add --kind open311 or leave --profile out".into(),
+            ));
+        }
+        let target = match kind {
+            EndpointKind::Open311 => {
+                Some(source.open311.target(profile).map_err(FetchError::Range)?)
+            }
+            EndpointKind::Socrata => None,
+        };
+        let socrata = &source.socrata;
+        let default_text;
+        let (text, setting, env, page_size) = match &target {
+            Some(t) => (
+                url.unwrap_or(&t.base_url),
+                if t.profile == LIVE_PROFILE {
+                    "source.open311.base_url"
+                } else {
+                    "source.open311.profiles"
+                },
+                t.api_key_env.as_str(),
                 source.open311.page_size,
             ),
-            EndpointKind::Socrata => (
-                url.unwrap_or(&source.socrata.url),
-                "source.socrata.url",
-                &source.socrata.app_token_env,
-                source.socrata.page_size,
-            ),
+            None => {
+                let text = match (url, &socrata.url) {
+                    (Some(u), _) => u,
+                    (None, Some(u)) => u.as_str(),
+                    (None, None) => {
+                        default_text = format!(
+                            "{}/resource/{}.json",
+                            socrata.domain.trim().trim_end_matches('/'),
+                            socrata.dataset.trim()
+                        );
+                        default_text.as_str()
+                    }
+                };
+                let setting = if url.is_none() && socrata.url.is_none() {
+                    "source.socrata.domain and source.socrata.dataset"
+                } else {
+                    "source.socrata.url"
+                };
+                (
+                    text,
+                    setting,
+                    socrata.app_token_env.as_str(),
+                    socrata.page_size,
+                )
+            }
         };
         let bad = |reason: &str| FetchError::BadUrl {
             url: text.to_string(),
@@ -391,61 +495,126 @@ impl Endpoint {
                 "it must not have a query or fragment; the parameters are set by cwfy",
             ));
         }
-        if kind == EndpointKind::Open311 {
-            // Accept the URL of a document as well as the base: `…/v2/requests.json` → `…/v2/`.
-            let path = parsed.path().to_string();
-            let base = path
-                .strip_suffix("requests.json")
-                .or_else(|| path.strip_suffix("services.json"))
-                .unwrap_or(&path);
-            let base = if base.ends_with('/') {
-                base.to_string()
-            } else {
-                format!("{base}/")
-            };
-            parsed.set_path(&base);
-        }
-        if page_size == 0 {
-            return Err(FetchError::Range(format!(
-                "{}.page_size is 0; set it to the number of records per page (Open311: 500 at most on Chicago's endpoint)",
-                setting
-                    .trim_end_matches(".base_url")
-                    .trim_end_matches(".url")
-            )));
-        }
         let secret = std::env::var(env)
             .ok()
             .map(|s| s.trim().to_string())
             .filter(|s| !s.is_empty());
+        let mut notes = Vec::new();
+        let (api, resource) = match kind {
+            EndpointKind::Open311 => {
+                // Accept the URL of a document as well as the base: `…/v2/requests.json` → `…/v2/`.
+                let path = parsed.path().to_string();
+                let base = path
+                    .strip_suffix("requests.json")
+                    .or_else(|| path.strip_suffix("services.json"))
+                    .unwrap_or(&path);
+                let base = if base.ends_with('/') {
+                    base.to_string()
+                } else {
+                    format!("{base}/")
+                };
+                parsed.set_path(&base);
+                (None, None)
+            }
+            EndpointKind::Socrata => {
+                let (prefix, dataset, named_api) = socrata_parts(&parsed).ok_or_else(|| {
+                    bad("it must be a SODA 2.1 resource URL (…/resource/<id>.json) or a SODA 3 query URL (…/api/v3/views/<id>/query.json)")
+                })?;
+                // domain + dataset name no API of their own: the config's `api` says which.
+                let wanted = if url.is_none() && socrata.url.is_none() {
+                    socrata.api
+                } else {
+                    named_api
+                };
+                let api = if wanted == SodaApi::Soda3 && secret.is_none() {
+                    notes.push(format!(
+                        "no app token in ${env}: SODA 3 requires one, so this fetch uses SODA 2.1 ({}), which the portal allows without a token but throttles; register an app token on the portal and set ${env} for SODA 3",
+                        socrata_url(&parsed, &prefix, &dataset, SodaApi::Soda2)
+                    ));
+                    SodaApi::Soda2
+                } else {
+                    wanted
+                };
+                let resource = socrata_url(&parsed, &prefix, &dataset, SodaApi::Soda2);
+                parsed = socrata_url(&parsed, &prefix, &dataset, api);
+                (Some(api), Some(resource))
+            }
+        };
+        if page_size == 0 {
+            return Err(FetchError::Range(format!(
+                "{}.page_size is 0; set it to the number of records per page (Open311: 500 at most on Chicago's endpoint)",
+                match kind {
+                    EndpointKind::Open311 => "source.open311",
+                    EndpointKind::Socrata => "source.socrata",
+                }
+            )));
+        }
         Ok(Endpoint {
             kind,
             url: parsed,
+            api,
+            resource,
             page_size,
-            jurisdiction_id: match kind {
-                EndpointKind::Open311 => source.open311.jurisdiction_id.clone(),
-                EndpointKind::Socrata => None,
-            },
+            jurisdiction_id: target.as_ref().and_then(|t| t.jurisdiction_id.clone()),
             extensions: kind == EndpointKind::Open311 && source.open311.extensions,
+            profile: target.as_ref().map(|t| t.profile.clone()),
+            secret_env: env.to_string(),
+            notes,
             secret,
         })
     }
 
+    /// Whether a key or token was found in the environment.
+    pub fn has_secret(&self) -> bool {
+        self.secret.is_some()
+    }
+
+    /// The endpoint in a few words, for reports: `Socrata SODA 3 https://…/query.json`.
+    pub fn describe(&self) -> String {
+        match (self.kind, self.api, &self.profile) {
+            (EndpointKind::Socrata, Some(SodaApi::Soda3), _) => {
+                format!("Socrata SODA 3 {}", self.url)
+            }
+            (EndpointKind::Socrata, _, _) => format!("Socrata SODA 2.1 {}", self.url),
+            (EndpointKind::Open311, _, Some(p)) if p != LIVE_PROFILE => {
+                format!("Open311 {} (profile {p})", self.url)
+            }
+            (EndpointKind::Open311, _, _) => format!("Open311 {}", self.url),
+        }
+    }
+
     /// The name of the endpoint in the `windows` table and the watermark: kind, URL and
-    /// jurisdiction, so that windows done on one endpoint never count for another.
+    /// jurisdiction, so that windows done on one endpoint never count for another. A Socrata
+    /// dataset is named by its resource URL through either API.
     pub fn key(&self) -> String {
+        let url = self.resource.as_ref().unwrap_or(&self.url);
         match &self.jurisdiction_id {
-            Some(j) => format!("{} {} jurisdiction_id={j}", self.kind.as_str(), self.url),
-            None => format!("{} {}", self.kind.as_str(), self.url),
+            Some(j) => format!("{} {url} jurisdiction_id={j}", self.kind.as_str()),
+            None => format!("{} {url}", self.kind.as_str()),
         }
     }
 
     /// `services.json` (Open311).
     pub fn services_url(&self) -> Url {
         let mut url = self.join("services.json");
+        self.add_jurisdiction(&mut url);
+        url
+    }
+
+    /// `services/{code}.json`: a service's definition (Open311).
+    pub fn service_definition_url(&self, code: &str) -> Url {
+        let mut url = self.join("services/");
+        if let Ok(mut segments) = url.path_segments_mut() {
+            segments.pop_if_empty().push(&format!("{code}.json"));
+        }
+        self.add_jurisdiction(&mut url);
+        url
+    }
+
+    fn add_jurisdiction(&self, url: &mut Url) {
         if let Some(j) = &self.jurisdiction_id {
             url.query_pairs_mut().append_pair("jurisdiction_id", j);
         }
-        url
     }
 
     fn join(&self, document: &str) -> Url {
@@ -455,9 +624,37 @@ impl Endpoint {
         url
     }
 
-    /// The URL of page `page` (from 1) of a window, without the API key: this is the provenance
-    /// stored with every record, and the URL named in messages.
-    pub fn page_url(&self, mode: Mode, window: Window, page: u64, tz: &TimeZone) -> Url {
+    /// A Socrata request for page `page` (from 1) of the rows `condition` selects, in a stable
+    /// order (the row id), so that pages never skip or repeat a row.
+    fn socrata_page(&self, condition: &str, page: u64) -> PageRequest {
+        match self.api {
+            Some(SodaApi::Soda3) => {
+                let body = serde_json::json!({
+                    "query": format!("SELECT * WHERE {condition} ORDER BY :id"),
+                    "page": {"pageNumber": page, "pageSize": self.page_size},
+                    "includeSynthetic": false,
+                });
+                PageRequest {
+                    url: self.url.clone(),
+                    body: Some(body.to_string()),
+                }
+            }
+            _ => {
+                let mut url = self.url.clone();
+                let offset = page.saturating_sub(1) * u64::from(self.page_size);
+                url.query_pairs_mut()
+                    .append_pair("$where", condition)
+                    .append_pair("$order", ":id")
+                    .append_pair("$limit", &self.page_size.to_string())
+                    .append_pair("$offset", &offset.to_string());
+                PageRequest { url, body: None }
+            }
+        }
+    }
+
+    /// The request for page `page` (from 1) of a window. Its text (see [`PageRequest`]) is the
+    /// provenance stored with every record, and what messages name; it never holds the key.
+    pub fn page_url(&self, mode: Mode, window: Window, page: u64, tz: &TimeZone) -> PageRequest {
         match self.kind {
             EndpointKind::Open311 => {
                 let mut url = self.join("requests.json");
@@ -480,31 +677,121 @@ impl Endpoint {
                     q.append_pair("page", &page.to_string());
                     q.append_pair("page_size", &self.page_size.to_string());
                 }
-                url
+                PageRequest { url, body: None }
             }
             EndpointKind::Socrata => {
-                let mut url = self.url.clone();
                 let column = match mode {
                     Mode::Backfill => "created_date",
                     Mode::Increment => "last_modified_date",
                 };
-                let offset = page.saturating_sub(1) * u64::from(self.page_size);
-                url.query_pairs_mut()
-                    .append_pair(
-                        "$where",
-                        &format!(
-                            "{column} >= '{}' AND {column} < '{}'",
-                            floating_time(window.start, tz),
-                            floating_time(window.end, tz)
-                        ),
-                    )
-                    // The row id gives a stable order, so offsets never skip or repeat a row.
-                    .append_pair("$order", ":id")
-                    .append_pair("$limit", &self.page_size.to_string())
-                    .append_pair("$offset", &offset.to_string());
-                url
+                let condition = format!(
+                    "{column} >= '{}' AND {column} < '{}'",
+                    floating_time(window.start, tz),
+                    floating_time(window.end, tz)
+                );
+                self.socrata_page(&condition, page)
             }
         }
+    }
+
+    /// The request for one service request by its id: Open311 `requests/{id}.json`, Socrata the
+    /// row whose `sr_number` is `id`.
+    pub fn request_url(&self, id: &str) -> PageRequest {
+        match self.kind {
+            EndpointKind::Open311 => {
+                let mut url = self.join("requests/");
+                if let Ok(mut segments) = url.path_segments_mut() {
+                    segments.pop_if_empty().push(&format!("{id}.json"));
+                }
+                {
+                    let mut q = url.query_pairs_mut();
+                    if let Some(j) = &self.jurisdiction_id {
+                        q.append_pair("jurisdiction_id", j);
+                    }
+                    if self.extensions {
+                        q.append_pair("extensions", "true");
+                    }
+                }
+                PageRequest { url, body: None }
+            }
+            EndpointKind::Socrata => {
+                // SoQL quotes a quote by doubling it.
+                let condition = format!("sr_number = '{}'", id.replace('\'', "''"));
+                self.socrata_page(&condition, 1)
+            }
+        }
+    }
+
+    /// The request for the newest few records (by update time), for `cwfy source check`; an
+    /// Open311 endpoint is asked for those updated from `since` to `now`.
+    pub fn newest_url(
+        &self,
+        count: u32,
+        since: UnixSeconds,
+        now: UnixSeconds,
+        tz: &TimeZone,
+    ) -> PageRequest {
+        match self.kind {
+            EndpointKind::Open311 => {
+                let mut url = self.join("requests.json");
+                {
+                    let mut q = url.query_pairs_mut();
+                    if let Some(j) = &self.jurisdiction_id {
+                        q.append_pair("jurisdiction_id", j);
+                    }
+                    if self.extensions {
+                        q.append_pair("extensions", "true");
+                    }
+                    q.append_pair("updated_after", &offset_time(since, tz));
+                    q.append_pair("updated_before", &offset_time(now, tz));
+                    q.append_pair("page", "1");
+                    q.append_pair("page_size", &count.to_string());
+                }
+                PageRequest { url, body: None }
+            }
+            EndpointKind::Socrata => match self.api {
+                Some(SodaApi::Soda3) => PageRequest {
+                    url: self.url.clone(),
+                    body: Some(
+                        serde_json::json!({
+                            "query": "SELECT * ORDER BY last_modified_date DESC",
+                            "page": {"pageNumber": 1, "pageSize": count},
+                            "includeSynthetic": false,
+                        })
+                        .to_string(),
+                    ),
+                },
+                _ => {
+                    let mut url = self.url.clone();
+                    url.query_pairs_mut()
+                        .append_pair("$order", "last_modified_date DESC")
+                        .append_pair("$limit", &count.to_string());
+                    PageRequest { url, body: None }
+                }
+            },
+        }
+    }
+
+    /// Sends a request with the key or token: Open311's `api_key` parameter, Socrata's
+    /// `X-App-Token` header.
+    pub fn send(
+        &self,
+        client: &Client,
+        request: &PageRequest,
+    ) -> reqwest::Result<reqwest::blocking::Response> {
+        let target = self.authenticated(&request.url);
+        let mut builder = match &request.body {
+            None => client.get(target),
+            Some(body) => client
+                .post(target)
+                .header(CONTENT_TYPE, "application/json")
+                .body(body.clone()),
+        }
+        .header(ACCEPT, "application/json");
+        if let Some(token) = self.app_token() {
+            builder = builder.header("X-App-Token", token);
+        }
+        builder.send()
     }
 
     /// The URL actually requested: with `api_key` for Open311 when a key is set.
@@ -524,7 +811,8 @@ impl Endpoint {
         }
     }
 
-    fn parse(&self, raw: &str, n: &Normalizer) -> Parsed {
+    /// Parses one record of a page.
+    pub fn parse(&self, raw: &str, n: &Normalizer) -> Parsed {
         match self.kind {
             EndpointKind::Open311 => open311::parse_record(raw, n),
             EndpointKind::Socrata => match serde_json::from_str::<serde_json::Value>(raw) {
@@ -535,28 +823,48 @@ impl Endpoint {
     }
 
     fn paging_params(&self) -> &'static str {
-        match self.kind {
-            EndpointKind::Open311 => "page and page_size",
-            EndpointKind::Socrata => "$limit and $offset",
+        match (self.kind, self.api) {
+            (EndpointKind::Open311, _) => "page and page_size",
+            (EndpointKind::Socrata, Some(SodaApi::Soda3)) => {
+                "the body's page.pageNumber and page.pageSize"
+            }
+            (EndpointKind::Socrata, _) => "$limit and $offset",
         }
     }
 
-    fn advice(&self, status: u16) -> String {
+    /// What to check after a refusal with this status.
+    pub fn advice(&self, status: u16) -> String {
         let setting = match self.kind {
-            EndpointKind::Open311 => "source.open311.base_url",
-            EndpointKind::Socrata => "source.socrata.url",
+            EndpointKind::Open311 => "source.open311.base_url (or the profile's)",
+            EndpointKind::Socrata => "source.socrata.domain and source.socrata.dataset",
         };
         match status {
             401 | 403 => match self.kind {
-                EndpointKind::Open311 => "the server refuses access: check the API key (the environment variable named by source.open311.api_key_env) and source.open311.jurisdiction_id".into(),
-                EndpointKind::Socrata => "the server refuses access: check the app token (the environment variable named by source.socrata.app_token_env)".into(),
+                EndpointKind::Open311 => format!(
+                    "the server refuses access: check the API key (the environment variable {}, named by the profile's api_key_env; a test key works only on the test endpoint and a live key only on the live one) and source.open311.jurisdiction_id",
+                    self.secret_env
+                ),
+                EndpointKind::Socrata => format!(
+                    "the server refuses access: check the app token (the environment variable {}, named by source.socrata.app_token_env){}",
+                    self.secret_env,
+                    if self.api == Some(SodaApi::Soda3) {
+                        "; SODA 3 requires a valid token (source.socrata.api: soda2 works without one)"
+                    } else {
+                        ""
+                    }
+                ),
             },
-            404 | 410 => format!("there is no such document: check {setting} (or --url) and --kind"),
+            404 | 410 => {
+                format!("there is no such document: check {setting} (or --url) and --kind")
+            }
             _ => format!(
                 "the server refuses the query: check {setting} (or --url), --kind, and that the endpoint supports {}",
-                match self.kind {
-                    EndpointKind::Open311 => "start_date/end_date, updated_after/updated_before and page/page_size",
-                    EndpointKind::Socrata => "$where, $order, $limit and $offset",
+                match (self.kind, self.api) {
+                    (EndpointKind::Open311, _) =>
+                        "start_date/end_date, updated_after/updated_before and page/page_size",
+                    (EndpointKind::Socrata, Some(SodaApi::Soda3)) =>
+                        "SODA 3 queries (source.socrata.api: soda2 for an older portal)",
+                    (EndpointKind::Socrata, _) => "$where, $order, $limit and $offset",
                 }
             ),
         }
@@ -736,7 +1044,7 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 }
 
 /// Checks that a body is a JSON array and splits it into its elements, as received.
-fn parse_array(body: &[u8]) -> Result<Vec<Box<RawValue>>, String> {
+pub(crate) fn parse_array(body: &[u8]) -> Result<Vec<Box<RawValue>>, String> {
     serde_json::from_slice::<Vec<Box<RawValue>>>(body).map_err(|e| {
         let head = String::from_utf8_lossy(&body[..body.len().min(200)]);
         let head = head.trim_start();
@@ -756,7 +1064,7 @@ fn parse_array(body: &[u8]) -> Result<Vec<Box<RawValue>>, String> {
 }
 
 /// What a 4xx body says: Open311 `[{"code", "description"}]`, SODA `{"message"}`, or its start.
-fn error_detail(body: &str) -> String {
+pub(crate) fn error_detail(body: &str) -> String {
     let value: Option<serde_json::Value> = serde_json::from_str(body).ok();
     let said = value.as_ref().and_then(|v| {
         let item = v.as_array().and_then(|a| a.first()).unwrap_or(v);
@@ -773,7 +1081,7 @@ fn error_detail(body: &str) -> String {
 }
 
 /// A reqwest error in words, without the URL (which may carry the API key).
-fn describe(error: reqwest::Error, timeout: Duration) -> String {
+pub(crate) fn describe(error: reqwest::Error, timeout: Duration) -> String {
     let error = error.without_url();
     if error.is_timeout() {
         return format!(
@@ -830,6 +1138,7 @@ impl Fetcher<'_> {
         for page in 1u64.. {
             let url = self.endpoint.page_url(mode, window, page, self.tz);
             let records = self.get_array(&url)?;
+            let origin = url.to_string();
             fetched.pages += 1;
             let full = records.len() >= self.endpoint.page_size as usize;
             let mut hasher = DefaultHasher::new();
@@ -839,7 +1148,7 @@ impl Fetcher<'_> {
             let fingerprint = hasher.finish();
             if full && previous_page == Some(fingerprint) {
                 return Err(FetchError::Paging {
-                    url: url.to_string(),
+                    url: origin,
                     page,
                     params: self.endpoint.paging_params(),
                 });
@@ -848,7 +1157,7 @@ impl Fetcher<'_> {
             for raw in &records {
                 let raw = raw.get();
                 let item = self.endpoint.parse(raw, self.normalizer).into_incoming(
-                    || url.to_string(),
+                    || origin.clone(),
                     || raw.to_string(),
                     None,
                     &mut fetched.samples,
@@ -864,7 +1173,29 @@ impl Fetcher<'_> {
     }
 
     /// A JSON array document, with retries.
-    fn get_array(&self, url: &Url) -> Result<Vec<Box<RawValue>>, FetchError> {
+    fn get_array(&self, url: &PageRequest) -> Result<Vec<Box<RawValue>>, FetchError> {
+        self.get_with(url, parse_array)
+    }
+
+    /// A JSON document of any shape (a service definition), as text, with retries.
+    fn get_document(&self, url: &PageRequest) -> Result<String, FetchError> {
+        self.get_with(url, |body| {
+            parse_array(body).map(|_| ()).or_else(|e| {
+                serde_json::from_slice::<serde::de::IgnoredAny>(body)
+                    .map(|_| ())
+                    .map_err(|_| e)
+            })?;
+            Ok(String::from_utf8_lossy(body).into_owned())
+        })
+    }
+
+    /// A document read by `read`, with retries: a body `read` refuses is retried like a 5xx
+    /// (a proxy's HTML page, a body cut short).
+    fn get_with<T>(
+        &self,
+        url: &PageRequest,
+        read: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<T, FetchError> {
         let tries = self.retries.saturating_add(1);
         let mut tried = 0;
         loop {
@@ -872,7 +1203,7 @@ impl Fetcher<'_> {
                 return Err(FetchError::Cancelled);
             }
             tried += 1;
-            let (reason, wait) = match self.try_once(url) {
+            let (reason, wait) = match self.try_once(url, &read) {
                 Ok(records) => return Ok(records),
                 Err(Attempt::Fatal(e)) => return Err(e),
                 Err(Attempt::Retry { reason, wait }) => (reason, wait),
@@ -894,17 +1225,15 @@ impl Fetcher<'_> {
         }
     }
 
-    fn try_once(&self, url: &Url) -> Result<Vec<Box<RawValue>>, Attempt> {
+    fn try_once<T>(
+        &self,
+        url: &PageRequest,
+        read: impl Fn(&[u8]) -> Result<T, String>,
+    ) -> Result<T, Attempt> {
         let retry = |reason: String| Attempt::Retry { reason, wait: None };
-        let mut request = self
-            .client
-            .get(self.endpoint.authenticated(url))
-            .header(ACCEPT, "application/json");
-        if let Some(token) = self.endpoint.app_token() {
-            request = request.header("X-App-Token", token);
-        }
-        let response = request
-            .send()
+        let response = self
+            .endpoint
+            .send(&self.client, url)
             .map_err(|e| retry(describe(e, self.timeout)))?;
         let status = response.status();
         let status_text = format!(
@@ -935,7 +1264,7 @@ impl Fetcher<'_> {
                 describe(e, self.timeout)
             ))
         })?;
-        parse_array(&body).map_err(retry)
+        read(&body).map_err(retry)
     }
 
     /// Sleeps, waking early when the fetch is cancelled.
@@ -953,8 +1282,21 @@ impl Fetcher<'_> {
         Ok(())
     }
 
+    /// A service's definition: the attributes of `services/{code}.json`.
+    fn service_definition(&self, code: &str) -> Result<Vec<ServiceAttribute>, String> {
+        let url = PageRequest {
+            url: self.endpoint.service_definition_url(code),
+            body: None,
+        };
+        let body = self.get_document(&url).map_err(|e| e.to_string())?;
+        open311::parse_service_definition(&body).map_err(|e| format!("{url}: {e}"))
+    }
+
     fn services(&self) -> Result<Vec<ServiceType>, String> {
-        let url = self.endpoint.services_url();
+        let url = PageRequest {
+            url: self.endpoint.services_url(),
+            body: None,
+        };
         let records = self.get_array(&url).map_err(|e| e.to_string())?;
         let body = format!(
             "[{}]",
@@ -968,6 +1310,16 @@ impl Fetcher<'_> {
     }
 }
 
+/// An HTTP client for an endpoint, with the config's timeout.
+pub fn http_client(timeout: Duration) -> Result<Client, FetchError> {
+    Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .user_agent(concat!("cwfy/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| FetchError::Client(e.to_string()))
+}
+
 /// `cwfy fetch`: fetches what `options` and the store's watermark call for into `store`.
 ///
 /// Failed windows do not make this an error: they are listed in the report (and the run is
@@ -979,25 +1331,32 @@ pub fn fetch(
     options: &FetchOptions,
     progress: &ProgressBar,
 ) -> Result<FetchReport, FetchError> {
-    let endpoint = Endpoint::from_config(config, options.kind, options.url.as_deref())?;
+    let endpoint = Endpoint::from_config(
+        config,
+        options.kind,
+        options.url.as_deref(),
+        options.profile.as_deref(),
+    )?;
+    for note in &endpoint.notes {
+        tracing::warn!("{note}");
+    }
     let tz = config.tz();
     let now = options.now.unwrap_or_else(Timestamp::now);
     let key = endpoint.key();
-    let plan = plan_span(options, store.watermark(&key)?, &config.source, tz, now)?;
+    let plan = if options.requests.is_empty() {
+        plan_span(options, store.watermark(&key)?, &config.source, tz, now)?
+    } else {
+        None
+    };
     let mut report = FetchReport::new(&endpoint);
     report.plan = plan;
+    report.warnings.extend(endpoint.notes.iter().cloned());
 
     let timeout = Duration::from_secs(config.source.timeout_seconds.max(1));
-    let client = Client::builder()
-        .timeout(timeout)
-        .connect_timeout(timeout)
-        .user_agent(concat!("cwfy/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|e| FetchError::Client(e.to_string()))?;
     let normalizer = Normalizer::new(tz.clone(), config.ward_count());
     let cancel = AtomicBool::new(false);
     let fetcher = Fetcher {
-        client,
+        client: http_client(timeout)?,
         endpoint: &endpoint,
         normalizer: &normalizer,
         tz,
@@ -1014,18 +1373,11 @@ pub fn fetch(
         plan.map(|p| p.span),
     )?;
     let result = (|| {
+        if !options.requests.is_empty() {
+            return fetch_by_id(store, run, &fetcher, &options.requests, &mut report);
+        }
         if endpoint.kind == EndpointKind::Open311 {
-            match fetcher.services() {
-                Ok(services) => {
-                    store.upsert_services(&services)?;
-                    report.services = Some(services.len());
-                }
-                Err(e) => {
-                    let warning = format!("services.json skipped: {e}");
-                    tracing::warn!("{warning}");
-                    report.warnings.push(warning);
-                }
-            }
+            fetch_catalogue(store, config, &fetcher, &mut report)?;
         }
         let Some(plan) = plan else {
             return Ok(());
@@ -1072,6 +1424,111 @@ pub fn fetch(
             Err(e)
         }
     }
+}
+
+/// Open311: the service list (`services.json`), then the definition (`services/{code}.json`)
+/// of each featured service the list says has one (`metadata: true`): the fields its request
+/// form asks for, shown on the service's page. A failure is a warning: requests still come.
+fn fetch_catalogue(
+    store: &mut Store,
+    config: &Config,
+    fetcher: &Fetcher,
+    report: &mut FetchReport,
+) -> Result<(), FetchError> {
+    let services = match fetcher.services() {
+        Ok(services) => services,
+        Err(e) => {
+            let warning = format!("services.json skipped: {e}");
+            tracing::warn!("{warning}");
+            report.warnings.push(warning);
+            return Ok(());
+        }
+    };
+    store.upsert_services(&services)?;
+    report.services = Some(services.len());
+    let featured: BTreeSet<&str> = config
+        .services
+        .featured
+        .iter()
+        .flat_map(|f| f.codes.iter().map(String::as_str))
+        .collect();
+    let mut definitions = 0;
+    for service in services
+        .iter()
+        .filter(|s| s.metadata && featured.contains(s.code.as_str()))
+    {
+        match fetcher.service_definition(&service.code) {
+            Ok(attributes) => {
+                store.set_service_definition(&service.code, &attributes)?;
+                definitions += 1;
+            }
+            Err(e) => {
+                let warning = format!("the definition of service {} skipped: {e}", service.code);
+                tracing::warn!("{warning}");
+                report.warnings.push(warning);
+            }
+        }
+    }
+    report.definitions = Some(definitions);
+    Ok(())
+}
+
+/// `cwfy fetch --request ID…`: each request fetched by its id and written (no window is
+/// marked: the watermark does not move). An id the source does not know is a failure in the
+/// report.
+fn fetch_by_id(
+    store: &mut Store,
+    run: RunId,
+    fetcher: &Fetcher,
+    ids: &[String],
+    report: &mut FetchReport,
+) -> Result<(), FetchError> {
+    for id in ids {
+        let request = fetcher.endpoint.request_url(id);
+        let origin = request.to_string();
+        let records = match fetcher.get_array(&request) {
+            Ok(records) => records,
+            Err(e) => {
+                report.failures.push(WindowFailure {
+                    label: format!("request {id}"),
+                    error: e.to_string(),
+                });
+                continue;
+            }
+        };
+        report.pages += 1;
+        if records.is_empty() {
+            report.failures.push(WindowFailure {
+                label: format!("request {id}"),
+                error: format!("{origin}: the source has no request {id}; check the id"),
+            });
+            continue;
+        }
+        let mut samples = Vec::new();
+        let items: Vec<Incoming> = records
+            .iter()
+            .map(|raw| {
+                let raw = raw.get();
+                fetcher
+                    .endpoint
+                    .parse(raw, fetcher.normalizer)
+                    .into_incoming(
+                        || origin.clone(),
+                        || raw.to_string(),
+                        None,
+                        &mut samples,
+                        SAMPLES,
+                    )
+            })
+            .collect();
+        let counts = store.write_batch(run, &items)?;
+        report.counts.add(counts);
+        report.done += 1;
+        let room = SAMPLES.saturating_sub(report.samples.len());
+        report.samples.extend(samples.into_iter().take(room));
+    }
+    report.windows = ids.len();
+    Ok(())
 }
 
 /// Fetches windows on a pool of threads and writes them from this one, marks in window order.
@@ -1357,8 +1814,9 @@ mod tests {
         let tz = chicago();
         let mut endpoint = Endpoint::from_config(
             &config(),
-            None,
+            Some(EndpointKind::Open311),
             Some("http://127.0.0.1:9/open311/v2/requests.json"),
+            None,
         )
         .unwrap();
         endpoint.jurisdiction_id = Some("cityofchicago.org".into());
@@ -1368,7 +1826,7 @@ mod tests {
             start: ts("2014-01-03T06:00:00Z").as_second(),
             end: ts("2014-01-04T06:00:00Z").as_second(),
         };
-        let url = endpoint.page_url(Mode::Backfill, window, 2, &tz);
+        let url = endpoint.page_url(Mode::Backfill, window, 2, &tz).url;
         assert_eq!(
             url.as_str(),
             "http://127.0.0.1:9/open311/v2/requests.json?jurisdiction_id=cityofchicago.org&extensions=true&start_date=2014-01-03T00%3A00%3A00-06%3A00&end_date=2014-01-04T00%3A00%3A00-06%3A00&page=2&page_size=500"
@@ -1380,7 +1838,7 @@ mod tests {
                 .as_str()
                 .ends_with("&api_key=s3cret")
         );
-        let url = endpoint.page_url(Mode::Increment, window, 1, &tz);
+        let url = endpoint.page_url(Mode::Increment, window, 1, &tz).url;
         assert!(
             url.as_str()
                 .contains("updated_after=2014-01-03T00%3A00%3A00-06%3A00&updated_before=")
@@ -1391,7 +1849,7 @@ mod tests {
         );
         // A positive offset is encoded, not turned into a space.
         let kolkata = TimeZone::get("Asia/Kolkata").unwrap();
-        let url = endpoint.page_url(Mode::Backfill, window, 1, &kolkata);
+        let url = endpoint.page_url(Mode::Backfill, window, 1, &kolkata).url;
         assert!(url.as_str().contains("%2B05%3A30"), "{url}");
     }
 
@@ -1402,13 +1860,14 @@ mod tests {
             &config(),
             Some(EndpointKind::Socrata),
             Some("http://127.0.0.1:9/resource/v6vf-nfxy.json"),
+            None,
         )
         .unwrap();
         let window = Window {
             start: ts("2021-01-01T06:00:00Z").as_second(),
             end: ts("2021-01-02T06:00:00Z").as_second(),
         };
-        let url = endpoint.page_url(Mode::Backfill, window, 3, &tz);
+        let url = endpoint.page_url(Mode::Backfill, window, 3, &tz).url;
         let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
         assert_eq!(
             pairs,
@@ -1423,14 +1882,133 @@ mod tests {
                 ("$offset".into(), "100000".into()),
             ]
         );
-        let url = endpoint.page_url(Mode::Increment, window, 1, &tz);
+        let url = endpoint.page_url(Mode::Increment, window, 1, &tz).url;
         assert!(url.query().unwrap().contains("last_modified_date"));
+    }
+
+    #[test]
+    fn soda3_posts_the_window_as_soql_with_a_page_and_soda2_is_the_fallback_without_a_token() {
+        let tz = chicago();
+        let window = Window {
+            start: ts("2021-01-01T06:00:00Z").as_second(),
+            end: ts("2021-01-02T06:00:00Z").as_second(),
+        };
+        let mut endpoint =
+            Endpoint::from_config(&config(), Some(EndpointKind::Socrata), None, None).unwrap();
+        // Without a token (the tests run without one) SODA 3 falls back to SODA 2.1, saying so.
+        if !endpoint.has_secret() {
+            assert_eq!(endpoint.api, Some(SodaApi::Soda2));
+            assert_eq!(
+                endpoint.url.as_str(),
+                "https://data.cityofchicago.org/resource/v6vf-nfxy.json"
+            );
+            assert!(
+                endpoint.notes[0].contains("SODA 2.1"),
+                "{:?}",
+                endpoint.notes
+            );
+        }
+        let soda2_key = endpoint.key();
+        endpoint = Endpoint::from_config(
+            &config(),
+            Some(EndpointKind::Socrata),
+            Some("https://data.cityofchicago.org/api/v3/views/v6vf-nfxy/query.json"),
+            None,
+        )
+        .unwrap();
+        // As with a token in the environment (set here: the environment is shared by the tests).
+        if !endpoint.has_secret() {
+            endpoint.secret = Some("token".into());
+            endpoint.api = Some(SodaApi::Soda3);
+            endpoint.url = "https://data.cityofchicago.org/api/v3/views/v6vf-nfxy/query.json"
+                .parse()
+                .unwrap();
+        }
+        // One dataset, one set of windows, whichever API fetched them.
+        assert_eq!(endpoint.key(), soda2_key);
+        assert_eq!(
+            soda2_key,
+            "socrata https://data.cityofchicago.org/resource/v6vf-nfxy.json"
+        );
+        let request = endpoint.page_url(Mode::Backfill, window, 3, &tz);
+        assert_eq!(
+            request.url.as_str(),
+            "https://data.cityofchicago.org/api/v3/views/v6vf-nfxy/query.json"
+        );
+        let body: serde_json::Value =
+            serde_json::from_str(request.body.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            body["query"],
+            "SELECT * WHERE created_date >= '2021-01-01T00:00:00' AND created_date < '2021-01-02T00:00:00' ORDER BY :id"
+        );
+        assert_eq!(body["page"]["pageNumber"], 3);
+        assert_eq!(body["page"]["pageSize"], 50000);
+        assert_eq!(body["includeSynthetic"], false);
+        assert!(request.to_string().starts_with("POST https://"));
+        let by_id = endpoint.request_url("SR21-0'1");
+        assert!(by_id.body.unwrap().contains("sr_number = 'SR21-0''1'"));
+        // Neither API's URL shape: an error naming both.
+        let e = Endpoint::from_config(
+            &config(),
+            Some(EndpointKind::Socrata),
+            Some("https://data.cityofchicago.org/d/v6vf-nfxy"),
+            None,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("/api/v3/views/"), "{e}");
+    }
+
+    #[test]
+    fn open311_profiles_choose_the_endpoint_and_its_key_and_single_requests_have_their_own_url() {
+        let live =
+            Endpoint::from_config(&config(), Some(EndpointKind::Open311), None, None).unwrap();
+        assert_eq!(
+            live.url.as_str(),
+            "http://311api.cityofchicago.org/open311/v2/"
+        );
+        assert_eq!(live.secret_env, "CWFY_OPEN311_API_KEY");
+        let test =
+            Endpoint::from_config(&config(), Some(EndpointKind::Open311), None, Some("test"))
+                .unwrap();
+        assert_eq!(
+            test.url.as_str(),
+            "http://test311api.cityofchicago.org/open311/v2/"
+        );
+        assert_eq!(test.secret_env, "CWFY_OPEN311_TEST_API_KEY");
+        assert_ne!(test.key(), live.key());
+        let e = Endpoint::from_config(
+            &config(),
+            Some(EndpointKind::Open311),
+            None,
+            Some("staging"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("live, test"), "{e}");
+        // --profile is for Open311 only.
+        assert!(
+            Endpoint::from_config(&config(), Some(EndpointKind::Socrata), None, Some("test"))
+                .is_err()
+        );
+        assert_eq!(
+            live.request_url("14-00010496").url.as_str(),
+            "http://311api.cityofchicago.org/open311/v2/requests/14-00010496.json?extensions=true"
+        );
+        assert_eq!(
+            live.request_url("a/b?c").url.path(),
+            "/open311/v2/requests/a%2Fb%3Fc.json"
+        );
+        assert_eq!(
+            live.service_definition_url("4fd3b656e750846c53000004")
+                .as_str(),
+            "http://311api.cityofchicago.org/open311/v2/services/4fd3b656e750846c53000004.json"
+        );
     }
 
     #[test]
     fn bad_urls_name_the_setting() {
         for bad in ["ftp://x/", "not a url", "http://x/v2/?a=1"] {
-            let e = Endpoint::from_config(&config(), None, Some(bad)).unwrap_err();
+            let e = Endpoint::from_config(&config(), Some(EndpointKind::Open311), Some(bad), None)
+                .unwrap_err();
             assert!(
                 e.to_string().contains("source.open311.base_url"),
                 "{bad}: {e}"

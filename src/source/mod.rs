@@ -8,6 +8,7 @@
 pub mod fetch;
 pub mod import;
 pub mod open311;
+pub mod probe;
 pub mod socrata;
 
 use jiff::civil::DateTime;

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use super::{Normalizer, Parsed, clean_text, clean_url, coordinate, quote, truthy};
-use crate::domain::{Request, ServiceType, SourceKind};
+use crate::domain::{Request, ServiceAttribute, ServiceType, SourceKind};
 
 /// A field as text, whether the source sent a string, a number or a boolean.
 pub(crate) fn text_of(value: Option<&Value>) -> Option<String> {
@@ -160,8 +160,76 @@ pub fn parse_services(body: &str) -> Result<Vec<ServiceType>, String> {
             description: text_of(item.get("description"))
                 .and_then(|s| clean_text("description", &s, &mut notes)),
             group: text_of(item.get("group")).and_then(|s| clean_text("group", &s, &mut notes)),
+            metadata: flag(item.get("metadata")),
         });
     }
+    Ok(out)
+}
+
+/// A flag sent as `true`, `"true"` or `1`.
+fn flag(value: Option<&Value>) -> bool {
+    match value {
+        Some(Value::Bool(b)) => *b,
+        Some(v) => text_of(Some(v)).is_some_and(|s| truthy(&s)),
+        None => false,
+    }
+}
+
+/// Parses a service definition (`services/{code}.json`): `{"service_code", "attributes": […]}`
+/// (or that object alone in an array, as some endpoints send it). Attributes come in their
+/// `order`; one without a `code` or a `description` is skipped.
+pub fn parse_service_definition(body: &str) -> Result<Vec<ServiceAttribute>, String> {
+    let value: Value = serde_json::from_str(body)
+        .map_err(|e| format!("the service definition is not JSON: {e}"))?;
+    let object = match &value {
+        Value::Array(items) => items.first().unwrap_or(&Value::Null),
+        other => other,
+    };
+    let attributes = object
+        .get("attributes")
+        .and_then(Value::as_array)
+        .ok_or("a service definition must be an object with an \"attributes\" array")?;
+    let mut notes = Vec::new();
+    let mut out: Vec<ServiceAttribute> = attributes
+        .iter()
+        .filter_map(|a| {
+            let mut text =
+                |key: &str| text_of(a.get(key)).and_then(|s| clean_text(key, &s, &mut notes));
+            let code = text("code")?;
+            let description = text("description")?;
+            let datatype = text("datatype").unwrap_or_else(|| "string".into());
+            let datatype_description = text("datatype_description");
+            let values = a
+                .get("values")
+                .and_then(Value::as_array)
+                .map(|values| {
+                    values
+                        .iter()
+                        .filter_map(|v| {
+                            let key = text_of(v.get("key"))?;
+                            let name = text_of(v.get("name")).unwrap_or_else(|| key.clone());
+                            let mut n = Vec::new();
+                            Some((
+                                clean_text("key", &key, &mut n)?,
+                                clean_text("name", &name, &mut n)?,
+                            ))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            Some(ServiceAttribute {
+                code,
+                description,
+                datatype,
+                datatype_description,
+                required: flag(a.get("required")),
+                variable: a.get("variable").is_none_or(|v| flag(Some(v))),
+                order: text_of(a.get("order")).and_then(|o| o.trim().parse().ok()),
+                values,
+            })
+        })
+        .collect();
+    out.sort_by_key(|a| a.order.unwrap_or(i64::MAX));
     Ok(out)
 }
 
@@ -236,6 +304,41 @@ mod tests {
         ));
         assert!(matches!(parse_record("[1,2]", &n()), Parsed::Rejected(_)));
         assert!(matches!(parse_record("{", &n()), Parsed::Rejected(_)));
+    }
+
+    #[test]
+    fn service_definitions_parse_in_their_order_with_their_values() {
+        // The GeoReport v2 example (DMV66), as JSON, with a second attribute out of order.
+        let body = r#"{"service_code":"DMV66","attributes":[
+            {"variable":true,"code":"NOTE","datatype":"text","required":false,"datatype_description":null,"order":2,"description":"Anything else?"},
+            {"variable":true,"code":"WHISHETN","datatype":"singlevaluelist","required":true,"datatype_description":"","order":1,"description":"What is the ticket/tag/DL number?",
+             "values":[{"key":"123","name":"Ford"},{"key":124,"name":"Chrysler"}]},
+            {"variable":false,"datatype":"string","description":"no code: skipped"}]}"#;
+        let attributes = parse_service_definition(body).unwrap();
+        assert_eq!(attributes.len(), 2);
+        assert_eq!(attributes[0].code, "WHISHETN");
+        assert!(attributes[0].required && attributes[0].variable);
+        assert_eq!(attributes[0].datatype_description, None);
+        assert_eq!(
+            attributes[0].values,
+            [
+                ("123".into(), "Ford".into()),
+                ("124".into(), "Chrysler".into())
+            ]
+        );
+        assert_eq!(attributes[1].code, "NOTE");
+        assert!(!attributes[1].required);
+        assert_eq!(
+            parse_service_definition(&format!("[{body}]")).unwrap(),
+            attributes
+        );
+        assert!(parse_service_definition("{}").is_err());
+        assert!(parse_service_definition("<html>").is_err());
+        let services = parse_services(
+            r#"[{"service_code":"A","service_name":"a","metadata":true},{"service_code":"B","metadata":"false"}]"#,
+        )
+        .unwrap();
+        assert!(services[0].metadata && !services[1].metadata);
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! Each connection gets its own thread and one response, then `Connection: close`. Every request
 //! is logged (path, decoded query, headers, arrival time) for the tests to inspect.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,6 +25,8 @@ pub struct Request {
     pub raw_query: String,
     /// Headers, names in lower case.
     pub headers: Vec<(String, String)>,
+    /// The body (a POST's), as text.
+    pub body: String,
     /// When it arrived.
     pub at: Instant,
 }
@@ -235,6 +237,13 @@ fn read_request(stream: &TcpStream) -> Option<Request> {
             headers.push((name.trim().to_ascii_lowercase(), value.trim().to_string()));
         }
     }
+    let length: usize = headers
+        .iter()
+        .find(|(name, _)| name == "content-length")
+        .and_then(|(_, value)| value.parse().ok())
+        .unwrap_or(0);
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
     let (path, raw_query) = target.split_once('?').unwrap_or((&target, ""));
     let query = raw_query
         .split('&')
@@ -250,6 +259,7 @@ fn read_request(stream: &TcpStream) -> Option<Request> {
         query,
         raw_query: raw_query.to_string(),
         headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
         at: Instant::now(),
     })
 }

@@ -4,6 +4,7 @@
 
 pub mod http;
 pub mod open311;
+pub mod portal;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

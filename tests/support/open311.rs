@@ -58,6 +58,9 @@ pub struct Open311 {
     pub released: AtomicBool,
     /// The `api_key` every request must carry, if any.
     pub api_key: Option<String>,
+    /// Service definitions (`services/{code}.json` bodies) by code; services.json says
+    /// `metadata: true` for these codes.
+    pub definitions: Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 /// The real Chicago page of 50 requests.
@@ -174,6 +177,7 @@ impl Open311 {
             answered: AtomicUsize::new(0),
             released: AtomicBool::new(false),
             api_key: api_key.map(str::to_string),
+            definitions: Mutex::default(),
         })
     }
 
@@ -257,8 +261,41 @@ impl Open311 {
                 r#"[{"code":403,"description":"Invalid api_key"}]"#,
             );
         }
+        // A copy: the lock is not held while a held answer waits.
+        let definitions = self.definitions.lock().unwrap().clone();
+        if let Some(code) = req
+            .path
+            .strip_prefix("/open311/v2/services/")
+            .and_then(|rest| rest.strip_suffix(".json"))
+        {
+            return match definitions.get(code) {
+                Some(body) => Reply::json(body.clone()),
+                None => Reply::status(404),
+            };
+        }
+        if let Some(id) = req
+            .path
+            .strip_prefix("/open311/v2/requests/")
+            .and_then(|rest| rest.strip_suffix(".json"))
+        {
+            let records = self.records.lock().unwrap();
+            return match records
+                .iter()
+                .find(|r| r.doc["service_request_id"].as_str() == Some(id))
+            {
+                Some(r) => Reply::json(serde_json::to_string(&[&r.doc]).unwrap()),
+                None => Reply::status(404),
+            };
+        }
         match req.path.as_str() {
-            SERVICES => Reply::json(self.services.clone()),
+            SERVICES => {
+                let mut list: Vec<Value> = serde_json::from_str(&self.services).unwrap();
+                for service in &mut list {
+                    let code = service["service_code"].as_str().unwrap_or("").to_string();
+                    service["metadata"] = json!(definitions.contains_key(&code));
+                }
+                Reply::json(serde_json::to_string(&list).unwrap())
+            }
             REQUESTS => {
                 if self.answered.fetch_add(1, Ordering::SeqCst)
                     >= self.hold_after.load(Ordering::SeqCst)
