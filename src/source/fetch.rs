@@ -611,6 +611,18 @@ impl Endpoint {
         url
     }
 
+    /// An Open311 request document's URL with the parameters every request query carries:
+    /// `jurisdiction_id` and `extensions`, when configured. (The path stays as given, so that a
+    /// segment pushed after it is escaped.)
+    fn open311_url(&self, document: &str) -> Url {
+        let mut url = self.join(document);
+        self.add_jurisdiction(&mut url);
+        if self.extensions {
+            url.query_pairs_mut().append_pair("extensions", "true");
+        }
+        url
+    }
+
     fn add_jurisdiction(&self, url: &mut Url) {
         if let Some(j) = &self.jurisdiction_id {
             url.query_pairs_mut().append_pair("jurisdiction_id", j);
@@ -657,15 +669,9 @@ impl Endpoint {
     pub fn page_url(&self, mode: Mode, window: Window, page: u64, tz: &TimeZone) -> PageRequest {
         match self.kind {
             EndpointKind::Open311 => {
-                let mut url = self.join("requests.json");
+                let mut url = self.open311_url("requests.json");
                 {
                     let mut q = url.query_pairs_mut();
-                    if let Some(j) = &self.jurisdiction_id {
-                        q.append_pair("jurisdiction_id", j);
-                    }
-                    if self.extensions {
-                        q.append_pair("extensions", "true");
-                    }
                     let (after, before) = match mode {
                         Mode::Backfill => ("start_date", "end_date"),
                         Mode::Increment => ("updated_after", "updated_before"),
@@ -699,18 +705,9 @@ impl Endpoint {
     pub fn request_url(&self, id: &str) -> PageRequest {
         match self.kind {
             EndpointKind::Open311 => {
-                let mut url = self.join("requests/");
+                let mut url = self.open311_url("requests/");
                 if let Ok(mut segments) = url.path_segments_mut() {
                     segments.pop_if_empty().push(&format!("{id}.json"));
-                }
-                {
-                    let mut q = url.query_pairs_mut();
-                    if let Some(j) = &self.jurisdiction_id {
-                        q.append_pair("jurisdiction_id", j);
-                    }
-                    if self.extensions {
-                        q.append_pair("extensions", "true");
-                    }
                 }
                 PageRequest { url, body: None }
             }
@@ -733,15 +730,9 @@ impl Endpoint {
     ) -> PageRequest {
         match self.kind {
             EndpointKind::Open311 => {
-                let mut url = self.join("requests.json");
+                let mut url = self.open311_url("requests.json");
                 {
                     let mut q = url.query_pairs_mut();
-                    if let Some(j) = &self.jurisdiction_id {
-                        q.append_pair("jurisdiction_id", j);
-                    }
-                    if self.extensions {
-                        q.append_pair("extensions", "true");
-                    }
                     q.append_pair("updated_after", &offset_time(since, tz));
                     q.append_pair("updated_before", &offset_time(now, tz));
                     q.append_pair("page", "1");

@@ -40,6 +40,14 @@ pub struct Fault {
     pub reply: Reply,
 }
 
+/// The reply of the first fault that matches `req` and has times left, using one of them.
+pub fn take_fault(faults: &Mutex<Vec<Fault>>, req: &Request) -> Option<Reply> {
+    let mut faults = faults.lock().unwrap();
+    let f = faults.iter_mut().find(|f| f.times > 0 && (f.when)(req))?;
+    f.times -= 1;
+    Some(f.reply.clone())
+}
+
 /// An Open311 GeoReport v2 endpoint serving the real Chicago page.
 pub struct Open311 {
     /// What requests.json serves.
@@ -245,12 +253,8 @@ impl Open311 {
 
     /// The answer to one request.
     pub fn answer(&self, req: &Request) -> Reply {
-        {
-            let mut faults = self.faults.lock().unwrap();
-            if let Some(f) = faults.iter_mut().find(|f| f.times > 0 && (f.when)(req)) {
-                f.times -= 1;
-                return f.reply.clone();
-            }
+        if let Some(reply) = take_fault(&self.faults, req) {
+            return reply;
         }
         if let Some(key) = &self.api_key
             && req.param("api_key") != Some(key.as_str())

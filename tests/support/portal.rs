@@ -19,7 +19,7 @@ use jiff::{Span, ToSpan};
 use serde_json::{Value, json};
 
 use super::http::{Reply, Request, Server};
-use super::open311::Fault;
+use super::open311::{Fault, take_fault};
 
 /// The SODA 2.1 resource path.
 pub const SODA2: &str = "/resource/v6vf-nfxy.json";
@@ -109,12 +109,8 @@ impl Portal {
 
     /// The answer to one request.
     pub fn answer(&self, req: &Request) -> Reply {
-        {
-            let mut faults = self.faults.lock().unwrap();
-            if let Some(f) = faults.iter_mut().find(|f| f.times > 0 && (f.when)(req)) {
-                f.times -= 1;
-                return f.reply.clone();
-            }
+        if let Some(reply) = take_fault(&self.faults, req) {
+            return reply;
         }
         let token = req.header("X-App-Token");
         let refused = || {
