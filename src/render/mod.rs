@@ -7,7 +7,15 @@
 
 pub mod blocks;
 pub mod charts;
-pub mod dashboard;
+mod day;
+mod service;
+mod site;
+mod site_pages;
+mod tables;
+pub mod urls;
+mod ward;
+mod ward_service;
+pub mod words;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -671,7 +679,7 @@ pub fn render_site(input: &RenderInput, out: &Output) -> Result<RenderReport, Re
     let r = Renderer::new(input, out)?;
     let mut report = RenderReport::default();
     report.pages += r.content_pages()?;
-    let dash = dashboard::render(&r)?;
+    let dash = site::render(&r)?;
     report.pages += dash.pages;
     report.files += dash.files;
     report.files += site_files(&r)?;

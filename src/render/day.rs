@@ -1,0 +1,443 @@
+//! Day pages (SPEC §6): the city's day, with each featured service against its baseline and a
+//! ward map of the chosen service, one variant per featured service, the home page for the latest
+//! day; their charts, cards and API documents.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use serde_json::{Value, json};
+use tera::Context;
+
+use super::site::*;
+use super::tables::Table;
+use super::urls::{self, href, ward_link};
+use super::words::*;
+use super::{PageMeta, RenderError, thousands};
+use crate::aggregate::ServiceIdx;
+use crate::charts::{self, maps};
+use crate::domain::{Day, WardNo};
+
+impl Dash<'_, '_> {
+    // ---------------------------------------------------------------- day pages
+
+    pub(super) fn day_pages(&self) -> Result<(usize, usize), RenderError> {
+        let Some(range) = self.range else {
+            self.no_data("", "No data yet", "home")?;
+            return Ok((1, 0));
+        };
+        let days: Vec<Day> = range.days().collect();
+        let results: Vec<_> = days.par_iter().map(|d| self.day_unit(range, *d)).collect();
+        let mut total = sum_counts(results)?;
+        // The home page is the latest day, with its default service.
+        let mut ctx = self.day_context(range, range.last, None);
+        // The home page's charts are also written at the site root, so a link to the latest
+        // day's chart keeps pointing at the latest day.
+        total.1 += self.day_charts(range.last, None, "", true, &mut ctx.context)?;
+        let mut meta = self.day_meta(range.last, &ctx, "home");
+        meta.image = Some(format!("{}card.png", urls::day(range.last)));
+        self.r.page("", "day.html", &meta, ctx.context)?;
+        total.0 += 1;
+        Ok(total)
+    }
+
+    pub(super) fn day_meta(&self, day: Day, ctx: &DayContext, section: &str) -> PageMeta {
+        let chosen = ctx.chosen_name.clone().unwrap_or_default();
+        PageMeta {
+            title: format!("{} — 311 requests citywide", long_date(day)),
+            description: format!(
+                "311 service requests in {} on {}: {} in all{}",
+                self.r.input.config.city.name,
+                long_date(day),
+                thousands(ctx.total),
+                if chosen.is_empty() {
+                    ".".to_string()
+                } else {
+                    format!("; {chosen}: {}", ctx.chosen_sentence)
+                }
+            ),
+            section: section.into(),
+            image: None,
+        }
+    }
+
+    /// A day's pages and files, kept from the previous site while nothing they show changed:
+    /// the figures of every day up to this one (counts, baselines, backlog), its neighbours.
+    pub(super) fn day_unit(&self, range: Range, day: Day) -> Result<(usize, usize), RenderError> {
+        let m = self.m;
+        let key = self
+            .r
+            .unit_key()
+            .with("day")
+            .with(&day.0)
+            .with(&m.history_digest(day))
+            .with(&m.first_day.map(|d| d.0))
+            .with(&range.has_day(day.plus(-1)))
+            .with(&range.has_day(day.plus(1)))
+            .with(&(day == range.last));
+        let done = self
+            .r
+            .unit(&urls::day(day), key.finish(), || self.day(range, day))?;
+        Ok(counted(done))
+    }
+
+    pub(super) fn day(&self, range: Range, day: Day) -> Result<(usize, usize), RenderError> {
+        let mut pages = 0;
+        let mut files = 0;
+        let mut ctx = self.day_context(range, day, None);
+        self.r.set_through(&mut ctx.context, Some(day));
+        for t in &ctx.tables {
+            t.write(&self.files)?;
+            files += 1;
+        }
+        self.files
+            .json(&format!("api/v1/days/{day}.json"), &ctx.api)?;
+        files += 1;
+        files += self.day_charts(day, None, &urls::day(day), false, &mut ctx.context)?;
+        let card = self.day_card(day, ctx.total)?;
+        files += 1;
+        let mut meta = self.day_meta(day, &ctx, "home");
+        meta.image = Some(card.clone());
+        self.r
+            .page(&urls::day(day), "day.html", &meta, ctx.context)?;
+        pages += 1;
+        for s in self.featured() {
+            let mut ctx = self.day_context(range, day, Some(s));
+            self.r.set_through(&mut ctx.context, Some(day));
+            for t in ctx.tables.iter().skip(1) {
+                t.write(&self.files)?;
+                files += 1;
+            }
+            let slug = &self.m.info(s).slug;
+            let url = urls::day_service(day, slug);
+            files += self.day_charts(day, Some(s), &url, false, &mut ctx.context)?;
+            let mut meta = self.day_meta(day, &ctx, "home");
+            meta.image = Some(card.clone());
+            self.r.page(&url, "day.html", &meta, ctx.context)?;
+            pages += 1;
+        }
+        Ok((pages, files))
+    }
+
+    pub(super) fn day_context(
+        &self,
+        range: Range,
+        day: Day,
+        chosen: Option<ServiceIdx>,
+    ) -> DayContext {
+        let explicit_choice = chosen.is_some();
+        let m = self.m;
+        let wards = m.wards;
+        let featured = self.featured();
+        let mut rows = Vec::new();
+        let mut best: Option<(i64, ServiceIdx)> = None;
+        for s in &featured {
+            let count = m.city_opened(*s, day);
+            let baseline = m.baseline(*s, day);
+            let pct = baseline.and_then(|b| b.above_average_pct(count));
+            if let Some(p) = pct
+                && best.is_none_or(|(bp, _)| p > bp)
+            {
+                best = Some((p, *s));
+            }
+            rows.push((*s, count, baseline, pct));
+        }
+        let greatest = best.map(|(_, s)| s);
+        // With no baseline to compare against, open on the busiest featured service.
+        let busiest = rows
+            .iter()
+            .filter(|r| r.1 > 0)
+            .max_by_key(|r| (r.1, std::cmp::Reverse(r.0)))
+            .map(|r| r.0);
+        let chosen = chosen
+            .or(greatest)
+            .or(busiest)
+            .or(featured.first().copied());
+        let day_url = urls::day(day);
+        let services: Vec<Value> = rows
+            .iter()
+            .map(|(s, count, baseline, pct)| {
+                let info = m.info(*s);
+                json!({
+                    "slug": info.slug,
+                    "name": info.name,
+                    "count": count,
+                    "baseline": baseline.map(|b| format!("{:.1}", b.per_day)),
+                    "baseline_days": baseline.map(|b| b.days).unwrap_or(0),
+                    "pct": pct,
+                    "above": pct.is_some_and(|p| p > 0),
+                    "greatest": Some(*s) == greatest,
+                    "chosen": Some(*s) == chosen,
+                    "href": href(&urls::day_service(day, &info.slug)),
+                    "sentence": baseline_sentence(*count, *baseline, *pct),
+                    "versus": versus(*baseline, *pct),
+                })
+            })
+            .collect();
+        let total = m.total_opened(day, day);
+        let unassigned = m.unassigned(day, day);
+        let others: Vec<Value> = m
+            .services_on(day)
+            .into_iter()
+            .filter(|s| !m.info(*s).featured)
+            .map(|s| {
+                let info = m.info(s);
+                json!({"name": info.name, "count": m.city_opened(s, day), "href": href(&urls::service(&info.slug))})
+            })
+            .collect();
+
+        let services_table = Table {
+            caption: format!(
+                "Featured services on {} against their baseline",
+                long_date(day)
+            ),
+            header: vec![
+                "Service".into(),
+                "Requests".into(),
+                "Baseline per day".into(),
+                "Days in baseline".into(),
+                "Above average %".into(),
+            ],
+            rows: rows
+                .iter()
+                .map(|(s, count, b, pct)| {
+                    vec![
+                        m.info(*s).name.clone(),
+                        count.to_string(),
+                        b.map(|b| format!("{:.2}", b.per_day)).unwrap_or_default(),
+                        b.map(|b| b.days.to_string()).unwrap_or_default(),
+                        pct.map(|p| p.to_string()).unwrap_or_default(),
+                    ]
+                })
+                .collect(),
+            csv: format!("{day_url}services.csv"),
+        };
+        let mut tables = vec![services_table];
+        let mut chosen_ctx = Value::Null;
+        let mut chosen_name = None;
+        let mut chosen_sentence = String::new();
+        if let Some(c) = chosen {
+            let info = m.info(c);
+            let by_ward = self.day_wards().by_ward(c, day);
+            let counts: Vec<(WardNo, u64)> =
+                (1..=wards).map(|w| (w, by_ward[usize::from(w)])).collect();
+            let max = counts.iter().map(|(_, n)| *n).max().unwrap_or(0);
+            let busiest: Vec<WardNo> = counts
+                .iter()
+                .filter(|(_, n)| *n == max && max > 0)
+                .map(|(w, _)| *w)
+                .collect();
+            let (_, count, baseline, pct) = rows.iter().find(|r| r.0 == c).copied().unwrap_or((
+                c,
+                m.city_opened(c, day),
+                m.baseline(c, day),
+                None,
+            ));
+            chosen_sentence = baseline_sentence(count, baseline, pct);
+            chosen_name = Some(info.name.clone());
+            let table = Table {
+                caption: format!("{} requests by ward on {}", info.name, long_date(day)),
+                header: vec!["Ward".into(), "Requests".into()],
+                rows: counts
+                    .iter()
+                    .map(|(w, n)| vec![w.to_string(), n.to_string()])
+                    .collect(),
+                csv: format!("{}wards.csv", urls::day_service(day, &info.slug)),
+            };
+            let unassigned_service = by_ward[0];
+            chosen_ctx = json!({
+                "slug": info.slug,
+                "name": info.name,
+                "count": count,
+                "sentence": chosen_sentence,
+                "unassigned": unassigned_service,
+                "busiest": busiest,
+                "busiest_count": max,
+                "wards": counts.iter().map(|(w, n)| json!({"ward": w, "count": n, "href": href(&urls::ward(*w))})).collect::<Vec<_>>(),
+                "table": table,
+                "service_href": href(&urls::service(&info.slug)),
+            });
+            tables.push(table);
+        }
+        let prev = day.plus(-1);
+        let next = day.plus(1);
+        let mut context = Context::new();
+        context.insert("day", &json!({
+            "date": day.to_string(),
+            "label": long_date(day),
+            "weekday": weekday_name(day),
+            "total": total,
+            "unassigned": unassigned,
+            "prev": range.has_day(prev).then(|| json!({"href": href(&urls::day(prev)), "label": long_date(prev)})),
+            "next": range.has_day(next).then(|| json!({"href": href(&urls::day(next)), "label": long_date(next)})),
+            "is_latest": day == range.last,
+            "before_data": m.first_day.is_none_or(|f| day < f),
+        }));
+        context.insert("services", &services);
+        context.insert("others", &others);
+        context.insert("chosen", &chosen_ctx);
+        context.insert("services_table", &tables[0]);
+        context.insert("api", &format!("api/v1/days/{day}.json"));
+
+        // The API lists every service with a request that day, featured first. The variants of
+        // the page for each service share the day's document, so only the default page makes it.
+        let api = if explicit_choice {
+            Value::Null
+        } else {
+            // The API lists every service with a request that day, featured first.
+            let api_services: Vec<Value> = m
+                .service_ids()
+                .filter(|s| m.info(*s).featured || m.city_opened(*s, day) > 0)
+                .map(|s| {
+                    let count = m.city_opened(s, day);
+                    let b = m.baseline(s, day);
+                    let by_ward = self.day_wards().by_ward(s, day);
+                    let ward_counts: BTreeMap<String, u64> = (1..=wards)
+                        .map(|w| (w.to_string(), by_ward[usize::from(w)]))
+                        .collect();
+                    json!({
+                        "slug": m.info(s).slug,
+                        "opened": count,
+                        "baseline": opt_num(b.map(|b| b.per_day)),
+                        "baseline_days": b.map(|b| b.days).unwrap_or(0),
+                        "above_average_pct": b.and_then(|b| b.above_average_pct(count)),
+                        "wards": ward_counts,
+                    })
+                })
+                .filter(|v| {
+                    v["opened"].as_u64() > Some(0)
+                        || v["slug"]
+                            .as_str()
+                            .is_some_and(|slug| m.service(slug).is_some_and(|s| m.info(s).featured))
+                })
+                .collect();
+            let api = json!({"date": day.to_string(), "services": api_services, "unassigned": unassigned});
+            api
+        };
+        DayContext {
+            context,
+            tables,
+            api,
+            total,
+            chosen_name,
+            chosen_sentence,
+        }
+    }
+}
+
+/// What a day page needs, plus its API document and tables.
+pub(super) struct DayContext {
+    context: Context,
+    tables: Vec<Table>,
+    api: Value,
+    total: u64,
+    chosen_name: Option<String>,
+    chosen_sentence: String,
+}
+
+impl Dash<'_, '_> {
+    /// The day page's charts: services against their baseline and the ward map of the chosen
+    /// service, shown on the page at `page_url`. Bundles go in `bundle_dir` (the day's folder,
+    /// the service's folder for the map) unless `write` is false. Returns files written.
+    pub(super) fn day_charts(
+        &self,
+        day: Day,
+        chosen: Option<ServiceIdx>,
+        page_url: &str,
+        latest: bool,
+        ctx: &mut Context,
+    ) -> Result<usize, RenderError> {
+        let m = self.m;
+        let featured = self.featured();
+        let bars: Vec<charts::ServiceBar> = featured
+            .iter()
+            .map(|s| {
+                let count = m.city_opened(*s, day);
+                let b = m.baseline(*s, day);
+                charts::ServiceBar {
+                    name: m.info(*s).name.clone(),
+                    count,
+                    baseline: b.map(|b| b.per_day),
+                    baseline_days: b.map(|b| b.days).unwrap_or(0),
+                    above_pct: b.and_then(|b| b.above_average_pct(count)),
+                }
+            })
+            .collect();
+        let mut files = 0;
+        let services = charts::day_services(&long_date(day), &bars)
+            .map_err(|e| RenderError::Chart(e.to_string()))?;
+        // The day page (and the home page, for the latest day) owns the services chart; the
+        // per-service variants show the day's copy.
+        let day_dir = if latest {
+            String::new()
+        } else {
+            urls::day(day)
+        };
+        if chosen.is_none() {
+            files += self.r.write_chart(&services, &day_dir, Some(day))?;
+        }
+        ctx.insert(
+            "services_chart",
+            &self
+                .r
+                .chart_view(&services, &day_dir, true, false, Some(day)),
+        );
+        let chosen = chosen.or_else(|| {
+            ctx.get("chosen")
+                .and_then(|c| c.get("slug"))
+                .and_then(Value::as_str)
+                .and_then(|slug| m.service(slug))
+        });
+        if let (Some(c), Some((b, name))) = (chosen, self.r.boundaries_for(day)) {
+            let info = m.info(c);
+            let by_ward = self.day_wards().by_ward(c, day);
+            let map_wards: Vec<maps::MapWard> = (1..=m.wards)
+                .map(|w| maps::MapWard {
+                    ward: w,
+                    value: by_ward[usize::from(w)],
+                    href: ward_link(page_url, w),
+                    note: None,
+                })
+                .collect();
+            let subject = format!("{} requests on {}", info.name, long_date(day));
+            let map = maps::choropleth(
+                &b,
+                "map",
+                &subject,
+                "request",
+                &name,
+                &map_wards,
+                maps::MapLabels::Count,
+            );
+            let dir = if latest {
+                String::new()
+            } else {
+                urls::day_service(day, &info.slug)
+            };
+            // The per-service page and the home page write the map; the day page links there.
+            if page_url == dir {
+                files += self.r.write_chart(&map, &dir, Some(day))?;
+            }
+            ctx.insert(
+                "map_chart",
+                &self.r.chart_view(&map, &dir, true, false, Some(day)),
+            );
+        }
+        Ok(files)
+    }
+
+    /// The day's social card (shared by the day page, its per-service variants and, for the
+    /// latest day, the home page).
+    pub(super) fn day_card(&self, day: Day, total: u64) -> Result<String, RenderError> {
+        self.r.card(
+            &format!("{}card.png", urls::day(day)),
+            &format!("{} in {}", long_date(day), self.r.input.config.city.name),
+            &thousands(total),
+            if total == 1 {
+                "311 service request that day"
+            } else {
+                "311 service requests that day"
+            },
+            Some(day),
+        )
+    }
+}

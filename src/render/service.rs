@@ -1,0 +1,433 @@
+//! Service pages (SPEC §6): a page per featured service and week, with every ward's figures and
+//! the time-to-close ranking, and the service's own page for its latest week.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use serde_json::{Value, json};
+use tera::Context;
+
+use super::site::*;
+use super::tables::Table;
+use super::urls::{self, href};
+use super::words::*;
+use super::{PageMeta, RenderError, format_days, thousands, urlencode};
+use crate::aggregate::{ServiceIdx, WindowStats};
+use crate::charts;
+use crate::domain::{Day, WardNo};
+
+impl Dash<'_, '_> {
+    // ---------------------------------------------------------------- service pages
+
+    pub(super) fn service_pages(&self) -> Result<(usize, usize), RenderError> {
+        let m = self.m;
+        let cfg = self.r.input.config;
+        let list: Vec<Value> = m
+            .service_ids()
+            .map(|s| {
+                let info = m.info(s);
+                let week = self.range.map(|r| m.city_counts(s, r.last_week, r.last).0);
+                json!({"slug": info.slug, "name": info.name, "featured": info.featured, "opened_total": info.opened_total, "week_opened": week, "href": href(&urls::service(&info.slug))})
+            })
+            .collect();
+        let table = Table {
+            caption: "Every service type".into(),
+            header: vec![
+                "Service".into(),
+                "Featured".into(),
+                "Requests this week".into(),
+                "Requests in all the data".into(),
+            ],
+            rows: list
+                .iter()
+                .map(|v| {
+                    vec![
+                        v["name"].as_str().unwrap_or("").into(),
+                        if v["featured"] == true {
+                            "yes".into()
+                        } else {
+                            "no".into()
+                        },
+                        v["week_opened"]
+                            .as_u64()
+                            .map(|n| n.to_string())
+                            .unwrap_or_default(),
+                        v["opened_total"].to_string(),
+                    ]
+                })
+                .collect(),
+            csv: "service/services.csv".into(),
+        };
+        table.write(&self.files)?;
+        let api: Vec<Value> = m
+            .service_ids()
+            .map(|s| {
+                let i = m.info(s);
+                json!({"slug": i.slug, "name": i.name, "codes": i.codes, "featured": i.featured, "opened_total": i.opened_total})
+            })
+            .collect();
+        self.files.json("api/v1/services.json", &api)?;
+        let mut ctx = Context::new();
+        ctx.insert("services", &list);
+        ctx.insert("table", &table);
+        ctx.insert("week", &self.range.map(|r| week_label(r.last_week)));
+        let meta = PageMeta {
+            title: "311 services".into(),
+            description: format!(
+                "Every kind of 311 service request in {}, with how many were made and how fast they were closed.",
+                cfg.city.name
+            ),
+            section: "service".into(),
+            image: None,
+        };
+        self.r.page("service/", "service_index.html", &meta, ctx)?;
+        let Some(range) = self.range else {
+            return Ok((1, 2));
+        };
+        let ids: Vec<ServiceIdx> = m.service_ids().collect();
+        let results: Vec<_> = ids.par_iter().map(|s| self.service(range, *s)).collect();
+        let (p, f) = sum_counts(results)?;
+        Ok((p + 1, f + 2))
+    }
+
+    pub(super) fn service(
+        &self,
+        range: Range,
+        s: ServiceIdx,
+    ) -> Result<(usize, usize), RenderError> {
+        let m = self.m;
+        let (mut pages, mut files) = (0, 0);
+        for monday in range.weeks() {
+            let sunday = monday.plus(6);
+            // The week's figures of every ward, the page's place in the range, and the one
+            // whole-history figure the page states (closes before the open).
+            let key = self
+                .r
+                .unit_key()
+                .with("service week")
+                .with(&s)
+                .with(&monday.0)
+                .with(&m.window_digest(monday, sunday))
+                .with(&m.info(s).negative_durations)
+                .with(&(sunday > range.last).then_some(range.last.0))
+                .with(&range.has_week(monday.plus(-7)))
+                .with(&range.has_week(monday.plus(7)))
+                .with(&(monday == range.last_week));
+            let url = urls::service_week(&m.info(s).slug, monday);
+            let done = self
+                .r
+                .unit(&url, key.finish(), || self.service_week(range, s, monday))?;
+            let (p, f) = counted(done);
+            pages += p;
+            files += f;
+        }
+        Ok((pages, files))
+    }
+
+    /// One week of a service: its page (and, for the latest week, the service's own page),
+    /// tables, API document, charts and card.
+    pub(super) fn service_week(
+        &self,
+        range: Range,
+        s: ServiceIdx,
+        monday: Day,
+    ) -> Result<(usize, usize), RenderError> {
+        let (mut pages, mut files) = (0, 0);
+        let through = Some(range.week_end(monday));
+        let (mut ctx, api, tables, summary) = self.service_week_context(range, s, monday);
+        self.r.set_through(&mut ctx, through);
+        for t in &tables {
+            t.write(&self.files)?;
+            files += 1;
+        }
+        let slug = &self.m.info(s).slug;
+        self.files
+            .json(&format!("api/v1/services/{slug}/weeks/{monday}.json"), &api)?;
+        files += 1;
+        let url = urls::service_week(slug, monday);
+        let latest = ctx.clone();
+        files += self.service_week_charts(s, monday, &url, through, &mut ctx)?;
+        let city = &api["city"];
+        // One card per service, drawn for its latest week (see `ward`).
+        let card = format!("{}card.png", urls::service(slug));
+        if monday == range.last_week {
+            self.r.card(
+                &card,
+                &format!("{}, week of {}", self.m.info(s).name, week_label(monday)),
+                &thousands(city["opened"].as_u64().unwrap_or(0)),
+                &format!(
+                    "requests in {}; {} closed{}",
+                    self.r.input.config.city.name,
+                    thousands(city["closed"].as_u64().unwrap_or(0)),
+                    city["ttc_mean_days"]
+                        .as_f64()
+                        .map(|d| format!(", in {} on average", format_days(d)))
+                        .unwrap_or_default()
+                ),
+                through,
+            )?;
+            files += 1;
+        }
+        let meta = PageMeta {
+            title: format!("{}, week of {}", self.m.info(s).name, short_date(monday)),
+            description: summary,
+            section: "service".into(),
+            image: Some(card),
+        };
+        self.r.page(&url, "service_week.html", &meta, ctx)?;
+        pages += 1;
+        if monday == range.last_week {
+            let mut latest = latest;
+            let own = urls::service(slug);
+            files += self.service_week_charts(s, monday, &own, through, &mut latest)?;
+            self.r.page(&own, "service_week.html", &meta, latest)?;
+            pages += 1;
+        }
+        Ok((pages, files))
+    }
+
+    pub(super) fn service_week_context(
+        &self,
+        range: Range,
+        s: ServiceIdx,
+        monday: Day,
+    ) -> (Context, Value, Vec<Table>, String) {
+        let m = self.m;
+        let cfg = self.r.input.config;
+        let info = m.info(s);
+        let sunday = monday.plus(6);
+        let stats: Vec<(WardNo, WindowStats)> = (1..=m.wards)
+            .map(|w| (w, m.ward_window(s, w, monday, sunday)))
+            .collect();
+        let ranking = self.ranking(s, monday);
+        let city = m.city_window(s, monday, sunday);
+        let unassigned = m.ward_window(s, 0, monday, sunday).opened;
+        let base = urls::service_week(&info.slug, monday);
+        let mut ward_rows = Vec::new();
+        let mut api_wards = BTreeMap::new();
+        for (w, st) in &stats {
+            let by_day = m.ward_opened_daily(s, *w, monday, sunday);
+            let rank = ranking.of(*w).map(|r| r.rank);
+            api_wards.insert(
+                w.to_string(),
+                json!({
+                    "opened_by_day": by_day,
+                    "opened": st.opened,
+                    "closed": st.closed,
+                    "ttc_mean_days": opt_num(st.ttc.map(|t| t.mean_days)),
+                    "ttc_median_days": opt_num(st.ttc.map(|t| t.median_days)),
+                    "rank": rank,
+                }),
+            );
+            ward_rows.push(json!({
+                "ward": w,
+                "href": href(&urls::ward_week(*w, monday)),
+                "by_day": by_day,
+                "opened": st.opened,
+                "closed": st.closed,
+                "ttc_mean": days_text(st.ttc.map(|t| t.mean_days)),
+                "rank": rank,
+            }));
+        }
+        let by_day_table = Table {
+            caption: format!(
+                "{} opened by ward and weekday, and closed, week of {}",
+                info.name,
+                short_date(monday)
+            ),
+            header: [
+                "Ward", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Opened", "Closed",
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+            rows: ward_rows
+                .iter()
+                .map(|r| {
+                    let mut row = vec![r["ward"].to_string()];
+                    row.extend(
+                        r["by_day"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|v| v.to_string()),
+                    );
+                    row.push(r["opened"].to_string());
+                    row.push(r["closed"].to_string());
+                    row
+                })
+                .collect(),
+            csv: format!("{base}wards.csv"),
+        };
+        let ranking_table = Table {
+            caption: format!(
+                "Wards ranked by mean days to close {}, week of {}",
+                info.name,
+                short_date(monday)
+            ),
+            header: vec![
+                "Rank".into(),
+                "Ward".into(),
+                "Closed".into(),
+                "Mean days to close".into(),
+            ],
+            rows: ranking
+                .ranked
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.rank.to_string(),
+                        r.ward.to_string(),
+                        r.closed.to_string(),
+                        format!("{:.2}", r.ttc_mean_days),
+                    ]
+                })
+                .collect(),
+            csv: format!("{base}ranking.csv"),
+        };
+        let prev = monday.plus(-7);
+        let next = monday.plus(7);
+        let summary = if city.opened == 0 && city.closed == 0 {
+            format!(
+                "No {} requests were opened or closed in {} in the week of {}.",
+                info.name,
+                cfg.city.name,
+                week_label(monday)
+            )
+        } else {
+            format!(
+                "In the week of {}, {} opened {} and closed {} {} requests{}.",
+                week_label(monday),
+                cfg.city.name,
+                thousands(city.opened),
+                thousands(city.closed),
+                info.name,
+                city.ttc
+                    .map(|t| format!(", closing them in {} on average", format_days(t.mean_days)))
+                    .unwrap_or_default()
+            )
+        };
+        let note = self.r.input.content.service_note(&info.slug);
+        let form = cfg
+            .city
+            .request_form_url
+            .as_ref()
+            .map(|u| u.replace("{name}", &urlencode(&info.name)));
+        let mut ctx = Context::new();
+        ctx.insert("service", &json!({
+            "slug": info.slug,
+            "name": info.name,
+            "featured": info.featured,
+            "codes": info.codes,
+            "note": note.map(|p| p.html.clone()),
+            "note_title": note.map(|p| p.title.clone()),
+            "portal": note.and_then(|p| p.front.extra.get("portal").and_then(|v| v.as_str().map(str::to_string))).or(cfg.city.data_portal_url.clone()),
+            "form": form,
+            "negative_durations": info.negative_durations,
+            "form_fields": self.form_fields(&info.codes),
+        }));
+        ctx.insert("week", &json!({
+            "start": monday.to_string(),
+            "end": sunday.to_string(),
+            "label": week_label(monday),
+            "complete": sunday <= range.last,
+            "summary": summary,
+            "prev": range.has_week(prev).then(|| json!({"href": href(&urls::service_week(&info.slug, prev)), "label": week_label(prev)})),
+            "next": range.has_week(next).then(|| json!({"href": href(&urls::service_week(&info.slug, next)), "label": week_label(next)})),
+        }));
+        ctx.insert("city", &json!({"opened": city.opened, "closed": city.closed, "ttc_mean": days_text(city.ttc.map(|t| t.mean_days)), "ttc_median": days_text(city.ttc.map(|t| t.median_days)), "unassigned": unassigned}));
+        ctx.insert("ranking", &json!({
+            "threshold": format!("{:.2}", ranking.threshold),
+            "min_closed": ranking.min_closed,
+            "count": ranking.ranked.len(),
+            "ranked": ranking.ranked.iter().map(|r| json!({"rank": r.rank, "ward": r.ward, "closed": r.closed, "ttc_mean": format_days(r.ttc_mean_days), "href": href(&urls::ward_week(r.ward, monday))})).collect::<Vec<_>>(),
+        }));
+        ctx.insert("wards", &ward_rows);
+        ctx.insert("by_day_table", &by_day_table);
+        ctx.insert("ranking_table", &ranking_table);
+        ctx.insert(
+            "api",
+            &format!("api/v1/services/{}/weeks/{monday}.json", info.slug),
+        );
+        let api = json!({
+            "slug": info.slug,
+            "week_start": monday.to_string(),
+            "week_end": sunday.to_string(),
+            "city": {"opened": city.opened, "closed": city.closed, "ttc_mean_days": opt_num(city.ttc.map(|t| t.mean_days)), "unassigned": unassigned},
+            "threshold": opt_num(Some(ranking.threshold)),
+            "min_closed_to_rank": ranking.min_closed,
+            "wards": api_wards,
+        });
+        (ctx, api, vec![by_day_table, ranking_table], summary)
+    }
+
+    /// What a service's request form asks for (its Open311 service definition), in the form's
+    /// order; the first of the service's codes that has a definition gives it.
+    pub(super) fn form_fields(&self, codes: &[String]) -> Vec<Value> {
+        let Some(attributes) = codes.iter().find_map(|c| self.r.input.definitions.get(c)) else {
+            return Vec::new();
+        };
+        attributes
+            .iter()
+            .map(|a| {
+                json!({
+                    "question": a.description,
+                    "kind": attribute_kind(&a.datatype),
+                    "hint": a.datatype_description,
+                    "required": a.required,
+                    "asked": a.variable,
+                    "choices": a.values.iter().map(|(_, name)| name.as_str()).collect::<Vec<_>>(),
+                })
+            })
+            .collect()
+    }
+
+    /// A service week page's charts (see [`Dash::ward_week_charts`]).
+    pub(super) fn service_week_charts(
+        &self,
+        s: ServiceIdx,
+        monday: Day,
+        page_url: &str,
+        through: Option<Day>,
+        ctx: &mut Context,
+    ) -> Result<usize, RenderError> {
+        let m = self.m;
+        let info = m.info(s);
+        let err = |e: charts::ChartError| RenderError::Chart(e.to_string());
+        let bars: Vec<charts::WardWeekBar> = (1..=m.wards)
+            .map(|w| {
+                let mut by_day = [0u64; 7];
+                by_day.copy_from_slice(&m.ward_opened_daily(s, w, monday, monday.plus(6)));
+                charts::WardWeekBar {
+                    ward: w,
+                    by_day,
+                    closed: m.ward_window(s, w, monday, monday.plus(6)).closed,
+                }
+            })
+            .collect();
+        let mut files = 0;
+        let wards = charts::service_wards(&info.name, &week_label(monday), &bars).map_err(err)?;
+        files += self.r.write_chart(&wards, page_url, through)?;
+        ctx.insert(
+            "wards_chart",
+            &self.r.chart_view(&wards, page_url, true, false, through),
+        );
+        let ranking = self.ranking(s, monday);
+        let ranked = ranked_wards(&ranking);
+        let chart = charts::ttc_ranking(
+            "ttc-ranking",
+            &info.name,
+            &format!("in the week of {}", week_label(monday)),
+            &ranked,
+            ranking.min_closed,
+            None,
+        )
+        .map_err(err)?;
+        files += self.r.write_chart(&chart, page_url, through)?;
+        ctx.insert(
+            "ranking_chart",
+            &self.r.chart_view(&chart, page_url, false, false, through),
+        );
+        Ok(files)
+    }
+}

@@ -1,0 +1,294 @@
+//! The dashboard's list of steps: which days and weeks get pages ([`Range`]), the page writers'
+//! shared state ([`Dash`]), and [`render`], which makes the four page kinds side by side: day
+//! pages (`day.rs`), ward pages (`ward.rs`, with the ward × service pages of `ward_service.rs`),
+//! service pages (`service.rs`) and the site's other pages (`site_pages.rs`).
+//!
+//! Each page is built from [`Metrics`] queries into a plain context, rendered through its
+//! template, and written with its data files (the static JSON API, a CSV beside every table).
+//! Pages are independent, so they render in parallel.
+
+use std::collections::HashMap;
+
+use rayon::prelude::*;
+use serde::Serialize;
+use tera::Context;
+
+use super::{PageMeta, RenderError, Renderer};
+use crate::aggregate::{Metrics, Ranking, ServiceIdx, WindowStats};
+use crate::charts;
+use crate::domain::Day;
+use crate::publish::UnitOutcome;
+
+/// What the dashboard wrote.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DashReport {
+    /// HTML pages.
+    pub pages: usize,
+    /// Data files.
+    pub files: usize,
+}
+
+/// Which days and weeks get pages.
+#[derive(Debug, Clone, Copy)]
+pub struct Range {
+    /// The last complete day.
+    pub last: Day,
+    /// The first day with a page.
+    pub first_day: Day,
+    /// Monday of the first week with pages.
+    pub first_week: Day,
+    /// Monday of the last week (the one holding `last`).
+    pub last_week: Day,
+}
+
+impl Range {
+    /// The range for a build as of `last`.
+    pub fn new(metrics: &Metrics, last: Day, days: u32, weeks: u32) -> Range {
+        let data_first = metrics.first_day.unwrap_or(last).min(last);
+        let first_day = last.plus(-(days.max(1) as i32 - 1)).max(data_first);
+        let last_week = last.week_start();
+        let first_week = last_week
+            .plus(-7 * (weeks.max(1) as i32 - 1))
+            .max(data_first.week_start());
+        Range {
+            last,
+            first_day,
+            first_week,
+            last_week,
+        }
+    }
+
+    /// Days with a page, oldest first.
+    pub fn days(&self) -> impl Iterator<Item = Day> {
+        (self.first_day.0..=self.last.0).map(Day)
+    }
+
+    /// Mondays of weeks with pages, oldest first.
+    pub fn weeks(&self) -> impl Iterator<Item = Day> {
+        (self.first_week.0..=self.last_week.0).step_by(7).map(Day)
+    }
+
+    /// Whether a day has a page.
+    pub fn has_day(&self, d: Day) -> bool {
+        d >= self.first_day && d <= self.last
+    }
+
+    /// Whether a week has pages.
+    pub fn has_week(&self, monday: Day) -> bool {
+        monday >= self.first_week && monday <= self.last_week
+    }
+
+    /// The last day of the last complete week: `last` when it is a Sunday, else the Sunday
+    /// before. Pages of whole weeks over all the data stop there, so a partial week never reads
+    /// as a sudden drop (and those pages change once a week).
+    pub fn last_sunday(&self) -> Day {
+        self.last.plus(1).week_start().plus(-1)
+    }
+
+    /// The last day of a week that has data (the week holding `last` is cut at `last`).
+    pub fn week_end(&self, monday: Day) -> Day {
+        monday.plus(6).min(self.last.max(monday))
+    }
+}
+
+/// Writes a data file (JSON or CSV) and counts it.
+pub(super) struct Files<'r, 'a> {
+    pub(super) r: &'r Renderer<'a>,
+}
+
+impl Files<'_, '_> {
+    pub(super) fn json(&self, path: &str, value: &impl Serialize) -> Result<(), RenderError> {
+        let bytes = serde_json::to_vec(value).unwrap_or_default();
+        self.r.out.write(path, &bytes)?;
+        Ok(())
+    }
+
+    pub(super) fn csv(
+        &self,
+        path: &str,
+        header: &[&str],
+        rows: &[Vec<String>],
+    ) -> Result<(), RenderError> {
+        let mut csv = charts::CsvRows::new(header, 0);
+        for row in rows {
+            csv.row(row);
+        }
+        self.r.out.write(path, &csv.into_bytes())?;
+        Ok(())
+    }
+}
+
+/// A table of numbers on a page, with the CSV written beside it. Templates see its caption,
+/// CSV path, row count and the table as HTML (see [`super::html_table`]).
+/// Everything shared by the page writers.
+pub(super) struct Dash<'r, 'a> {
+    pub(super) r: &'r Renderer<'a>,
+    pub(super) m: &'a Metrics,
+    pub(super) range: Option<Range>,
+    pub(super) files: Files<'r, 'a>,
+    /// Rankings of every service for every week with pages: each is needed by 50 ward pages and
+    /// one service page, so they are computed once, up front, in parallel.
+    pub(super) rankings: HashMap<(ServiceIdx, Day), Ranking>,
+    /// Each service's citywide figures for every week of the whole history and in all, indexed
+    /// by service: every ward × service page shows them beside the ward's, so they are computed
+    /// once per service (on first use) rather than once per ward. (The city's time to close over
+    /// all the data sorts every close of the service: at 10 M requests that was a fifth of the
+    /// ward × service pages' time when done per ward.)
+    pub(super) city_history: Vec<std::sync::OnceLock<CityHistory>>,
+    /// Each service's citywide digest up to the last complete week (ward × service page keys).
+    pub(super) city_digests: Vec<std::sync::OnceLock<u128>>,
+    /// Every service's opened per ward on each day with a page (see `Dash::day_wards`).
+    pub(super) day_wards: std::sync::OnceLock<crate::aggregate::DayWards>,
+    /// Thread time spent on ward × service pages, in microseconds (they run inside the ward
+    /// jobs; the build log reports them apart).
+    pub(super) ward_service_micros: std::sync::atomic::AtomicU64,
+}
+
+/// A service's citywide figures for ward × service pages (see `Dash::city_history`).
+pub(super) struct CityHistory {
+    /// Each week from the first week with data to the last complete week.
+    pub(super) weeks: Vec<WindowStats>,
+    /// All the data up to the end of the last complete week.
+    pub(super) all: WindowStats,
+}
+
+/// Renders every dashboard page and data file.
+pub fn render(r: &Renderer) -> Result<DashReport, RenderError> {
+    let m = r.input.metrics;
+    let cfg = r.input.config;
+    let range = r
+        .input
+        .as_of
+        .map(|last| Range::new(m, last, cfg.history.days, cfg.history.weeks));
+    let rankings = match range {
+        Some(range) => {
+            let jobs: Vec<(ServiceIdx, Day)> = m
+                .service_ids()
+                .flat_map(|s| range.weeks().map(move |w| (s, w)))
+                .collect();
+            jobs.into_par_iter()
+                .map(|(s, w)| ((s, w), m.ranking(s, w, w.plus(6))))
+                .collect()
+        }
+        None => HashMap::new(),
+    };
+    let d = Dash {
+        r,
+        m,
+        range,
+        files: Files { r },
+        rankings,
+        city_history: m.service_ids().map(|_| Default::default()).collect(),
+        city_digests: m.service_ids().map(|_| Default::default()).collect(),
+        day_wards: Default::default(),
+        ward_service_micros: Default::default(),
+    };
+    r.check_boundaries()?;
+    // The four kinds of pages are made side by side: each kind's last jobs leave a core idle
+    // until the next kind starts, and the other pages (bulk CSV, status) are one serial job.
+    // Their files never overlap.
+    let timed = |make: &(dyn Fn() -> Result<(usize, usize), RenderError> + Sync)| {
+        let t = std::time::Instant::now();
+        make().map(|counts| (counts, t.elapsed().as_secs_f64()))
+    };
+    let ((days, wards), (services, other)) = rayon::join(
+        || rayon::join(|| timed(&|| d.day_pages()), || timed(&|| d.ward_pages())),
+        || {
+            rayon::join(
+                || timed(&|| d.service_pages()),
+                || timed(&|| d.misc_pages()),
+            )
+        },
+    );
+    let mut report = DashReport::default();
+    let mut times = Vec::new();
+    for (name, result) in [
+        ("days", days),
+        ("wards", wards),
+        ("services", services),
+        ("other", other),
+    ] {
+        let ((p, f), seconds) = result?;
+        report.pages += p;
+        report.files += f;
+        times.push(format!("{name} {seconds:.2}"));
+    }
+    let ward_service = d
+        .ward_service_micros
+        .load(std::sync::atomic::Ordering::Relaxed);
+    tracing::info!(
+        "render times (s, side by side): {} (ward × service pages: {:.2} s of thread time)",
+        times.join(", "),
+        ward_service as f64 / 1e6
+    );
+    Ok(report)
+}
+
+/// Sums page and file counts of parallel jobs, stopping at the first error.
+pub(super) fn sum_counts(
+    results: Vec<Result<(usize, usize), RenderError>>,
+) -> Result<(usize, usize), RenderError> {
+    let mut total = (0, 0);
+    for r in results {
+        let (p, f) = r?;
+        total.0 += p;
+        total.1 += f;
+    }
+    Ok(total)
+}
+
+impl Dash<'_, '_> {
+    /// The ranking of a service for the week starting `monday`.
+    pub(super) fn ranking(&self, s: ServiceIdx, monday: Day) -> Ranking {
+        match self.rankings.get(&(s, monday)) {
+            Some(r) => r.clone(),
+            None => self.m.ranking(s, monday, monday.plus(6)),
+        }
+    }
+
+    /// Every service's opened per ward on each day with a page, made on first use: a rebuild
+    /// that keeps every day page never needs it.
+    pub(super) fn day_wards(&self) -> &crate::aggregate::DayWards {
+        self.day_wards.get_or_init(|| match self.range {
+            Some(range) => self.m.opened_by_day(range.first_day, range.last),
+            None => self.m.opened_by_day(Day(1), Day(0)),
+        })
+    }
+
+    pub(super) fn featured(&self) -> Vec<ServiceIdx> {
+        self.m
+            .service_ids()
+            .filter(|s| self.m.info(*s).featured)
+            .collect()
+    }
+
+    pub(super) fn no_data(&self, url: &str, title: &str, section: &str) -> Result<(), RenderError> {
+        let meta = PageMeta {
+            title: title.to_string(),
+            description: "There is no data in the store yet.".into(),
+            section: section.into(),
+            image: None,
+        };
+        self.r.page(url, "empty.html", &meta, Context::new())
+    }
+}
+
+/// The page and file counts of a unit, made or kept (each file once, however often it was
+/// written).
+pub(super) fn counted<T>(outcome: UnitOutcome<T>) -> (usize, usize) {
+    (outcome.pages, outcome.files)
+}
+
+/// A ranking's ranked wards as the TTC ranking chart takes them.
+pub(super) fn ranked_wards(ranking: &Ranking) -> Vec<charts::RankedWard> {
+    ranking
+        .ranked
+        .iter()
+        .map(|r| charts::RankedWard {
+            rank: r.rank,
+            ward: r.ward,
+            closed: r.closed,
+            ttc_mean_days: r.ttc_mean_days,
+        })
+        .collect()
+}

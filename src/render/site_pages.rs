@@ -1,0 +1,199 @@
+//! The site's other pages: photos, data status, the data page, and the bulk CSV of daily counts.
+
+use serde_json::{Value, json};
+use tera::Context;
+
+use super::site::*;
+use super::urls::{self, href};
+use super::words::*;
+use super::{PageMeta, RenderError};
+use crate::aggregate::{Cell, ServiceIdx};
+use crate::charts;
+use crate::domain::{Day, WardNo};
+
+impl Dash<'_, '_> {
+    // ---------------------------------------------------------------- photos, status, data
+
+    pub(super) fn misc_pages(&self) -> Result<(usize, usize), RenderError> {
+        let m = self.m;
+        let input = self.r.input;
+        let cfg = input.config;
+        let tz = cfg.tz();
+        // Photos.
+        let photos: Vec<Value> = input
+            .photos
+            .iter()
+            .map(|p| {
+                let day = Day::of_instant(p.requested_at, tz);
+                json!({
+                    "id": p.id,
+                    "service": p.service_name,
+                    "ward": p.ward,
+                    "ward_href": p.ward.map(|w| href(&urls::ward(w))),
+                    "address": p.address,
+                    "url": p.media_url,
+                    "date": day.to_string(),
+                    "label": long_date(day),
+                    "status": p.status,
+                })
+            })
+            .collect();
+        let mut ctx = Context::new();
+        ctx.insert("photos", &photos);
+        ctx.insert("since", &self.range.map(|r| long_date(r.last.plus(-13))));
+        let meta = PageMeta {
+            title: "Photos".into(),
+            description:
+                "Photos residents attached to their 311 requests in the last 14 days of data."
+                    .into(),
+            section: "photos".into(),
+            image: None,
+        };
+        self.r.page("photos/", "photos.html", &meta, ctx)?;
+
+        // Status.
+        let s = input.status;
+        let fmt_ts = |t: Option<i64>| {
+            t.and_then(|t| jiff::Timestamp::from_second(t).ok())
+                .map(|t| {
+                    t.to_zoned(tz.clone())
+                        .strftime("%Y-%m-%d %H:%M %Z")
+                        .to_string()
+                })
+        };
+        let status = json!({
+            "data_through": input.as_of.map(|d| d.to_string()),
+            "newest_request": fmt_ts(s.newest_request),
+            "last_fetch": fmt_ts(s.last_run),
+            "source": input.config.source.describe(),
+            "last_successful_fetch": fmt_ts(s.last_fetch_ok),
+            "requests": s.requests,
+            "duplicates": m.totals.duplicates,
+            "excluded": m.totals.excluded,
+            "unassigned": m.totals.unassigned,
+            "ignored_without_id": s.ignored_without_id,
+        });
+        self.files.json("api/v1/status.json", &status)?;
+        let mut ctx = Context::new();
+        ctx.insert("status", &status);
+        ctx.insert(
+            "extra",
+            &json!({
+                "rejected": s.rejected,
+                "cleaned": s.cleaned,
+                "counted": m.totals.counted,
+                "negative_durations": m.totals.negative_durations,
+                "oldest_request": fmt_ts(s.oldest_request),
+                "last_run_what": s.last_run_what,
+                "last_fetch_ok_from": s.last_fetch_ok_from,
+                "services": m.services.len(),
+            }),
+        );
+        let meta = PageMeta {
+            title: "Data status".into(),
+            description: "How fresh and how complete the data behind this site is.".into(),
+            section: "data".into(),
+            image: None,
+        };
+        self.r.page("status/", "status.html", &meta, ctx)?;
+
+        // Bulk CSV: every day × service × ward with activity over the day-page range. A unit
+        // of its own: it changes only with the figures of those days, and remaking it was a
+        // twentieth of a nightly rebuild at 10 M requests.
+        let bulk_key = self
+            .r
+            .unit_key()
+            .with("bulk csv")
+            .with(&self.range.map(|r| (r.first_day.0, r.last.0)))
+            .with(&self.range.map(|r| m.window_digest(r.first_day, r.last)))
+            .finish();
+        let bulk = self
+            .r
+            .unit("data/daily-counts.csv", bulk_key, || self.bulk_csv())?;
+        let bulk_rows = match bulk.made {
+            Some(rows) => rows,
+            None => self.bulk_row_count(),
+        };
+
+        let mut ctx = Context::new();
+        ctx.insert("range", &self.range.map(|r| json!({"first": r.first_day.to_string(), "last": r.last.to_string(), "first_week": r.first_week.to_string(), "last_week": r.last_week.to_string()})));
+        ctx.insert(
+            "example",
+            &self.range.map(|r| {
+                json!({
+                    "day": r.last.to_string(),
+                    "week": r.last_week.to_string(),
+                    "slug": m.services.first().map(|s| s.slug.clone()),
+                })
+            }),
+        );
+        ctx.insert("bulk_rows", &bulk_rows);
+        let meta = PageMeta {
+            title: "Data and API".into(),
+            description: "Download every number on this site as CSV or JSON, and how to use the static JSON API.".into(),
+            section: "data".into(),
+            image: None,
+        };
+        self.r.page("data/", "data.html", &meta, ctx)?;
+        Ok((3, 2))
+    }
+}
+
+impl<'a> Dash<'_, 'a> {
+    /// Every day × service × ward with activity over the day-page range, in date, service and
+    /// ward order: (day, service, ward, opened, closed).
+    pub(super) fn bulk_cells(&self) -> Vec<(Day, ServiceIdx, WardNo, u32, u32)> {
+        let mut bulk: Vec<_> = self
+            .bulk_slices()
+            .flat_map(|(sv, w, cells)| {
+                cells
+                    .iter()
+                    .map(move |c| (c.day(), sv, w, c.opened, c.closed))
+            })
+            .collect();
+        bulk.sort_unstable();
+        bulk
+    }
+
+    /// How many rows [`Dash::bulk_cells`] has, without gathering and sorting them.
+    pub(super) fn bulk_row_count(&self) -> usize {
+        self.bulk_slices().map(|(_, _, cells)| cells.len()).sum()
+    }
+
+    /// Each (service, ward) pair's cells over the published year, pair by pair (none without
+    /// a year).
+    pub(super) fn bulk_slices(
+        &self,
+    ) -> impl Iterator<Item = (ServiceIdx, WardNo, &'a [Cell])> + '_ {
+        let m = self.m;
+        self.range.into_iter().flat_map(move |range| {
+            m.service_ids()
+                .flat_map(move |sv| (0..=m.wards).map(move |w| (sv, w)))
+                .map(move |(sv, w)| (sv, w, m.cells(sv, w, range.first_day, range.last)))
+        })
+    }
+
+    /// Writes `data/daily-counts.csv` (see [`Dash::bulk_cells`]); returns its row count.
+    pub(super) fn bulk_csv(&self) -> Result<usize, RenderError> {
+        let bulk = self.bulk_cells();
+        let mut csv = charts::CsvRows::new(
+            ["date", "service", "ward", "opened", "closed"],
+            48 * (bulk.len() + 1),
+        );
+        for (d, sv, ward, opened, closed) in &bulk {
+            csv.field(d);
+            csv.field(&self.m.info(*sv).slug);
+            if *ward == 0 {
+                csv.field("");
+            } else {
+                csv.field(ward);
+            }
+            csv.field(opened);
+            csv.field(closed);
+            csv.end_row();
+        }
+        let bytes = csv.into_bytes();
+        self.r.out.write("data/daily-counts.csv", &bytes)?;
+        Ok(bulk.len())
+    }
+}

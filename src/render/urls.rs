@@ -1,0 +1,43 @@
+//! Page URLs, in one place so links and files always agree.
+
+use crate::domain::{Day, WardNo};
+
+/// `day/2021-01-01/`.
+pub fn day(d: Day) -> String {
+    format!("day/{d}/")
+}
+/// `day/2021-01-01/potholes/`.
+pub fn day_service(d: Day, slug: &str) -> String {
+    format!("day/{d}/{slug}/")
+}
+/// `ward/3/`.
+pub fn ward(w: WardNo) -> String {
+    format!("ward/{w}/")
+}
+/// `ward/3/week/2020-12-28/`.
+pub fn ward_week(w: WardNo, monday: Day) -> String {
+    format!("ward/{w}/week/{monday}/")
+}
+/// `ward/3/potholes/`.
+pub fn ward_service(w: WardNo, slug: &str) -> String {
+    format!("ward/{w}/{slug}/")
+}
+/// `service/potholes/`.
+pub fn service(slug: &str) -> String {
+    format!("service/{slug}/")
+}
+
+/// `service/potholes/week/2020-12-28/`.
+pub fn service_week(slug: &str, monday: Day) -> String {
+    format!("service/{slug}/week/{monday}/")
+}
+
+/// A link relative to the site root, or none when the target page is not built.
+pub(super) fn href(url: &str) -> String {
+    super::file_of(url)
+}
+
+/// The link from the page at `page_url` to a ward's page.
+pub(super) fn ward_link(page_url: &str, w: WardNo) -> String {
+    format!("{}{}", super::root_of(page_url), super::file_of(&ward(w)))
+}

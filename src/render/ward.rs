@@ -1,0 +1,612 @@
+//! Ward pages (SPEC §6): a page per ward and week, the ward's own page for its latest week, its
+//! boundary maps and its feed.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+use serde_json::{Value, json};
+use tera::Context;
+
+use super::site::*;
+use super::tables::Table;
+use super::urls::{self, href, ward_link};
+use super::words::*;
+use super::{PageMeta, RenderError, thousands};
+use crate::charts::{self, maps};
+use crate::domain::{Day, WardNo};
+
+impl Dash<'_, '_> {
+    // ---------------------------------------------------------------- ward pages
+
+    pub(super) fn ward_pages(&self) -> Result<(usize, usize), RenderError> {
+        let m = self.m;
+        let cfg = self.r.input.config;
+        let offices = self.r.input.offices;
+        // The ward index.
+        let wards: Vec<Value> = (1..=m.wards)
+            .map(|w| {
+                let office = offices.get(&w);
+                let week = self.range.map(|r| m.ward_days(w, r.last_week, r.last).iter().map(|(_, o, _)| o).sum::<u64>());
+                json!({"ward": w, "alderman": office.map(|o| o.alderman.clone()), "href": href(&urls::ward(w)), "week_opened": week})
+            })
+            .collect();
+        let mut ctx = Context::new();
+        ctx.insert("wards", &wards);
+        ctx.insert("week", &self.range.map(|r| json!({"label": week_label(r.last_week), "start": r.last_week.to_string(), "end": r.last.to_string()})));
+        let table = Table {
+            caption: "Wards and their aldermen".into(),
+            header: vec![
+                "Ward".into(),
+                "Alderman".into(),
+                "Requests this week".into(),
+            ],
+            rows: wards
+                .iter()
+                .map(|w| {
+                    vec![
+                        w["ward"].to_string(),
+                        w["alderman"].as_str().unwrap_or("").to_string(),
+                        w["week_opened"]
+                            .as_u64()
+                            .map(|n| n.to_string())
+                            .unwrap_or_default(),
+                    ]
+                })
+                .collect(),
+            csv: "ward/wards.csv".into(),
+        };
+        table.write(&self.files)?;
+        ctx.insert("table", &table);
+        let mut map_files = 0;
+        if let Some((b, name)) = self.range.and_then(|r| self.r.boundaries_for(r.last)) {
+            let map_wards: Vec<maps::MapWard> = wards
+                .iter()
+                .filter_map(|w| {
+                    let ward = WardNo::try_from(w["ward"].as_u64()?).ok()?;
+                    Some(maps::MapWard {
+                        ward,
+                        value: w["week_opened"].as_u64().unwrap_or(0),
+                        href: ward_link("ward/", ward),
+                        note: w["alderman"].as_str().map(|a| format!("Alderman {a}")),
+                    })
+                })
+                .collect();
+            let map = maps::choropleth(
+                &b,
+                "wards-map",
+                "requests this week",
+                "request",
+                &name,
+                &map_wards,
+                maps::MapLabels::Ward,
+            );
+            let through = self.r.input.as_of;
+            map_files = self.r.write_chart(&map, "ward/", through)?;
+            ctx.insert(
+                "wards_map",
+                &self.r.chart_view(&map, "ward/", true, false, through),
+            );
+        }
+        let meta = PageMeta {
+            title: format!("The {} wards of {}", m.wards, cfg.city.name),
+            description: format!(
+                "311 service requests in each of {}'s {} wards, with their aldermen.",
+                cfg.city.name, m.wards
+            ),
+            section: "ward".into(),
+            image: None,
+        };
+        self.r.page("ward/", "ward_index.html", &meta, ctx)?;
+        let Some(range) = self.range else {
+            for w in 1..=m.wards {
+                self.no_data(&urls::ward(w), &format!("Ward {w}"), "ward")?;
+            }
+            return Ok((1 + usize::from(m.wards), 1));
+        };
+        let results: Vec<_> = (1..=m.wards)
+            .into_par_iter()
+            .map(|w| self.ward(range, w))
+            .collect();
+        let (p, f) = sum_counts(results)?;
+        Ok((p + 1, f + 1 + map_files))
+    }
+
+    pub(super) fn ward(&self, range: Range, ward: WardNo) -> Result<(usize, usize), RenderError> {
+        let m = self.m;
+        let (mut pages, mut files) = self.ward_maps(range, ward)?;
+        let mut feed_entries = Vec::new();
+        // Every week page lists the ward's busiest days over all the data.
+        let busiest: Vec<(i32, u64)> = m
+            .ward_busiest_days(ward, 6)
+            .into_iter()
+            .map(|(d, n)| (d.0, n))
+            .collect();
+        for monday in range.weeks() {
+            let sunday = monday.plus(6);
+            let complete = sunday <= range.last;
+            // A week page shows that week's figures (its rankings compare every ward, so the
+            // whole city's week counts), the busiest days and its place in the range.
+            let key = self
+                .r
+                .unit_key()
+                .with("ward week")
+                .with(&ward)
+                .with(&monday.0)
+                .with(&m.window_digest(monday, sunday))
+                .with(&(!complete).then_some(range.last.0))
+                .with(&range.has_week(monday.plus(-7)))
+                .with(&range.has_week(monday.plus(7)))
+                .with(&(monday == range.last_week))
+                .with(&busiest);
+            let done = self
+                .r
+                .unit(&urls::ward_week(ward, monday), key.finish(), || {
+                    self.ward_week(range, ward, monday)
+                })?;
+            let (p, f) = counted(done);
+            pages += p;
+            files += f;
+            let (opened, closed) = m
+                .ward_days(ward, monday, sunday)
+                .iter()
+                .fold((0, 0), |(o, c), d| (o + d.1, c + d.2));
+            feed_entries.push((
+                monday,
+                ward_week_summary(ward, monday, opened, closed, complete),
+            ));
+        }
+        // Highs, per service, over the whole store.
+        let services = self.m.services_in_ward(ward);
+        let highs: BTreeMap<String, Vec<Value>> = services
+            .iter()
+            .map(|s| {
+                let list = self
+                    .m
+                    .highs(*s, ward)
+                    .into_iter()
+                    .map(|(d, n)| json!({"date": d.to_string(), "count": n}))
+                    .collect();
+                (self.m.info(*s).slug.clone(), list)
+            })
+            .collect();
+        self.files.json(
+            &format!("api/v1/wards/{ward}/highs.json"),
+            &json!({"ward": ward, "services": highs}),
+        )?;
+        files += 1;
+        // Featured services get a page in every ward, even with no requests there: the ward's
+        // week pages always list and link them.
+        let mut with_pages = services;
+        for s in self.featured() {
+            if !with_pages.contains(&s) {
+                with_pages.push(s);
+            }
+        }
+        for s in with_pages {
+            let t = std::time::Instant::now();
+            let (p, f) = self.ward_service(range, ward, s)?;
+            self.ward_service_micros.fetch_add(
+                t.elapsed().as_micros() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            pages += p;
+            files += f;
+        }
+        self.feed(ward, &feed_entries)?;
+        files += 1;
+        Ok((pages, files))
+    }
+
+    /// One week of a ward: its page (and, for the latest week, the ward's own page), tables,
+    /// API document, charts and card.
+    pub(super) fn ward_week(
+        &self,
+        range: Range,
+        ward: WardNo,
+        monday: Day,
+    ) -> Result<(usize, usize), RenderError> {
+        let (mut pages, mut files) = (0, 0);
+        let through = Some(range.week_end(monday));
+        let (mut ctx, api, tables, summary) = self.ward_week_context(range, ward, monday);
+        self.r.set_through(&mut ctx, through);
+        for t in &tables {
+            t.write(&self.files)?;
+            files += 1;
+        }
+        self.files
+            .json(&format!("api/v1/wards/{ward}/weeks/{monday}.json"), &api)?;
+        files += 1;
+        let url = urls::ward_week(ward, monday);
+        let latest = ctx.clone();
+        files += self.ward_week_charts(range, ward, monday, &url, &mut ctx)?;
+        let opened = api["days"].as_array().map_or(0, |d| {
+            d.iter().filter_map(|d| d["opened"].as_u64()).sum::<u64>()
+        });
+        let closed = api["days"].as_array().map_or(0, |d| {
+            d.iter().filter_map(|d| d["closed"].as_u64()).sum::<u64>()
+        });
+        // One card per ward, drawn for its latest week: a card per archived week would
+        // multiply the build's slowest files for previews nobody asked for, so archived
+        // weeks (and the ward × service pages) share the ward's card, which names its week.
+        let card = format!("{}card.png", urls::ward(ward));
+        if monday == range.last_week {
+            self.r.card(
+                &card,
+                &format!("Ward {ward}, week of {}", week_label(monday)),
+                &thousands(opened),
+                &format!(
+                    "311 requests opened; {} closed{}",
+                    thousands(closed),
+                    if monday.plus(6) > range.last {
+                        " so far"
+                    } else {
+                        ""
+                    }
+                ),
+                through,
+            )?;
+            files += 1;
+        }
+        let meta = PageMeta {
+            title: format!("Ward {ward}, week of {}", short_date(monday)),
+            description: summary,
+            section: "ward".into(),
+            image: Some(card),
+        };
+        self.r.page(&url, "ward_week.html", &meta, ctx)?;
+        pages += 1;
+        if monday == range.last_week {
+            let mut latest = latest;
+            let own = urls::ward(ward);
+            files += self.ward_week_charts(range, ward, monday, &own, &mut latest)?;
+            self.r.page(&own, "ward_week.html", &meta, latest)?;
+            pages += 1;
+        }
+        Ok((pages, files))
+    }
+
+    pub(super) fn ward_week_context(
+        &self,
+        range: Range,
+        ward: WardNo,
+        monday: Day,
+    ) -> (Context, Value, Vec<Table>, String) {
+        let m = self.m;
+        let sunday = monday.plus(6);
+        let last = range.week_end(monday);
+        let complete = sunday <= range.last;
+        let days = m.ward_days(ward, monday, sunday);
+        let opened: u64 = days.iter().map(|d| d.1).sum();
+        let closed: u64 = days.iter().map(|d| d.2).sum();
+        let base = urls::ward_week(ward, monday);
+        let day_rows: Vec<Value> = days
+            .iter()
+            .map(|(d, o, c)| json!({"date": d.to_string(), "label": format!("{} {}", &weekday_name(*d)[..3], short_date(*d)), "opened": o, "closed": c, "future": *d > range.last}))
+            .collect();
+        let days_table = Table {
+            caption: format!(
+                "Requests opened and closed in Ward {ward} each day, week of {}",
+                short_date(monday)
+            ),
+            header: vec!["Date".into(), "Opened".into(), "Closed".into()],
+            rows: days
+                .iter()
+                .filter(|(d, _, _)| *d <= range.last)
+                .map(|(d, o, c)| vec![d.to_string(), o.to_string(), c.to_string()])
+                .collect(),
+            csv: format!("{base}days.csv"),
+        };
+
+        // Each service with activity this week, featured always.
+        let mut services = Vec::new();
+        let mut api_services = Vec::new();
+        let mut ranking_sentences = Vec::new();
+        for s in m.service_ids() {
+            let info = m.info(s);
+            let stats = m.ward_window(s, ward, monday, sunday);
+            if !info.featured && stats.opened == 0 && stats.closed == 0 {
+                continue;
+            }
+            let ranking = self.ranking(s, monday);
+            let rank = ranking.of(ward);
+            let ttc = stats.ttc;
+            api_services.push(json!({
+                "slug": info.slug,
+                "opened": stats.opened,
+                "closed": stats.closed,
+                "ttc_mean_days": opt_num(ttc.map(|t| t.mean_days)),
+                "ttc_median_days": opt_num(ttc.map(|t| t.median_days)),
+                "ttc_closed": ttc.map(|t| t.count).unwrap_or(0),
+                "rank": rank.map(|r| r.rank),
+                "ranked_of": ranking.ranked.len(),
+            }));
+            let sentence = ranking_sentence(ward, &info.name, &stats, &ranking);
+            if info.featured && (stats.opened > 0 || stats.closed > 0) {
+                ranking_sentences.push(sentence.clone());
+            }
+            services.push(json!({
+                "slug": info.slug,
+                "name": info.name,
+                "featured": info.featured,
+                "opened": stats.opened,
+                "closed": stats.closed,
+                "ttc_mean": days_text(ttc.map(|t| t.mean_days)),
+                "ttc_median": days_text(ttc.map(|t| t.median_days)),
+                "rank": rank.map(|r| r.rank),
+                "rank_text": rank.map(|r| format!("{} of {}", ordinal(r.rank), ranking.ranked.len())).unwrap_or_else(|| "not ranked".into()),
+                "sentence": sentence,
+                "href": href(&urls::ward_service(ward, &info.slug)),
+                "service_week_href": href(&urls::service_week(&info.slug, monday)),
+            }));
+        }
+        let services_table = Table {
+            caption: format!(
+                "Each service in Ward {ward}, week of {}",
+                short_date(monday)
+            ),
+            header: vec![
+                "Service".into(),
+                "Opened".into(),
+                "Closed".into(),
+                "Mean days to close".into(),
+                "Median days to close".into(),
+                "Rank".into(),
+            ],
+            rows: services
+                .iter()
+                .zip(&api_services)
+                .map(|(s, a)| {
+                    vec![
+                        s["name"].as_str().unwrap_or("").to_string(),
+                        s["opened"].to_string(),
+                        s["closed"].to_string(),
+                        a["ttc_mean_days"]
+                            .as_f64()
+                            .map(|v| format!("{v:.2}"))
+                            .unwrap_or_default(),
+                        a["ttc_median_days"]
+                            .as_f64()
+                            .map(|v| format!("{v:.2}"))
+                            .unwrap_or_default(),
+                        a["rank"]
+                            .as_u64()
+                            .map(|v| v.to_string())
+                            .unwrap_or_default(),
+                    ]
+                })
+                .collect(),
+            csv: format!("{base}services.csv"),
+        };
+        let busiest = m.ward_busiest_days(ward, 6);
+        let busiest_table = Table {
+            caption: format!("Days with the most requests in Ward {ward}, all services"),
+            header: vec!["Date".into(), "Requests".into()],
+            rows: busiest
+                .iter()
+                .map(|(d, n)| vec![d.to_string(), n.to_string()])
+                .collect(),
+            csv: format!("{base}busiest-days.csv"),
+        };
+        let office = self.r.input.offices.get(&ward);
+        let prev = monday.plus(-7);
+        let next = monday.plus(7);
+        let summary = ward_week_summary(ward, monday, opened, closed, complete);
+        let mut ctx = Context::new();
+        ctx.insert(
+            "ward",
+            &json!({
+                "number": ward,
+                "office": office,
+                "note": self.r.input.content.ward_note(ward).map(|p| p.html.clone()),
+            }),
+        );
+        ctx.insert("week", &json!({
+            "start": monday.to_string(),
+            "end": sunday.to_string(),
+            "last": last.to_string(),
+            "label": week_label(monday),
+            "complete": complete,
+            "opened": opened,
+            "closed": closed,
+            "summary": summary,
+            "prev": range.has_week(prev).then(|| json!({"href": href(&urls::ward_week(ward, prev)), "label": week_label(prev)})),
+            "next": range.has_week(next).then(|| json!({"href": href(&urls::ward_week(ward, next)), "label": week_label(next)})),
+        }));
+        ctx.insert("days", &day_rows);
+        ctx.insert("services", &services);
+        ctx.insert("ranking_sentences", &ranking_sentences);
+        ctx.insert(
+            "busiest",
+            &busiest
+                .iter()
+                .map(|(d, n)| json!({"date": d.to_string(), "label": long_date(*d), "count": n}))
+                .collect::<Vec<_>>(),
+        );
+        ctx.insert("days_table", &days_table);
+        ctx.insert("services_table", &services_table);
+        ctx.insert("busiest_table", &busiest_table);
+        ctx.insert("api", &format!("api/v1/wards/{ward}/weeks/{monday}.json"));
+        ctx.insert("feed", &format!("feeds/ward/{ward}.xml"));
+        let api = json!({
+            "ward": ward,
+            "week_start": monday.to_string(),
+            "week_end": sunday.to_string(),
+            "days": days.iter().map(|(d, o, c)| json!({"date": d.to_string(), "opened": o, "closed": c})).collect::<Vec<_>>(),
+            "services": api_services,
+        });
+        (
+            ctx,
+            api,
+            vec![days_table, services_table, busiest_table],
+            summary,
+        )
+    }
+
+    pub(super) fn feed(&self, ward: WardNo, entries: &[(Day, String)]) -> Result<(), RenderError> {
+        let base = &self.r.input.config.site.base_url;
+        let updated = entries
+            .last()
+            .map(|(d, _)| {
+                format!(
+                    "{}T00:00:00Z",
+                    d.plus(6).min(self.range.map(|r| r.last).unwrap_or(*d))
+                )
+            })
+            .unwrap_or_else(|| "1970-01-01T00:00:00Z".into());
+        let items: Vec<Value> = entries
+            .iter()
+            .rev()
+            .map(|(d, summary)| {
+                json!({
+                    "title": format!("Ward {ward}: week of {}", week_label(*d)),
+                    "link": base.join(&urls::ward_week(ward, *d)),
+                    "id": base.join(&urls::ward_week(ward, *d)),
+                    "updated": format!("{}T00:00:00Z", d.plus(6).min(self.range.map(|r| r.last).unwrap_or(*d))),
+                    "summary": summary,
+                })
+            })
+            .collect();
+        let mut ctx = Context::new();
+        ctx.insert("site", &json!({"title": self.r.input.config.site.title}));
+        ctx.insert("ward", &ward);
+        ctx.insert("self_url", &base.join(&format!("feeds/ward/{ward}.xml")));
+        ctx.insert("page_url", &base.join(&urls::ward(ward)));
+        ctx.insert("updated", &updated);
+        ctx.insert("entries", &items);
+        let xml = self.r.render("feed.xml", &ctx)?;
+        self.r
+            .out
+            .write(&format!("feeds/ward/{ward}.xml"), xml.as_bytes())?;
+        Ok(())
+    }
+}
+
+impl Dash<'_, '_> {
+    /// A ward week page's charts for the page at `page_url`, bundles written into that page's
+    /// folder (the week's, or the ward's own for the latest week). Returns files written.
+    pub(super) fn ward_week_charts(
+        &self,
+        range: Range,
+        ward: WardNo,
+        monday: Day,
+        page_url: &str,
+        ctx: &mut Context,
+    ) -> Result<usize, RenderError> {
+        let m = self.m;
+        let mut files = 0;
+        let through = Some(range.week_end(monday));
+        let err = |e: charts::ChartError| RenderError::Chart(e.to_string());
+        let days: Vec<charts::DayCounts> = m
+            .ward_days(ward, monday, monday.plus(6))
+            .into_iter()
+            .map(|(d, o, c)| charts::DayCounts {
+                date: d.to_string(),
+                weekday: weekday_name(d)[..3].to_string(),
+                label: short_date(d),
+                opened: o,
+                closed: c,
+                future: d > range.last,
+            })
+            .collect();
+        let week = charts::week_opened_closed(ward, &week_label(monday), &days).map_err(err)?;
+        files += self.r.write_chart(&week, page_url, through)?;
+        ctx.insert(
+            "week_chart",
+            &self.r.chart_view(&week, page_url, true, false, through),
+        );
+
+        // The TTC ranking of the service this ward closed most of this week.
+        let best = m
+            .service_ids()
+            .map(|s| (s, m.ward_window(s, ward, monday, monday.plus(6)).closed))
+            .filter(|(_, closed)| *closed > 0)
+            .max_by_key(|(s, closed)| (*closed, std::cmp::Reverse(*s)));
+        if let Some((s, _)) = best {
+            let ranking = self.ranking(s, monday);
+            let ranked = ranked_wards(&ranking);
+            let chart = charts::ttc_ranking(
+                "ttc-ranking",
+                &m.info(s).name,
+                &format!("in the week of {}", week_label(monday)),
+                &ranked,
+                ranking.min_closed,
+                Some(ward),
+            )
+            .map_err(err)?;
+            files += self.r.write_chart(&chart, page_url, through)?;
+            ctx.insert(
+                "ranking_chart",
+                &self.r.chart_view(&chart, page_url, false, true, through),
+            );
+        }
+
+        // The busiest days (all the data) live in the ward's own folder.
+        let ward_dir = urls::ward(ward);
+        let busy: Vec<charts::BusyDay> = m
+            .ward_busiest_days(ward, 6)
+            .into_iter()
+            .map(|(d, n)| charts::BusyDay {
+                date: d.to_string(),
+                label: format!("{}, {}", short_date(d), d.date().year()),
+                count: n,
+            })
+            .collect();
+        let busiest =
+            charts::busiest_days("busiest-days", &format!("in Ward {ward}"), &busy).map_err(err)?;
+        if page_url == ward_dir {
+            files += self.r.write_chart(&busiest, &ward_dir, through)?;
+        }
+        ctx.insert(
+            "busiest_chart",
+            &self.r.chart_view(&busiest, &ward_dir, true, false, through),
+        );
+
+        // The ward's outline among its neighbours, on the map in force that week.
+        if let Some((b, name)) = self.r.boundaries_for(range.week_end(monday)) {
+            let mut map = maps::ward_locator(&b, ward, &name, |w| ward_link(page_url, w));
+            map.id = ward_map_id(&name);
+            ctx.insert(
+                "ward_map",
+                &self.r.chart_view(&map, &ward_dir, true, true, through),
+            );
+        }
+        Ok(files)
+    }
+
+    /// The ward's outline among its neighbours, one bundle per boundary map its weeks use, in
+    /// the ward's folder and linked from every week (see [`Dash::ward_week_charts`]).
+    pub(super) fn ward_maps(
+        &self,
+        range: Range,
+        ward: WardNo,
+    ) -> Result<(usize, usize), RenderError> {
+        let ward_dir = urls::ward(ward);
+        let mut names = Vec::new();
+        let mut total = (0, 0);
+        for monday in range.weeks() {
+            let Some((b, name)) = self.r.boundaries_for(range.week_end(monday)) else {
+                continue;
+            };
+            if names.contains(&name) {
+                continue;
+            }
+            let id = ward_map_id(&name);
+            // Boundaries alone, no figures: the build's fingerprint covers the files.
+            let key = self.r.unit_key().with("ward map").with(&ward).with(&name);
+            let done = self.r.unit(&format!("{ward_dir}{id}"), key.finish(), || {
+                let mut own = maps::ward_locator(&b, ward, &name, |w| ward_link(&ward_dir, w));
+                own.id = id.clone();
+                Ok::<_, RenderError>((0, self.r.write_chart(&own, &ward_dir, None)?))
+            })?;
+            let (p, f) = counted(done);
+            total = (total.0 + p, total.1 + f);
+            names.push(name);
+        }
+        Ok(total)
+    }
+}
+
+/// The id (file name) of a ward's boundary map bundle for the boundary map `name`.
+pub(super) fn ward_map_id(name: &str) -> String {
+    format!("ward-map-{}", crate::domain::slugify(name))
+}

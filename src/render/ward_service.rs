@@ -1,0 +1,198 @@
+//! Ward × service pages: one service in one ward over all the data, in complete weeks.
+
+use serde_json::json;
+use tera::Context;
+
+use super::site::*;
+use super::tables::Table;
+use super::urls::{self, href};
+use super::words::*;
+use super::{PageMeta, RenderError, format_days};
+use crate::aggregate::{ServiceIdx, WindowStats};
+use crate::charts;
+use crate::domain::{Day, WardNo};
+
+impl Dash<'_, '_> {
+    pub(super) fn ward_service(
+        &self,
+        range: Range,
+        ward: WardNo,
+        s: ServiceIdx,
+    ) -> Result<(usize, usize), RenderError> {
+        let m = self.m;
+        let info = m.info(s);
+        let url = urls::ward_service(ward, &info.slug);
+        let through = range.last_sunday();
+        let highs = m.highs_through(s, ward, through);
+        // Everything the page shows: this ward's and the whole city's figures for the service
+        // up to the last complete week, the highs (and which of them have a day page), and the
+        // Sunday the data runs through. The page changes once a week, not every night.
+        let city = *self.city_digests[usize::from(s)].get_or_init(|| {
+            (0..=m.wards).fold(0u128, |sum, w| {
+                sum.wrapping_add(m.ward_history_digest(s, w, through))
+            })
+        });
+        let mut key = self
+            .r
+            .unit_key()
+            .with("ward service")
+            .with(&ward)
+            .with(&s)
+            .with(&through.0)
+            .with(&m.first_day.map(|d| d.0))
+            .with(&city)
+            .with(&m.ward_history_digest(s, ward, through));
+        for (d, n) in &highs {
+            key = key.with(&(d.0, n, range.has_day(*d)));
+        }
+        let done = self.r.unit(&url, key.finish(), || {
+        let first = m.first_day.unwrap_or(range.last).week_start();
+        let city_history = self.city_history[usize::from(s)].get_or_init(|| {
+            let mut weeks = Vec::new();
+            let mut monday = first;
+            while monday <= through {
+                weeks.push(m.city_window(s, monday, monday.plus(6)));
+                monday = monday.plus(7);
+            }
+            CityHistory {
+                weeks,
+                all: m.city_window(s, Day(i32::MIN + 1), through),
+            }
+        });
+        let mut weeks = Vec::new();
+        let mut monday = first;
+        for city in &city_history.weeks {
+            let w = m.ward_window(s, ward, monday, monday.plus(6));
+            if w.opened > 0 || w.closed > 0 || city.closed > 0 {
+                weeks.push((monday, w, *city));
+            }
+            monday = monday.plus(7);
+        }
+        let all = m.ward_window(s, ward, Day(i32::MIN + 1), through);
+        let city_all = city_history.all;
+        let weeks_table = Table {
+            caption: format!("{} in Ward {ward}, week by week", info.name),
+            header: vec![
+                "Week starting".into(),
+                "Opened".into(),
+                "Closed".into(),
+                "Ward mean days to close".into(),
+                "City mean days to close".into(),
+            ],
+            rows: weeks
+                .iter()
+                .map(|(d, w, c)| {
+                    vec![
+                        d.to_string(),
+                        w.opened.to_string(),
+                        w.closed.to_string(),
+                        w.ttc
+                            .map(|t| format!("{:.2}", t.mean_days))
+                            .unwrap_or_default(),
+                        c.ttc
+                            .map(|t| format!("{:.2}", t.mean_days))
+                            .unwrap_or_default(),
+                    ]
+                })
+                .collect(),
+            csv: format!("{url}weeks.csv"),
+        };
+        let highs_table = Table {
+            caption: format!("The busiest days for {} in Ward {ward}", info.name),
+            header: vec!["Date".into(), "Requests".into()],
+            rows: highs
+                .iter()
+                .map(|(d, n)| vec![d.to_string(), n.to_string()])
+                .collect(),
+            csv: format!("{url}highs.csv"),
+        };
+        weeks_table.write(&self.files)?;
+        highs_table.write(&self.files)?;
+        let comparison = match (all.ttc, city_all.ttc) {
+            (Some(w), Some(c)) => format!(
+                "Over all the data, Ward {ward} took {} on average to close {} requests, against {} citywide.",
+                format_days(w.mean_days),
+                info.name,
+                format_days(c.mean_days)
+            ),
+            (None, Some(c)) => format!(
+                "No {} request in Ward {ward} has a recorded close; citywide they took {} on average.",
+                info.name,
+                format_days(c.mean_days)
+            ),
+            _ => format!("No {} request has a recorded close yet.", info.name),
+        };
+        let mut ctx = Context::new();
+        ctx.insert("ward", &json!({"number": ward, "office": self.r.input.offices.get(&ward), "href": href(&urls::ward(ward))}));
+        ctx.insert("service", &json!({"slug": info.slug, "name": info.name, "href": href(&urls::service(&info.slug))}));
+        ctx.insert("totals", &json!({"opened": all.opened, "closed": all.closed, "ttc_mean": days_text(all.ttc.map(|t| t.mean_days)), "city_ttc_mean": days_text(city_all.ttc.map(|t| t.mean_days))}));
+        ctx.insert("comparison", &comparison);
+        ctx.insert("through_label", &long_date(through));
+        ctx.insert("weeks_table", &weeks_table);
+        ctx.insert("highs", &highs.iter().map(|(d, n)| json!({"date": d.to_string(), "label": long_date(*d), "count": n, "href": if info.featured && range.has_day(*d) { Some(href(&urls::day_service(*d, &info.slug))) } else { None }})).collect::<Vec<_>>());
+        ctx.insert("highs_table", &highs_table);
+        let chart_files = self.ward_service_charts(
+            ward,
+            s,
+            through,
+            &weeks,
+            (
+                all.ttc.map(|t| t.mean_days),
+                city_all.ttc.map(|t| t.mean_days),
+            ),
+            &mut ctx,
+        )?;
+        // The ward's card (see `ward`): one per ward keeps the build's PNGs few.
+        let card = format!("{}card.png", urls::ward(ward));
+        let meta = PageMeta {
+            title: format!("{} in Ward {ward}", info.name),
+            description: comparison.clone(),
+            section: "ward".into(),
+            image: Some(card),
+        };
+        self.r.set_through(&mut ctx, Some(through));
+        self.r.page(&url, "ward_service.html", &meta, ctx)?;
+        Ok::<_, RenderError>((1, 2 + chart_files))
+        })?;
+        Ok(counted(done))
+    }
+
+    /// The ward × service page's charts, bundles in its folder.
+    pub(super) fn ward_service_charts(
+        &self,
+        ward: WardNo,
+        s: ServiceIdx,
+        through: Day,
+        weeks: &[(Day, WindowStats, WindowStats)],
+        means: (Option<f64>, Option<f64>),
+        ctx: &mut Context,
+    ) -> Result<usize, RenderError> {
+        let info = self.m.info(s);
+        let url = urls::ward_service(ward, &info.slug);
+        let err = |e: charts::ChartError| RenderError::Chart(e.to_string());
+        let history: Vec<charts::WeekHistory> = weeks
+            .iter()
+            .map(|(d, w, c)| charts::WeekHistory {
+                start: *d,
+                opened: w.opened,
+                closed: w.closed,
+                ward_ttc: w.ttc.map(|t| t.mean_days),
+                city_ttc: c.ttc.map(|t| t.mean_days),
+            })
+            .collect();
+        let weekly = charts::weekly_history(ward, &info.name, &history).map_err(err)?;
+        let ttc = charts::weekly_ttc(ward, &info.name, &history, means.0, means.1).map_err(err)?;
+        let through = Some(through);
+        let mut files = self.r.write_chart(&weekly, &url, through)?;
+        files += self.r.write_chart(&ttc, &url, through)?;
+        ctx.insert(
+            "weekly_chart",
+            &self.r.chart_view(&weekly, &url, true, false, through),
+        );
+        ctx.insert(
+            "ttc_chart",
+            &self.r.chart_view(&ttc, &url, true, false, through),
+        );
+        Ok(files)
+    }
+}
