@@ -5,12 +5,14 @@
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use tera::Context;
 
 use super::site::*;
 use super::tables::Table;
 use super::urls::{self, href, ward_link};
+use super::views::{Num, PagerLink, context_of};
 use super::words::*;
 use super::{PageMeta, RenderError, thousands};
 use crate::aggregate::ServiceIdx;
@@ -153,35 +155,39 @@ impl Dash<'_, '_> {
             .or(busiest)
             .or(featured.first().copied());
         let day_url = urls::day(day);
-        let services: Vec<Value> = rows
+        let services: Vec<DayServiceRow> = rows
             .iter()
             .map(|(s, count, baseline, pct)| {
                 let info = m.info(*s);
-                json!({
-                    "slug": info.slug,
-                    "name": info.name,
-                    "count": count,
-                    "baseline": baseline.map(|b| format!("{:.1}", b.per_day)),
-                    "baseline_days": baseline.map(|b| b.days).unwrap_or(0),
-                    "pct": pct,
-                    "above": pct.is_some_and(|p| p > 0),
-                    "greatest": Some(*s) == greatest,
-                    "chosen": Some(*s) == chosen,
-                    "href": href(&urls::day_service(day, &info.slug)),
-                    "sentence": baseline_sentence(*count, *baseline, *pct),
-                    "versus": versus(*baseline, *pct),
-                })
+                DayServiceRow {
+                    slug: info.slug.clone(),
+                    name: info.name.clone(),
+                    count: *count,
+                    baseline: baseline.map(|b| format!("{:.1}", b.per_day)),
+                    baseline_days: baseline.map(|b| b.days).unwrap_or(0),
+                    pct: *pct,
+                    above: pct.is_some_and(|p| p > 0),
+                    greatest: Some(*s) == greatest,
+                    chosen: Some(*s) == chosen,
+                    href: href(&urls::day_service(day, &info.slug)),
+                    sentence: baseline_sentence(*count, *baseline, *pct),
+                    versus: versus(*baseline, *pct),
+                }
             })
             .collect();
         let total = m.total_opened(day, day);
         let unassigned = m.unassigned(day, day);
-        let others: Vec<Value> = m
+        let others: Vec<OtherService> = m
             .services_on(day)
             .into_iter()
             .filter(|s| !m.info(*s).featured)
             .map(|s| {
                 let info = m.info(s);
-                json!({"name": info.name, "count": m.city_opened(s, day), "href": href(&urls::service(&info.slug))})
+                OtherService {
+                    name: info.name.clone(),
+                    count: m.city_opened(s, day),
+                    href: href(&urls::service(&info.slug)),
+                }
             })
             .collect();
 
@@ -212,7 +218,7 @@ impl Dash<'_, '_> {
             csv: format!("{day_url}services.csv"),
         };
         let mut tables = vec![services_table];
-        let mut chosen_ctx = Value::Null;
+        let mut chosen_view = None;
         let mut chosen_name = None;
         let mut chosen_sentence = String::new();
         if let Some(c) = chosen {
@@ -244,75 +250,73 @@ impl Dash<'_, '_> {
                 csv: format!("{}wards.csv", urls::day_service(day, &info.slug)),
             };
             let unassigned_service = by_ward[0];
-            chosen_ctx = json!({
-                "slug": info.slug,
-                "name": info.name,
-                "count": count,
-                "sentence": chosen_sentence,
-                "unassigned": unassigned_service,
-                "busiest": busiest,
-                "busiest_count": max,
-                "wards": counts.iter().map(|(w, n)| json!({"ward": w, "count": n, "href": href(&urls::ward(*w))})).collect::<Vec<_>>(),
-                "table": table,
-                "service_href": href(&urls::service(&info.slug)),
+            chosen_view = Some(ChosenService {
+                slug: info.slug.clone(),
+                name: info.name.clone(),
+                count,
+                sentence: chosen_sentence.clone(),
+                unassigned: unassigned_service,
+                busiest,
+                busiest_count: max,
+                wards: counts
+                    .iter()
+                    .map(|(w, n)| WardCount {
+                        ward: *w,
+                        count: *n,
+                        href: href(&urls::ward(*w)),
+                    })
+                    .collect(),
+                table: table.clone(),
+                service_href: href(&urls::service(&info.slug)),
             });
             tables.push(table);
         }
         let prev = day.plus(-1);
         let next = day.plus(1);
-        let mut context = Context::new();
-        context.insert("day", &json!({
-            "date": day.to_string(),
-            "label": long_date(day),
-            "weekday": weekday_name(day),
-            "total": total,
-            "unassigned": unassigned,
-            "prev": range.has_day(prev).then(|| json!({"href": href(&urls::day(prev)), "label": long_date(prev)})),
-            "next": range.has_day(next).then(|| json!({"href": href(&urls::day(next)), "label": long_date(next)})),
-            "is_latest": day == range.last,
-            "before_data": m.first_day.is_none_or(|f| day < f),
-        }));
-        context.insert("services", &services);
-        context.insert("others", &others);
-        context.insert("chosen", &chosen_ctx);
-        context.insert("services_table", &tables[0]);
-        context.insert("api", &format!("api/v1/days/{day}.json"));
+        let context = context_of(&DayPage {
+            day: DayView {
+                date: day.to_string(),
+                label: long_date(day),
+                weekday: weekday_name(day),
+                total,
+                unassigned,
+                prev: PagerLink::to(range.has_day(prev), &urls::day(prev), || long_date(prev)),
+                next: PagerLink::to(range.has_day(next), &urls::day(next), || long_date(next)),
+                is_latest: day == range.last,
+                before_data: m.first_day.is_none_or(|f| day < f),
+            },
+            services,
+            others,
+            chosen: chosen_view,
+            services_table: &tables[0],
+            api: format!("api/v1/days/{day}.json"),
+        });
 
         // The API lists every service with a request that day, featured first. The variants of
         // the page for each service share the day's document, so only the default page makes it.
-        let api = if explicit_choice {
-            Value::Null
-        } else {
-            // The API lists every service with a request that day, featured first.
-            let api_services: Vec<Value> = m
+        let api = (!explicit_choice).then(|| DayApi {
+            date: day.to_string(),
+            services: m
                 .service_ids()
                 .filter(|s| m.info(*s).featured || m.city_opened(*s, day) > 0)
                 .map(|s| {
                     let count = m.city_opened(s, day);
                     let b = m.baseline(s, day);
                     let by_ward = self.day_wards().by_ward(s, day);
-                    let ward_counts: BTreeMap<String, u64> = (1..=wards)
-                        .map(|w| (w.to_string(), by_ward[usize::from(w)]))
-                        .collect();
-                    json!({
-                        "slug": m.info(s).slug,
-                        "opened": count,
-                        "baseline": opt_num(b.map(|b| b.per_day)),
-                        "baseline_days": b.map(|b| b.days).unwrap_or(0),
-                        "above_average_pct": b.and_then(|b| b.above_average_pct(count)),
-                        "wards": ward_counts,
-                    })
+                    DayApiService {
+                        above_average_pct: b.and_then(|b| b.above_average_pct(count)),
+                        baseline: Num(b.map(|b| b.per_day)),
+                        baseline_days: b.map(|b| b.days).unwrap_or(0),
+                        opened: count,
+                        slug: m.info(s).slug.clone(),
+                        wards: (1..=wards)
+                            .map(|w| (w.to_string(), by_ward[usize::from(w)]))
+                            .collect(),
+                    }
                 })
-                .filter(|v| {
-                    v["opened"].as_u64() > Some(0)
-                        || v["slug"]
-                            .as_str()
-                            .is_some_and(|slug| m.service(slug).is_some_and(|s| m.info(s).featured))
-                })
-                .collect();
-            let api = json!({"date": day.to_string(), "services": api_services, "unassigned": unassigned});
-            api
-        };
+                .collect(),
+            unassigned,
+        });
         DayContext {
             context,
             tables,
@@ -328,10 +332,117 @@ impl Dash<'_, '_> {
 pub(super) struct DayContext {
     context: Context,
     tables: Vec<Table>,
-    api: Value,
+    api: Option<DayApi>,
     total: u64,
     chosen_name: Option<String>,
     chosen_sentence: String,
+}
+
+/// A day page's template view (see `templates/day.html`).
+#[derive(Serialize)]
+struct DayPage<'t> {
+    day: DayView,
+    /// Featured services against their baselines.
+    services: Vec<DayServiceRow>,
+    /// The other services with requests that day.
+    others: Vec<OtherService>,
+    /// The service the ward map shows.
+    chosen: Option<ChosenService>,
+    services_table: &'t Table,
+    /// The day's JSON document, relative to the root.
+    api: String,
+}
+
+/// The day itself.
+#[derive(Serialize)]
+struct DayView {
+    date: String,
+    label: String,
+    weekday: &'static str,
+    total: u64,
+    unassigned: u64,
+    prev: Option<PagerLink>,
+    next: Option<PagerLink>,
+    is_latest: bool,
+    before_data: bool,
+}
+
+/// A featured service on a day, against its baseline.
+#[derive(Serialize)]
+struct DayServiceRow {
+    slug: String,
+    name: String,
+    count: u64,
+    /// Requests per day in the baseline, one decimal.
+    baseline: Option<String>,
+    baseline_days: u32,
+    pct: Option<i64>,
+    above: bool,
+    /// The service furthest above its baseline.
+    greatest: bool,
+    chosen: bool,
+    href: String,
+    sentence: String,
+    versus: String,
+}
+
+/// A service that is not featured, with its count.
+#[derive(Serialize)]
+struct OtherService {
+    name: String,
+    count: u64,
+    href: String,
+}
+
+/// The service the day's ward map shows.
+#[derive(Serialize)]
+struct ChosenService {
+    slug: String,
+    name: String,
+    count: u64,
+    sentence: String,
+    unassigned: u64,
+    busiest: Vec<WardNo>,
+    busiest_count: u64,
+    wards: Vec<WardCount>,
+    table: Table,
+    service_href: String,
+}
+
+/// A ward's count of a service on a day.
+#[derive(Serialize)]
+struct WardCount {
+    ward: WardNo,
+    count: u64,
+    href: String,
+}
+
+/// `api/v1/days/DATE.json` (SPEC §7). Fields in alphabetical order (see `views.rs`).
+#[derive(Serialize)]
+pub struct DayApi {
+    /// The day, `YYYY-MM-DD`.
+    pub date: String,
+    /// Every featured service, and every other service with a request that day.
+    pub services: Vec<DayApiService>,
+    /// Requests that day with no valid ward.
+    pub unassigned: u64,
+}
+
+/// A service in `api/v1/days/DATE.json`.
+#[derive(Serialize)]
+pub struct DayApiService {
+    /// Percent above (or below) the baseline; null without one.
+    pub above_average_pct: Option<i64>,
+    /// Requests per day in the baseline.
+    pub baseline: Num,
+    /// Days in the baseline.
+    pub baseline_days: u32,
+    /// Requests opened that day.
+    pub opened: u64,
+    /// The service's slug.
+    pub slug: String,
+    /// Requests opened that day by ward (`"1"` … `"50"`).
+    pub wards: BTreeMap<String, u64>,
 }
 
 impl Dash<'_, '_> {

@@ -13,6 +13,7 @@ mod site;
 mod site_pages;
 mod tables;
 pub mod urls;
+mod views;
 mod ward;
 mod ward_service;
 pub mod words;

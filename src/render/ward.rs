@@ -4,15 +4,17 @@
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
-use serde_json::{Value, json};
+use serde::Serialize;
 use tera::Context;
 
 use super::site::*;
 use super::tables::Table;
 use super::urls::{self, href, ward_link};
+use super::views::{Num, PagerLink, context_of};
 use super::words::*;
 use super::{PageMeta, RenderError, thousands};
 use crate::charts::{self, maps};
+use crate::content::wards::WardOffice;
 use crate::domain::{Day, WardNo};
 
 impl Dash<'_, '_> {
@@ -23,16 +25,19 @@ impl Dash<'_, '_> {
         let cfg = self.r.input.config;
         let offices = self.r.input.offices;
         // The ward index.
-        let wards: Vec<Value> = (1..=m.wards)
-            .map(|w| {
-                let office = offices.get(&w);
-                let week = self.range.map(|r| m.ward_days(w, r.last_week, r.last).iter().map(|(_, o, _)| o).sum::<u64>());
-                json!({"ward": w, "alderman": office.map(|o| o.alderman.clone()), "href": href(&urls::ward(w)), "week_opened": week})
+        let wards: Vec<WardIndexRow> = (1..=m.wards)
+            .map(|w| WardIndexRow {
+                ward: w,
+                alderman: offices.get(&w).map(|o| o.alderman.clone()),
+                href: href(&urls::ward(w)),
+                week_opened: self.range.map(|r| {
+                    m.ward_days(w, r.last_week, r.last)
+                        .iter()
+                        .map(|(_, o, _)| o)
+                        .sum::<u64>()
+                }),
             })
             .collect();
-        let mut ctx = Context::new();
-        ctx.insert("wards", &wards);
-        ctx.insert("week", &self.range.map(|r| json!({"label": week_label(r.last_week), "start": r.last_week.to_string(), "end": r.last.to_string()})));
         let table = Table {
             caption: "Wards and their aldermen".into(),
             header: vec![
@@ -44,31 +49,33 @@ impl Dash<'_, '_> {
                 .iter()
                 .map(|w| {
                     vec![
-                        w["ward"].to_string(),
-                        w["alderman"].as_str().unwrap_or("").to_string(),
-                        w["week_opened"]
-                            .as_u64()
-                            .map(|n| n.to_string())
-                            .unwrap_or_default(),
+                        w.ward.to_string(),
+                        w.alderman.clone().unwrap_or_default(),
+                        w.week_opened.map(|n| n.to_string()).unwrap_or_default(),
                     ]
                 })
                 .collect(),
             csv: "ward/wards.csv".into(),
         };
         table.write(&self.files)?;
-        ctx.insert("table", &table);
+        let mut ctx = context_of(&WardIndexPage {
+            wards: &wards,
+            week: self.range.map(|r| WeekSpan {
+                label: week_label(r.last_week),
+                start: r.last_week.to_string(),
+                end: r.last.to_string(),
+            }),
+            table: &table,
+        });
         let mut map_files = 0;
         if let Some((b, name)) = self.range.and_then(|r| self.r.boundaries_for(r.last)) {
             let map_wards: Vec<maps::MapWard> = wards
                 .iter()
-                .filter_map(|w| {
-                    let ward = WardNo::try_from(w["ward"].as_u64()?).ok()?;
-                    Some(maps::MapWard {
-                        ward,
-                        value: w["week_opened"].as_u64().unwrap_or(0),
-                        href: ward_link("ward/", ward),
-                        note: w["alderman"].as_str().map(|a| format!("Alderman {a}")),
-                    })
+                .map(|w| maps::MapWard {
+                    ward: w.ward,
+                    value: w.week_opened.unwrap_or(0),
+                    href: ward_link("ward/", w.ward),
+                    note: w.alderman.as_ref().map(|a| format!("Alderman {a}")),
                 })
                 .collect();
             let map = maps::choropleth(
@@ -157,22 +164,26 @@ impl Dash<'_, '_> {
         }
         // Highs, per service, over the whole store.
         let services = self.m.services_in_ward(ward);
-        let highs: BTreeMap<String, Vec<Value>> = services
-            .iter()
-            .map(|s| {
-                let list = self
-                    .m
-                    .highs(*s, ward)
-                    .into_iter()
-                    .map(|(d, n)| json!({"date": d.to_string(), "count": n}))
-                    .collect();
-                (self.m.info(*s).slug.clone(), list)
-            })
-            .collect();
-        self.files.json(
-            &format!("api/v1/wards/{ward}/highs.json"),
-            &json!({"ward": ward, "services": highs}),
-        )?;
+        let highs = WardHighsApi {
+            services: services
+                .iter()
+                .map(|s| {
+                    let list = self
+                        .m
+                        .highs(*s, ward)
+                        .into_iter()
+                        .map(|(d, n)| DayCount {
+                            count: n,
+                            date: d.to_string(),
+                        })
+                        .collect();
+                    (self.m.info(*s).slug.clone(), list)
+                })
+                .collect(),
+            ward,
+        };
+        self.files
+            .json(&format!("api/v1/wards/{ward}/highs.json"), &highs)?;
         files += 1;
         // Featured services get a page in every ward, even with no requests there: the ward's
         // week pages always list and link them.
@@ -219,12 +230,8 @@ impl Dash<'_, '_> {
         let url = urls::ward_week(ward, monday);
         let latest = ctx.clone();
         files += self.ward_week_charts(range, ward, monday, &url, &mut ctx)?;
-        let opened = api["days"].as_array().map_or(0, |d| {
-            d.iter().filter_map(|d| d["opened"].as_u64()).sum::<u64>()
-        });
-        let closed = api["days"].as_array().map_or(0, |d| {
-            d.iter().filter_map(|d| d["closed"].as_u64()).sum::<u64>()
-        });
+        let opened: u64 = api.days.iter().map(|d| d.opened).sum();
+        let closed: u64 = api.days.iter().map(|d| d.closed).sum();
         // One card per ward, drawn for its latest week: a card per archived week would
         // multiply the build's slowest files for previews nobody asked for, so archived
         // weeks (and the ward × service pages) share the ward's card, which names its week.
@@ -270,7 +277,7 @@ impl Dash<'_, '_> {
         range: Range,
         ward: WardNo,
         monday: Day,
-    ) -> (Context, Value, Vec<Table>, String) {
+    ) -> (Context, WardWeekApi, Vec<Table>, String) {
         let m = self.m;
         let sunday = monday.plus(6);
         let last = range.week_end(monday);
@@ -279,9 +286,15 @@ impl Dash<'_, '_> {
         let opened: u64 = days.iter().map(|d| d.1).sum();
         let closed: u64 = days.iter().map(|d| d.2).sum();
         let base = urls::ward_week(ward, monday);
-        let day_rows: Vec<Value> = days
+        let day_rows: Vec<WeekDayRow> = days
             .iter()
-            .map(|(d, o, c)| json!({"date": d.to_string(), "label": format!("{} {}", &weekday_name(*d)[..3], short_date(*d)), "opened": o, "closed": c, "future": *d > range.last}))
+            .map(|(d, o, c)| WeekDayRow {
+                date: d.to_string(),
+                label: format!("{} {}", &weekday_name(*d)[..3], short_date(*d)),
+                opened: *o,
+                closed: *c,
+                future: *d > range.last,
+            })
             .collect();
         let days_table = Table {
             caption: format!(
@@ -310,34 +323,36 @@ impl Dash<'_, '_> {
             let ranking = self.ranking(s, monday);
             let rank = ranking.of(ward);
             let ttc = stats.ttc;
-            api_services.push(json!({
-                "slug": info.slug,
-                "opened": stats.opened,
-                "closed": stats.closed,
-                "ttc_mean_days": opt_num(ttc.map(|t| t.mean_days)),
-                "ttc_median_days": opt_num(ttc.map(|t| t.median_days)),
-                "ttc_closed": ttc.map(|t| t.count).unwrap_or(0),
-                "rank": rank.map(|r| r.rank),
-                "ranked_of": ranking.ranked.len(),
-            }));
+            api_services.push(WardWeekApiService {
+                closed: stats.closed,
+                opened: stats.opened,
+                rank: rank.map(|r| r.rank),
+                ranked_of: ranking.ranked.len(),
+                slug: info.slug.clone(),
+                ttc_closed: ttc.map(|t| t.count).unwrap_or(0),
+                ttc_mean_days: Num(ttc.map(|t| t.mean_days)),
+                ttc_median_days: Num(ttc.map(|t| t.median_days)),
+            });
             let sentence = ranking_sentence(ward, &info.name, &stats, &ranking);
             if info.featured && (stats.opened > 0 || stats.closed > 0) {
                 ranking_sentences.push(sentence.clone());
             }
-            services.push(json!({
-                "slug": info.slug,
-                "name": info.name,
-                "featured": info.featured,
-                "opened": stats.opened,
-                "closed": stats.closed,
-                "ttc_mean": days_text(ttc.map(|t| t.mean_days)),
-                "ttc_median": days_text(ttc.map(|t| t.median_days)),
-                "rank": rank.map(|r| r.rank),
-                "rank_text": rank.map(|r| format!("{} of {}", ordinal(r.rank), ranking.ranked.len())).unwrap_or_else(|| "not ranked".into()),
-                "sentence": sentence,
-                "href": href(&urls::ward_service(ward, &info.slug)),
-                "service_week_href": href(&urls::service_week(&info.slug, monday)),
-            }));
+            services.push(WardWeekServiceRow {
+                slug: info.slug.clone(),
+                name: info.name.clone(),
+                featured: info.featured,
+                opened: stats.opened,
+                closed: stats.closed,
+                ttc_mean: days_text(ttc.map(|t| t.mean_days)),
+                ttc_median: days_text(ttc.map(|t| t.median_days)),
+                rank: rank.map(|r| r.rank),
+                rank_text: rank
+                    .map(|r| format!("{} of {}", ordinal(r.rank), ranking.ranked.len()))
+                    .unwrap_or_else(|| "not ranked".into()),
+                sentence,
+                href: href(&urls::ward_service(ward, &info.slug)),
+                service_week_href: href(&urls::service_week(&info.slug, monday)),
+            });
         }
         let services_table = Table {
             caption: format!(
@@ -357,21 +372,19 @@ impl Dash<'_, '_> {
                 .zip(&api_services)
                 .map(|(s, a)| {
                     vec![
-                        s["name"].as_str().unwrap_or("").to_string(),
-                        s["opened"].to_string(),
-                        s["closed"].to_string(),
-                        a["ttc_mean_days"]
-                            .as_f64()
+                        s.name.clone(),
+                        s.opened.to_string(),
+                        s.closed.to_string(),
+                        // The table shows what the API says, to two decimals.
+                        a.ttc_mean_days
+                            .rounded()
                             .map(|v| format!("{v:.2}"))
                             .unwrap_or_default(),
-                        a["ttc_median_days"]
-                            .as_f64()
+                        a.ttc_median_days
+                            .rounded()
                             .map(|v| format!("{v:.2}"))
                             .unwrap_or_default(),
-                        a["rank"]
-                            .as_u64()
-                            .map(|v| v.to_string())
-                            .unwrap_or_default(),
+                        a.rank.map(|v| v.to_string()).unwrap_or_default(),
                     ]
                 })
                 .collect(),
@@ -391,49 +404,59 @@ impl Dash<'_, '_> {
         let prev = monday.plus(-7);
         let next = monday.plus(7);
         let summary = ward_week_summary(ward, monday, opened, closed, complete);
-        let mut ctx = Context::new();
-        ctx.insert(
-            "ward",
-            &json!({
-                "number": ward,
-                "office": office,
-                "note": self.r.input.content.ward_note(ward).map(|p| p.html.clone()),
-            }),
-        );
-        ctx.insert("week", &json!({
-            "start": monday.to_string(),
-            "end": sunday.to_string(),
-            "last": last.to_string(),
-            "label": week_label(monday),
-            "complete": complete,
-            "opened": opened,
-            "closed": closed,
-            "summary": summary,
-            "prev": range.has_week(prev).then(|| json!({"href": href(&urls::ward_week(ward, prev)), "label": week_label(prev)})),
-            "next": range.has_week(next).then(|| json!({"href": href(&urls::ward_week(ward, next)), "label": week_label(next)})),
-        }));
-        ctx.insert("days", &day_rows);
-        ctx.insert("services", &services);
-        ctx.insert("ranking_sentences", &ranking_sentences);
-        ctx.insert(
-            "busiest",
-            &busiest
+        let ctx = context_of(&WardWeekPage {
+            ward: WardView {
+                number: ward,
+                office,
+                note: self.r.input.content.ward_note(ward).map(|p| p.html.clone()),
+            },
+            week: WardWeekView {
+                start: monday.to_string(),
+                end: sunday.to_string(),
+                last: last.to_string(),
+                label: week_label(monday),
+                complete,
+                opened,
+                closed,
+                summary: summary.clone(),
+                prev: PagerLink::to(range.has_week(prev), &urls::ward_week(ward, prev), || {
+                    week_label(prev)
+                }),
+                next: PagerLink::to(range.has_week(next), &urls::ward_week(ward, next), || {
+                    week_label(next)
+                }),
+            },
+            days: day_rows,
+            services,
+            ranking_sentences,
+            busiest: busiest
                 .iter()
-                .map(|(d, n)| json!({"date": d.to_string(), "label": long_date(*d), "count": n}))
-                .collect::<Vec<_>>(),
-        );
-        ctx.insert("days_table", &days_table);
-        ctx.insert("services_table", &services_table);
-        ctx.insert("busiest_table", &busiest_table);
-        ctx.insert("api", &format!("api/v1/wards/{ward}/weeks/{monday}.json"));
-        ctx.insert("feed", &format!("feeds/ward/{ward}.xml"));
-        let api = json!({
-            "ward": ward,
-            "week_start": monday.to_string(),
-            "week_end": sunday.to_string(),
-            "days": days.iter().map(|(d, o, c)| json!({"date": d.to_string(), "opened": o, "closed": c})).collect::<Vec<_>>(),
-            "services": api_services,
+                .map(|(d, n)| BusyDayRow {
+                    date: d.to_string(),
+                    label: long_date(*d),
+                    count: *n,
+                })
+                .collect(),
+            days_table: &days_table,
+            services_table: &services_table,
+            busiest_table: &busiest_table,
+            api: format!("api/v1/wards/{ward}/weeks/{monday}.json"),
+            feed: format!("feeds/ward/{ward}.xml"),
         });
+        let api = WardWeekApi {
+            days: days
+                .iter()
+                .map(|(d, o, c)| DayOpenedClosed {
+                    closed: *c,
+                    date: d.to_string(),
+                    opened: *o,
+                })
+                .collect(),
+            services: api_services,
+            ward,
+            week_end: sunday.to_string(),
+            week_start: monday.to_string(),
+        };
         (
             ctx,
             api,
@@ -453,26 +476,29 @@ impl Dash<'_, '_> {
                 )
             })
             .unwrap_or_else(|| "1970-01-01T00:00:00Z".into());
-        let items: Vec<Value> = entries
-            .iter()
-            .rev()
-            .map(|(d, summary)| {
-                json!({
-                    "title": format!("Ward {ward}: week of {}", week_label(*d)),
-                    "link": base.join(&urls::ward_week(ward, *d)),
-                    "id": base.join(&urls::ward_week(ward, *d)),
-                    "updated": format!("{}T00:00:00Z", d.plus(6).min(self.range.map(|r| r.last).unwrap_or(*d))),
-                    "summary": summary,
+        let ctx = context_of(&WardFeed {
+            site: FeedSite {
+                title: &self.r.input.config.site.title,
+            },
+            ward,
+            self_url: base.join(&format!("feeds/ward/{ward}.xml")),
+            page_url: base.join(&urls::ward(ward)),
+            updated,
+            entries: entries
+                .iter()
+                .rev()
+                .map(|(d, summary)| FeedEntry {
+                    title: format!("Ward {ward}: week of {}", week_label(*d)),
+                    link: base.join(&urls::ward_week(ward, *d)),
+                    id: base.join(&urls::ward_week(ward, *d)),
+                    updated: format!(
+                        "{}T00:00:00Z",
+                        d.plus(6).min(self.range.map(|r| r.last).unwrap_or(*d))
+                    ),
+                    summary: summary.clone(),
                 })
-            })
-            .collect();
-        let mut ctx = Context::new();
-        ctx.insert("site", &json!({"title": self.r.input.config.site.title}));
-        ctx.insert("ward", &ward);
-        ctx.insert("self_url", &base.join(&format!("feeds/ward/{ward}.xml")));
-        ctx.insert("page_url", &base.join(&urls::ward(ward)));
-        ctx.insert("updated", &updated);
-        ctx.insert("entries", &items);
+                .collect(),
+        });
         let xml = self.r.render("feed.xml", &ctx)?;
         self.r
             .out
@@ -609,4 +635,203 @@ impl Dash<'_, '_> {
 /// The id (file name) of a ward's boundary map bundle for the boundary map `name`.
 pub(super) fn ward_map_id(name: &str) -> String {
     format!("ward-map-{}", crate::domain::slugify(name))
+}
+
+/// The ward index's template view (see `templates/ward_index.html`).
+#[derive(Serialize)]
+struct WardIndexPage<'t> {
+    wards: &'t [WardIndexRow],
+    /// The latest week, when there is data.
+    week: Option<WeekSpan>,
+    table: &'t Table,
+}
+
+/// A ward on the ward index.
+#[derive(Serialize)]
+struct WardIndexRow {
+    ward: WardNo,
+    alderman: Option<String>,
+    href: String,
+    /// Requests opened in the latest week.
+    week_opened: Option<u64>,
+}
+
+/// A week's label and ends.
+#[derive(Serialize)]
+struct WeekSpan {
+    label: String,
+    start: String,
+    end: String,
+}
+
+/// A ward week page's template view (see `templates/ward_week.html`).
+#[derive(Serialize)]
+struct WardWeekPage<'t> {
+    ward: WardView<'t>,
+    week: WardWeekView,
+    days: Vec<WeekDayRow>,
+    services: Vec<WardWeekServiceRow>,
+    /// What the week's rankings say of the ward's featured services.
+    ranking_sentences: Vec<String>,
+    busiest: Vec<BusyDayRow>,
+    days_table: &'t Table,
+    services_table: &'t Table,
+    busiest_table: &'t Table,
+    /// The week's JSON document, relative to the root.
+    api: String,
+    /// The ward's feed, relative to the root.
+    feed: String,
+}
+
+/// The ward: its number, office and note.
+#[derive(Serialize)]
+struct WardView<'t> {
+    number: WardNo,
+    office: Option<&'t WardOffice>,
+    /// The ward's Markdown note, as HTML.
+    note: Option<String>,
+}
+
+/// The week of a ward week page.
+#[derive(Serialize)]
+struct WardWeekView {
+    start: String,
+    end: String,
+    /// The last day with data in the week.
+    last: String,
+    label: String,
+    complete: bool,
+    opened: u64,
+    closed: u64,
+    summary: String,
+    prev: Option<PagerLink>,
+    next: Option<PagerLink>,
+}
+
+/// A day of a ward's week.
+#[derive(Serialize)]
+struct WeekDayRow {
+    date: String,
+    label: String,
+    opened: u64,
+    closed: u64,
+    /// After the last day of data.
+    future: bool,
+}
+
+/// A service in a ward's week.
+#[derive(Serialize)]
+struct WardWeekServiceRow {
+    slug: String,
+    name: String,
+    featured: bool,
+    opened: u64,
+    closed: u64,
+    ttc_mean: String,
+    ttc_median: String,
+    rank: Option<usize>,
+    rank_text: String,
+    sentence: String,
+    href: String,
+    service_week_href: String,
+}
+
+/// One of the ward's busiest days.
+#[derive(Serialize)]
+struct BusyDayRow {
+    date: String,
+    label: String,
+    count: u64,
+}
+
+/// A ward's Atom feed's view (see `templates/feed.xml`).
+#[derive(Serialize)]
+struct WardFeed<'t> {
+    site: FeedSite<'t>,
+    ward: WardNo,
+    self_url: String,
+    page_url: String,
+    updated: String,
+    entries: Vec<FeedEntry>,
+}
+
+/// The site, as a feed names it.
+#[derive(Serialize)]
+struct FeedSite<'t> {
+    title: &'t str,
+}
+
+/// A week in a ward's feed.
+#[derive(Serialize)]
+struct FeedEntry {
+    title: String,
+    link: String,
+    id: String,
+    updated: String,
+    summary: String,
+}
+
+/// `api/v1/wards/N/weeks/MONDAY.json` (SPEC §7). Fields in alphabetical order (see `views.rs`).
+#[derive(Serialize)]
+pub struct WardWeekApi {
+    /// Each day of the week.
+    pub days: Vec<DayOpenedClosed>,
+    /// Each featured service, and every other with activity that week.
+    pub services: Vec<WardWeekApiService>,
+    /// The ward.
+    pub ward: WardNo,
+    /// The week's Sunday.
+    pub week_end: String,
+    /// The week's Monday.
+    pub week_start: String,
+}
+
+/// A day's requests opened and closed.
+#[derive(Serialize)]
+pub struct DayOpenedClosed {
+    /// Closed that day.
+    pub closed: u64,
+    /// The day.
+    pub date: String,
+    /// Opened that day.
+    pub opened: u64,
+}
+
+/// A service in a ward's week.
+#[derive(Serialize)]
+pub struct WardWeekApiService {
+    /// Closed in the week.
+    pub closed: u64,
+    /// Opened in the week.
+    pub opened: u64,
+    /// The ward's rank by mean time to close, when ranked.
+    pub rank: Option<usize>,
+    /// Wards ranked.
+    pub ranked_of: usize,
+    /// The service.
+    pub slug: String,
+    /// Closes with a valid time to close.
+    pub ttc_closed: u64,
+    /// Mean days to close.
+    pub ttc_mean_days: Num,
+    /// Median days to close.
+    pub ttc_median_days: Num,
+}
+
+/// `api/v1/wards/N/highs.json`: each service's busiest days in the ward.
+#[derive(Serialize)]
+pub struct WardHighsApi {
+    /// By service slug.
+    pub services: BTreeMap<String, Vec<DayCount>>,
+    /// The ward.
+    pub ward: WardNo,
+}
+
+/// A day's count.
+#[derive(Serialize)]
+pub struct DayCount {
+    /// Requests.
+    pub count: u64,
+    /// The day.
+    pub date: String,
 }
