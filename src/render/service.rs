@@ -4,12 +4,13 @@
 use std::collections::BTreeMap;
 
 use rayon::prelude::*;
-use serde_json::{Value, json};
+use serde::Serialize;
 use tera::Context;
 
 use super::site::*;
 use super::tables::Table;
 use super::urls::{self, href};
+use super::views::{Num, PagerLink, context_of};
 use super::words::*;
 use super::{PageMeta, RenderError, format_days, thousands, urlencode};
 use crate::aggregate::{ServiceIdx, WindowStats};
@@ -22,12 +23,18 @@ impl Dash<'_, '_> {
     pub(super) fn service_pages(&self) -> Result<(usize, usize), RenderError> {
         let m = self.m;
         let cfg = self.r.input.config;
-        let list: Vec<Value> = m
+        let list: Vec<ServiceIndexRow> = m
             .service_ids()
             .map(|s| {
                 let info = m.info(s);
-                let week = self.range.map(|r| m.city_counts(s, r.last_week, r.last).0);
-                json!({"slug": info.slug, "name": info.name, "featured": info.featured, "opened_total": info.opened_total, "week_opened": week, "href": href(&urls::service(&info.slug))})
+                ServiceIndexRow {
+                    slug: info.slug.clone(),
+                    name: info.name.clone(),
+                    featured: info.featured,
+                    opened_total: info.opened_total,
+                    week_opened: self.range.map(|r| m.city_counts(s, r.last_week, r.last).0),
+                    href: href(&urls::service(&info.slug)),
+                }
             })
             .collect();
         let table = Table {
@@ -42,35 +49,35 @@ impl Dash<'_, '_> {
                 .iter()
                 .map(|v| {
                     vec![
-                        v["name"].as_str().unwrap_or("").into(),
-                        if v["featured"] == true {
-                            "yes".into()
-                        } else {
-                            "no".into()
-                        },
-                        v["week_opened"]
-                            .as_u64()
-                            .map(|n| n.to_string())
-                            .unwrap_or_default(),
-                        v["opened_total"].to_string(),
+                        v.name.clone(),
+                        if v.featured { "yes" } else { "no" }.into(),
+                        v.week_opened.map(|n| n.to_string()).unwrap_or_default(),
+                        v.opened_total.to_string(),
                     ]
                 })
                 .collect(),
             csv: "service/services.csv".into(),
         };
         table.write(&self.files)?;
-        let api: Vec<Value> = m
+        let api: Vec<ServiceApi> = m
             .service_ids()
             .map(|s| {
                 let i = m.info(s);
-                json!({"slug": i.slug, "name": i.name, "codes": i.codes, "featured": i.featured, "opened_total": i.opened_total})
+                ServiceApi {
+                    codes: &i.codes,
+                    featured: i.featured,
+                    name: &i.name,
+                    opened_total: i.opened_total,
+                    slug: &i.slug,
+                }
             })
             .collect();
         self.files.json("api/v1/services.json", &api)?;
-        let mut ctx = Context::new();
-        ctx.insert("services", &list);
-        ctx.insert("table", &table);
-        ctx.insert("week", &self.range.map(|r| week_label(r.last_week)));
+        let ctx = context_of(&ServiceIndexPage {
+            services: &list,
+            table: &table,
+            week: self.range.map(|r| week_label(r.last_week)),
+        });
         let meta = PageMeta {
             title: "311 services".into(),
             description: format!(
@@ -147,20 +154,20 @@ impl Dash<'_, '_> {
         let url = urls::service_week(slug, monday);
         let latest = ctx.clone();
         files += self.service_week_charts(s, monday, &url, through, &mut ctx)?;
-        let city = &api["city"];
+        let city = &api.city;
         // One card per service, drawn for its latest week (see `ward`).
         let card = format!("{}card.png", urls::service(slug));
         if monday == range.last_week {
             self.r.card(
                 &card,
                 &format!("{}, week of {}", self.m.info(s).name, week_label(monday)),
-                &thousands(city["opened"].as_u64().unwrap_or(0)),
+                &thousands(city.opened),
                 &format!(
                     "requests in {}; {} closed{}",
                     self.r.input.config.city.name,
-                    thousands(city["closed"].as_u64().unwrap_or(0)),
-                    city["ttc_mean_days"]
-                        .as_f64()
+                    thousands(city.closed),
+                    city.ttc_mean_days
+                        .rounded()
                         .map(|d| format!(", in {} on average", format_days(d)))
                         .unwrap_or_default()
                 ),
@@ -191,7 +198,7 @@ impl Dash<'_, '_> {
         range: Range,
         s: ServiceIdx,
         monday: Day,
-    ) -> (Context, Value, Vec<Table>, String) {
+    ) -> (Context, ServiceWeekApi, Vec<Table>, String) {
         let m = self.m;
         let cfg = self.r.input.config;
         let info = m.info(s);
@@ -210,24 +217,24 @@ impl Dash<'_, '_> {
             let rank = ranking.of(*w).map(|r| r.rank);
             api_wards.insert(
                 w.to_string(),
-                json!({
-                    "opened_by_day": by_day,
-                    "opened": st.opened,
-                    "closed": st.closed,
-                    "ttc_mean_days": opt_num(st.ttc.map(|t| t.mean_days)),
-                    "ttc_median_days": opt_num(st.ttc.map(|t| t.median_days)),
-                    "rank": rank,
-                }),
+                ServiceWeekApiWard {
+                    closed: st.closed,
+                    opened: st.opened,
+                    opened_by_day: by_day.clone(),
+                    rank,
+                    ttc_mean_days: Num(st.ttc.map(|t| t.mean_days)),
+                    ttc_median_days: Num(st.ttc.map(|t| t.median_days)),
+                },
             );
-            ward_rows.push(json!({
-                "ward": w,
-                "href": href(&urls::ward_week(*w, monday)),
-                "by_day": by_day,
-                "opened": st.opened,
-                "closed": st.closed,
-                "ttc_mean": days_text(st.ttc.map(|t| t.mean_days)),
-                "rank": rank,
-            }));
+            ward_rows.push(ServiceWeekWardRow {
+                ward: *w,
+                href: href(&urls::ward_week(*w, monday)),
+                by_day,
+                opened: st.opened,
+                closed: st.closed,
+                ttc_mean: days_text(st.ttc.map(|t| t.mean_days)),
+                rank,
+            });
         }
         let by_day_table = Table {
             caption: format!(
@@ -244,16 +251,10 @@ impl Dash<'_, '_> {
             rows: ward_rows
                 .iter()
                 .map(|r| {
-                    let mut row = vec![r["ward"].to_string()];
-                    row.extend(
-                        r["by_day"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .map(|v| v.to_string()),
-                    );
-                    row.push(r["opened"].to_string());
-                    row.push(r["closed"].to_string());
+                    let mut row = vec![r.ward.to_string()];
+                    row.extend(r.by_day.iter().map(|v| v.to_string()));
+                    row.push(r.opened.to_string());
+                    row.push(r.closed.to_string());
                     row
                 })
                 .collect(),
@@ -313,71 +314,103 @@ impl Dash<'_, '_> {
             .request_form_url
             .as_ref()
             .map(|u| u.replace("{name}", &urlencode(&info.name)));
-        let mut ctx = Context::new();
-        ctx.insert("service", &json!({
-            "slug": info.slug,
-            "name": info.name,
-            "featured": info.featured,
-            "codes": info.codes,
-            "note": note.map(|p| p.html.clone()),
-            "note_title": note.map(|p| p.title.clone()),
-            "portal": note.and_then(|p| p.front.extra.get("portal").and_then(|v| v.as_str().map(str::to_string))).or(cfg.city.data_portal_url.clone()),
-            "form": form,
-            "negative_durations": info.negative_durations,
-            "form_fields": self.form_fields(&info.codes),
-        }));
-        ctx.insert("week", &json!({
-            "start": monday.to_string(),
-            "end": sunday.to_string(),
-            "label": week_label(monday),
-            "complete": sunday <= range.last,
-            "summary": summary,
-            "prev": range.has_week(prev).then(|| json!({"href": href(&urls::service_week(&info.slug, prev)), "label": week_label(prev)})),
-            "next": range.has_week(next).then(|| json!({"href": href(&urls::service_week(&info.slug, next)), "label": week_label(next)})),
-        }));
-        ctx.insert("city", &json!({"opened": city.opened, "closed": city.closed, "ttc_mean": days_text(city.ttc.map(|t| t.mean_days)), "ttc_median": days_text(city.ttc.map(|t| t.median_days)), "unassigned": unassigned}));
-        ctx.insert("ranking", &json!({
-            "threshold": format!("{:.2}", ranking.threshold),
-            "min_closed": ranking.min_closed,
-            "count": ranking.ranked.len(),
-            "ranked": ranking.ranked.iter().map(|r| json!({"rank": r.rank, "ward": r.ward, "closed": r.closed, "ttc_mean": format_days(r.ttc_mean_days), "href": href(&urls::ward_week(r.ward, monday))})).collect::<Vec<_>>(),
-        }));
-        ctx.insert("wards", &ward_rows);
-        ctx.insert("by_day_table", &by_day_table);
-        ctx.insert("ranking_table", &ranking_table);
-        ctx.insert(
-            "api",
-            &format!("api/v1/services/{}/weeks/{monday}.json", info.slug),
-        );
-        let api = json!({
-            "slug": info.slug,
-            "week_start": monday.to_string(),
-            "week_end": sunday.to_string(),
-            "city": {"opened": city.opened, "closed": city.closed, "ttc_mean_days": opt_num(city.ttc.map(|t| t.mean_days)), "unassigned": unassigned},
-            "threshold": opt_num(Some(ranking.threshold)),
-            "min_closed_to_rank": ranking.min_closed,
-            "wards": api_wards,
+        let ctx = context_of(&ServiceWeekPage {
+            service: ServiceView {
+                slug: &info.slug,
+                name: &info.name,
+                featured: info.featured,
+                codes: &info.codes,
+                note: note.map(|p| p.html.clone()),
+                note_title: note.map(|p| p.title.clone()),
+                portal: note
+                    .and_then(|p| {
+                        p.front
+                            .extra
+                            .get("portal")
+                            .and_then(|v| v.as_str().map(str::to_string))
+                    })
+                    .or(cfg.city.data_portal_url.clone()),
+                form,
+                negative_durations: info.negative_durations,
+                form_fields: self.form_fields(&info.codes),
+            },
+            week: ServiceWeekView {
+                start: monday.to_string(),
+                end: sunday.to_string(),
+                label: week_label(monday),
+                complete: sunday <= range.last,
+                summary: summary.clone(),
+                prev: PagerLink::to(
+                    range.has_week(prev),
+                    &urls::service_week(&info.slug, prev),
+                    || week_label(prev),
+                ),
+                next: PagerLink::to(
+                    range.has_week(next),
+                    &urls::service_week(&info.slug, next),
+                    || week_label(next),
+                ),
+            },
+            city: CityWeekView {
+                opened: city.opened,
+                closed: city.closed,
+                ttc_mean: days_text(city.ttc.map(|t| t.mean_days)),
+                ttc_median: days_text(city.ttc.map(|t| t.median_days)),
+                unassigned,
+            },
+            ranking: RankingView {
+                threshold: format!("{:.2}", ranking.threshold),
+                min_closed: ranking.min_closed,
+                count: ranking.ranked.len(),
+                ranked: ranking
+                    .ranked
+                    .iter()
+                    .map(|r| RankedWardRow {
+                        rank: r.rank,
+                        ward: r.ward,
+                        closed: r.closed,
+                        ttc_mean: format_days(r.ttc_mean_days),
+                        href: href(&urls::ward_week(r.ward, monday)),
+                    })
+                    .collect(),
+            },
+            wards: &ward_rows,
+            by_day_table: &by_day_table,
+            ranking_table: &ranking_table,
+            api: format!("api/v1/services/{}/weeks/{monday}.json", info.slug),
         });
+        let api = ServiceWeekApi {
+            city: ServiceWeekApiCity {
+                closed: city.closed,
+                opened: city.opened,
+                ttc_mean_days: Num(city.ttc.map(|t| t.mean_days)),
+                unassigned,
+            },
+            min_closed_to_rank: ranking.min_closed,
+            slug: info.slug.clone(),
+            threshold: Num(Some(ranking.threshold)),
+            wards: api_wards,
+            week_end: sunday.to_string(),
+            week_start: monday.to_string(),
+        };
         (ctx, api, vec![by_day_table, ranking_table], summary)
     }
 
     /// What a service's request form asks for (its Open311 service definition), in the form's
     /// order; the first of the service's codes that has a definition gives it.
-    pub(super) fn form_fields(&self, codes: &[String]) -> Vec<Value> {
+    pub(super) fn form_fields(&self, codes: &[String]) -> Vec<FormField> {
         let Some(attributes) = codes.iter().find_map(|c| self.r.input.definitions.get(c)) else {
             return Vec::new();
         };
         attributes
             .iter()
-            .map(|a| {
-                json!({
-                    "question": a.description,
-                    "kind": attribute_kind(&a.datatype),
-                    "hint": a.datatype_description,
-                    "required": a.required,
-                    "asked": a.variable,
-                    "choices": a.values.iter().map(|(_, name)| name.as_str()).collect::<Vec<_>>(),
-                })
+            .map(|a| FormField {
+                question: a.description.clone(),
+                kind: attribute_kind(&a.datatype),
+                hint: a.datatype_description.clone(),
+                required: a.required,
+                asked: a.variable,
+                choices: a.values.iter().map(|(_, name)| name.clone()).collect(),
             })
             .collect()
     }
@@ -430,4 +463,189 @@ impl Dash<'_, '_> {
         );
         Ok(files)
     }
+}
+
+/// The service index's template view (see `templates/service_index.html`).
+#[derive(Serialize)]
+struct ServiceIndexPage<'t> {
+    services: &'t [ServiceIndexRow],
+    table: &'t Table,
+    /// The latest week, in words.
+    week: Option<String>,
+}
+
+/// A service on the service index.
+#[derive(Serialize)]
+struct ServiceIndexRow {
+    slug: String,
+    name: String,
+    featured: bool,
+    opened_total: u64,
+    /// Opened in the latest week.
+    week_opened: Option<u64>,
+    href: String,
+}
+
+/// A service week page's template view (see `templates/service_week.html`).
+#[derive(Serialize)]
+struct ServiceWeekPage<'t> {
+    service: ServiceView<'t>,
+    week: ServiceWeekView,
+    city: CityWeekView,
+    ranking: RankingView,
+    wards: &'t [ServiceWeekWardRow],
+    by_day_table: &'t Table,
+    ranking_table: &'t Table,
+    /// The week's JSON document, relative to the root.
+    api: String,
+}
+
+/// The service: names, note, links, and its request form's fields.
+#[derive(Serialize)]
+struct ServiceView<'t> {
+    slug: &'t str,
+    name: &'t str,
+    featured: bool,
+    codes: &'t [String],
+    /// The service's Markdown note, as HTML.
+    note: Option<String>,
+    note_title: Option<String>,
+    /// The raw data on the city's portal.
+    portal: Option<String>,
+    /// The city's request form for the service.
+    form: Option<String>,
+    negative_durations: u64,
+    form_fields: Vec<FormField>,
+}
+
+/// One field of a service's request form (see [`Dash::form_fields`]).
+#[derive(Serialize)]
+pub(super) struct FormField {
+    question: String,
+    /// The kind of answer, in words.
+    kind: &'static str,
+    hint: Option<String>,
+    required: bool,
+    /// Answered by the resident (else information only).
+    asked: bool,
+    choices: Vec<String>,
+}
+
+/// The week of a service week page.
+#[derive(Serialize)]
+struct ServiceWeekView {
+    start: String,
+    end: String,
+    label: String,
+    complete: bool,
+    summary: String,
+    prev: Option<PagerLink>,
+    next: Option<PagerLink>,
+}
+
+/// The city's figures for a service's week.
+#[derive(Serialize)]
+struct CityWeekView {
+    opened: u64,
+    closed: u64,
+    ttc_mean: String,
+    ttc_median: String,
+    unassigned: u64,
+}
+
+/// The week's time-to-close ranking of wards.
+#[derive(Serialize)]
+struct RankingView {
+    /// Mean days to close above which a ward is flagged, two decimals.
+    threshold: String,
+    min_closed: u64,
+    count: usize,
+    ranked: Vec<RankedWardRow>,
+}
+
+/// A ranked ward.
+#[derive(Serialize)]
+struct RankedWardRow {
+    rank: usize,
+    ward: WardNo,
+    closed: u64,
+    ttc_mean: String,
+    href: String,
+}
+
+/// A ward's row in a service's week.
+#[derive(Serialize)]
+struct ServiceWeekWardRow {
+    ward: WardNo,
+    href: String,
+    /// Opened on each day, Monday first.
+    by_day: Vec<u64>,
+    opened: u64,
+    closed: u64,
+    ttc_mean: String,
+    rank: Option<usize>,
+}
+
+/// An entry of `api/v1/services.json`. Fields in alphabetical order (see `views.rs`).
+#[derive(Serialize)]
+pub struct ServiceApi<'t> {
+    /// The source's codes for the service.
+    pub codes: &'t [String],
+    /// Featured on the home page.
+    pub featured: bool,
+    /// Its name.
+    pub name: &'t str,
+    /// Requests in all the data.
+    pub opened_total: u64,
+    /// Its slug.
+    pub slug: &'t str,
+}
+
+/// `api/v1/services/SLUG/weeks/MONDAY.json` (SPEC §7). Fields in alphabetical order.
+#[derive(Serialize)]
+pub struct ServiceWeekApi {
+    /// The city's figures.
+    pub city: ServiceWeekApiCity,
+    /// Closes a ward needs in the week to be ranked.
+    pub min_closed_to_rank: u64,
+    /// The service.
+    pub slug: String,
+    /// Mean days to close above which a ward is flagged.
+    pub threshold: Num,
+    /// Each ward's figures (`"1"` … `"50"`).
+    pub wards: BTreeMap<String, ServiceWeekApiWard>,
+    /// The week's Sunday.
+    pub week_end: String,
+    /// The week's Monday.
+    pub week_start: String,
+}
+
+/// The city's figures in a service's week.
+#[derive(Serialize)]
+pub struct ServiceWeekApiCity {
+    /// Closed in the week.
+    pub closed: u64,
+    /// Opened in the week.
+    pub opened: u64,
+    /// Mean days to close.
+    pub ttc_mean_days: Num,
+    /// Opened with no valid ward.
+    pub unassigned: u64,
+}
+
+/// A ward in a service's week.
+#[derive(Serialize)]
+pub struct ServiceWeekApiWard {
+    /// Closed in the week.
+    pub closed: u64,
+    /// Opened in the week.
+    pub opened: u64,
+    /// Opened each day, Monday first.
+    pub opened_by_day: Vec<u64>,
+    /// Rank by mean time to close, when ranked.
+    pub rank: Option<usize>,
+    /// Mean days to close.
+    pub ttc_mean_days: Num,
+    /// Median days to close.
+    pub ttc_median_days: Num,
 }

@@ -1,7 +1,7 @@
 //! The site's other pages: photos, data status, the data page, and the bulk CSV of daily counts.
 
-use serde_json::{Value, json};
-use tera::Context;
+use super::views::context_of;
+use serde::Serialize;
 
 use super::site::*;
 use super::urls::{self, href};
@@ -15,32 +15,38 @@ impl Dash<'_, '_> {
     // ---------------------------------------------------------------- photos, status, data
 
     pub(super) fn misc_pages(&self) -> Result<(usize, usize), RenderError> {
-        let m = self.m;
+        self.photos_page()?;
+        self.status_page()?;
+        self.data_page()?;
+        Ok((3, 2))
+    }
+
+    /// `photos/`: the photos residents attached in the last 14 days of data.
+    fn photos_page(&self) -> Result<(), RenderError> {
         let input = self.r.input;
-        let cfg = input.config;
-        let tz = cfg.tz();
-        // Photos.
-        let photos: Vec<Value> = input
+        let tz = input.config.tz();
+        let photos: Vec<PhotoView> = input
             .photos
             .iter()
             .map(|p| {
                 let day = Day::of_instant(p.requested_at, tz);
-                json!({
-                    "id": p.id,
-                    "service": p.service_name,
-                    "ward": p.ward,
-                    "ward_href": p.ward.map(|w| href(&urls::ward(w))),
-                    "address": p.address,
-                    "url": p.media_url,
-                    "date": day.to_string(),
-                    "label": long_date(day),
-                    "status": p.status,
-                })
+                PhotoView {
+                    id: &p.id,
+                    service: &p.service_name,
+                    ward: p.ward,
+                    ward_href: p.ward.map(|w| href(&urls::ward(w))),
+                    address: p.address.as_deref(),
+                    url: &p.media_url,
+                    date: day.to_string(),
+                    label: long_date(day),
+                    status: &p.status,
+                }
             })
             .collect();
-        let mut ctx = Context::new();
-        ctx.insert("photos", &photos);
-        ctx.insert("since", &self.range.map(|r| long_date(r.last.plus(-13))));
+        let ctx = context_of(&PhotosPage {
+            photos,
+            since: self.range.map(|r| long_date(r.last.plus(-13))),
+        });
         let meta = PageMeta {
             title: "Photos".into(),
             description:
@@ -49,9 +55,14 @@ impl Dash<'_, '_> {
             section: "photos".into(),
             image: None,
         };
-        self.r.page("photos/", "photos.html", &meta, ctx)?;
+        self.r.page("photos/", "photos.html", &meta, ctx)
+    }
 
-        // Status.
+    /// `status/` and `api/v1/status.json`: how fresh and complete the data is.
+    fn status_page(&self) -> Result<(), RenderError> {
+        let m = self.m;
+        let input = self.r.input;
+        let tz = input.config.tz();
         let s = input.status;
         let fmt_ts = |t: Option<i64>| {
             t.and_then(|t| jiff::Timestamp::from_second(t).ok())
@@ -61,42 +72,44 @@ impl Dash<'_, '_> {
                         .to_string()
                 })
         };
-        let status = json!({
-            "data_through": input.as_of.map(|d| d.to_string()),
-            "newest_request": fmt_ts(s.newest_request),
-            "last_fetch": fmt_ts(s.last_run),
-            "source": input.config.source.describe(),
-            "last_successful_fetch": fmt_ts(s.last_fetch_ok),
-            "requests": s.requests,
-            "duplicates": m.totals.duplicates,
-            "excluded": m.totals.excluded,
-            "unassigned": m.totals.unassigned,
-            "ignored_without_id": s.ignored_without_id,
-        });
+        let status = StatusApi {
+            data_through: input.as_of.map(|d| d.to_string()),
+            duplicates: m.totals.duplicates,
+            excluded: m.totals.excluded,
+            ignored_without_id: s.ignored_without_id,
+            last_fetch: fmt_ts(s.last_run),
+            last_successful_fetch: fmt_ts(s.last_fetch_ok),
+            newest_request: fmt_ts(s.newest_request),
+            requests: s.requests,
+            source: input.config.source.describe(),
+            unassigned: m.totals.unassigned,
+        };
         self.files.json("api/v1/status.json", &status)?;
-        let mut ctx = Context::new();
-        ctx.insert("status", &status);
-        ctx.insert(
-            "extra",
-            &json!({
-                "rejected": s.rejected,
-                "cleaned": s.cleaned,
-                "counted": m.totals.counted,
-                "negative_durations": m.totals.negative_durations,
-                "oldest_request": fmt_ts(s.oldest_request),
-                "last_run_what": s.last_run_what,
-                "last_fetch_ok_from": s.last_fetch_ok_from,
-                "services": m.services.len(),
-            }),
-        );
+        let ctx = context_of(&StatusPage {
+            status: &status,
+            extra: StatusExtra {
+                rejected: s.rejected,
+                cleaned: s.cleaned,
+                counted: m.totals.counted,
+                negative_durations: m.totals.negative_durations,
+                oldest_request: fmt_ts(s.oldest_request),
+                last_run_what: s.last_run_what.as_deref(),
+                last_fetch_ok_from: s.last_fetch_ok_from.as_deref(),
+                services: m.services.len(),
+            },
+        });
         let meta = PageMeta {
             title: "Data status".into(),
             description: "How fresh and how complete the data behind this site is.".into(),
             section: "data".into(),
             image: None,
         };
-        self.r.page("status/", "status.html", &meta, ctx)?;
+        self.r.page("status/", "status.html", &meta, ctx)
+    }
 
+    /// `data/`: where every file is, and the bulk CSV of daily counts.
+    fn data_page(&self) -> Result<(), RenderError> {
+        let m = self.m;
         // Bulk CSV: every day × service × ward with activity over the day-page range. A unit
         // of its own: it changes only with the figures of those days, and remaking it was a
         // twentieth of a nightly rebuild at 10 M requests.
@@ -115,27 +128,27 @@ impl Dash<'_, '_> {
             None => self.bulk_row_count(),
         };
 
-        let mut ctx = Context::new();
-        ctx.insert("range", &self.range.map(|r| json!({"first": r.first_day.to_string(), "last": r.last.to_string(), "first_week": r.first_week.to_string(), "last_week": r.last_week.to_string()})));
-        ctx.insert(
-            "example",
-            &self.range.map(|r| {
-                json!({
-                    "day": r.last.to_string(),
-                    "week": r.last_week.to_string(),
-                    "slug": m.services.first().map(|s| s.slug.clone()),
-                })
+        let ctx = context_of(&DataPage {
+            range: self.range.map(|r| DataRange {
+                first: r.first_day.to_string(),
+                last: r.last.to_string(),
+                first_week: r.first_week.to_string(),
+                last_week: r.last_week.to_string(),
             }),
-        );
-        ctx.insert("bulk_rows", &bulk_rows);
+            example: self.range.map(|r| DataExample {
+                day: r.last.to_string(),
+                week: r.last_week.to_string(),
+                slug: m.services.first().map(|s| s.slug.as_str()),
+            }),
+            bulk_rows,
+        });
         let meta = PageMeta {
             title: "Data and API".into(),
             description: "Download every number on this site as CSV or JSON, and how to use the static JSON API.".into(),
             section: "data".into(),
             image: None,
         };
-        self.r.page("data/", "data.html", &meta, ctx)?;
-        Ok((3, 2))
+        self.r.page("data/", "data.html", &meta, ctx)
     }
 }
 
@@ -196,4 +209,98 @@ impl<'a> Dash<'_, 'a> {
         self.r.out.write("data/daily-counts.csv", &bytes)?;
         Ok(bulk.len())
     }
+}
+
+/// The photos page's template view (see `templates/photos.html`).
+#[derive(Serialize)]
+struct PhotosPage<'t> {
+    photos: Vec<PhotoView<'t>>,
+    /// The first day the photos come from, in words.
+    since: Option<String>,
+}
+
+/// A request with a photo. All of it is the city's text.
+#[derive(Serialize)]
+struct PhotoView<'t> {
+    id: &'t str,
+    service: &'t str,
+    ward: Option<WardNo>,
+    ward_href: Option<String>,
+    address: Option<&'t str>,
+    /// The photo.
+    url: &'t str,
+    date: String,
+    label: String,
+    status: &'t str,
+}
+
+/// The status page's template view (see `templates/status.html`).
+#[derive(Serialize)]
+struct StatusPage<'t> {
+    status: &'t StatusApi,
+    extra: StatusExtra<'t>,
+}
+
+/// What the status page shows beyond `status.json`.
+#[derive(Serialize)]
+struct StatusExtra<'t> {
+    rejected: u64,
+    cleaned: u64,
+    counted: u64,
+    negative_durations: u64,
+    oldest_request: Option<String>,
+    last_run_what: Option<&'t str>,
+    last_fetch_ok_from: Option<&'t str>,
+    services: usize,
+}
+
+/// `api/v1/status.json` (SPEC §7). Fields in alphabetical order (see `views.rs`).
+#[derive(Serialize)]
+pub struct StatusApi {
+    /// The last complete day the pages show.
+    pub data_through: Option<String>,
+    /// Duplicates stored, never counted.
+    pub duplicates: u64,
+    /// Requests of excluded types.
+    pub excluded: u64,
+    /// Records ignored for lack of an id.
+    pub ignored_without_id: u64,
+    /// When the last fetch or import finished.
+    pub last_fetch: Option<String>,
+    /// When the last fetch that completed every window finished.
+    pub last_successful_fetch: Option<String>,
+    /// The newest request's time.
+    pub newest_request: Option<String>,
+    /// Requests stored.
+    pub requests: u64,
+    /// The configured source, in words.
+    pub source: String,
+    /// Counted requests with no valid ward.
+    pub unassigned: u64,
+}
+
+/// The data page's template view (see `templates/data.html`).
+#[derive(Serialize)]
+struct DataPage<'t> {
+    range: Option<DataRange>,
+    /// Names for the examples of the API's addresses.
+    example: Option<DataExample<'t>>,
+    bulk_rows: usize,
+}
+
+/// The days and weeks with pages.
+#[derive(Serialize)]
+struct DataRange {
+    first: String,
+    last: String,
+    first_week: String,
+    last_week: String,
+}
+
+/// A day, week and service the data page's examples use.
+#[derive(Serialize)]
+struct DataExample<'t> {
+    day: String,
+    week: String,
+    slug: Option<&'t str>,
 }

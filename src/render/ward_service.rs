@@ -1,15 +1,17 @@
 //! Ward × service pages: one service in one ward over all the data, in complete weeks.
 
-use serde_json::json;
+use serde::Serialize;
 use tera::Context;
 
 use super::site::*;
 use super::tables::Table;
 use super::urls::{self, href};
+use super::views::context_of;
 use super::words::*;
 use super::{PageMeta, RenderError, format_days};
 use crate::aggregate::{ServiceIdx, WindowStats};
 use crate::charts;
+use crate::content::wards::WardOffice;
 use crate::domain::{Day, WardNo};
 
 impl Dash<'_, '_> {
@@ -122,15 +124,39 @@ impl Dash<'_, '_> {
             ),
             _ => format!("No {} request has a recorded close yet.", info.name),
         };
-        let mut ctx = Context::new();
-        ctx.insert("ward", &json!({"number": ward, "office": self.r.input.offices.get(&ward), "href": href(&urls::ward(ward))}));
-        ctx.insert("service", &json!({"slug": info.slug, "name": info.name, "href": href(&urls::service(&info.slug))}));
-        ctx.insert("totals", &json!({"opened": all.opened, "closed": all.closed, "ttc_mean": days_text(all.ttc.map(|t| t.mean_days)), "city_ttc_mean": days_text(city_all.ttc.map(|t| t.mean_days))}));
-        ctx.insert("comparison", &comparison);
-        ctx.insert("through_label", &long_date(through));
-        ctx.insert("weeks_table", &weeks_table);
-        ctx.insert("highs", &highs.iter().map(|(d, n)| json!({"date": d.to_string(), "label": long_date(*d), "count": n, "href": if info.featured && range.has_day(*d) { Some(href(&urls::day_service(*d, &info.slug))) } else { None }})).collect::<Vec<_>>());
-        ctx.insert("highs_table", &highs_table);
+        let mut ctx = context_of(&WardServicePage {
+            ward: WardLink {
+                number: ward,
+                office: self.r.input.offices.get(&ward),
+                href: href(&urls::ward(ward)),
+            },
+            service: ServiceLink {
+                slug: &info.slug,
+                name: &info.name,
+                href: href(&urls::service(&info.slug)),
+            },
+            totals: WardServiceTotals {
+                opened: all.opened,
+                closed: all.closed,
+                ttc_mean: days_text(all.ttc.map(|t| t.mean_days)),
+                city_ttc_mean: days_text(city_all.ttc.map(|t| t.mean_days)),
+            },
+            comparison: comparison.clone(),
+            through_label: long_date(through),
+            weeks_table: &weeks_table,
+            highs: highs
+                .iter()
+                .map(|(d, n)| HighDay {
+                    date: d.to_string(),
+                    label: long_date(*d),
+                    count: *n,
+                    // Only featured services have a page per day.
+                    href: (info.featured && range.has_day(*d))
+                        .then(|| href(&urls::day_service(*d, &info.slug))),
+                })
+                .collect(),
+            highs_table: &highs_table,
+        });
         let chart_files = self.ward_service_charts(
             ward,
             s,
@@ -195,4 +221,53 @@ impl Dash<'_, '_> {
         );
         Ok(files)
     }
+}
+
+/// A ward × service page's template view (see `templates/ward_service.html`).
+#[derive(Serialize)]
+struct WardServicePage<'t> {
+    ward: WardLink<'t>,
+    service: ServiceLink<'t>,
+    totals: WardServiceTotals,
+    /// The ward's time to close against the city's, in a sentence.
+    comparison: String,
+    through_label: String,
+    weeks_table: &'t Table,
+    highs: Vec<HighDay>,
+    highs_table: &'t Table,
+}
+
+/// The ward, with its office and page.
+#[derive(Serialize)]
+struct WardLink<'t> {
+    number: WardNo,
+    office: Option<&'t WardOffice>,
+    href: String,
+}
+
+/// The service, with its page.
+#[derive(Serialize)]
+struct ServiceLink<'t> {
+    slug: &'t str,
+    name: &'t str,
+    href: String,
+}
+
+/// The ward's figures over all the data, and the city's time to close.
+#[derive(Serialize)]
+struct WardServiceTotals {
+    opened: u64,
+    closed: u64,
+    ttc_mean: String,
+    city_ttc_mean: String,
+}
+
+/// One of the ward's busiest days for the service.
+#[derive(Serialize)]
+struct HighDay {
+    date: String,
+    label: String,
+    count: u64,
+    /// The day's page for the service, when there is one.
+    href: Option<String>,
 }

@@ -1,18 +1,10 @@
 //! The dashboard's wording: dates, ordinals, durations and the sentences pages and cards say.
 
-use serde_json::{Value, json};
-
 use super::{format_days, thousands};
 use crate::aggregate::{Ranking, WindowStats};
 use crate::domain::{Day, WardNo};
 
-pub(super) fn opt_num(v: Option<f64>) -> Value {
-    match v {
-        Some(x) if x.is_finite() => json!((x * 1000.0).round() / 1000.0),
-        _ => Value::Null,
-    }
-}
-
+/// A duration in days as the pages write it, or a dash when there is none.
 pub(super) fn days_text(v: Option<f64>) -> String {
     v.map(format_days).unwrap_or_else(|| "—".into())
 }
