@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::{RenderError, Renderer};
 use crate::charts::card::{Card, card_png};
@@ -39,6 +39,48 @@ fn view_size(svg: &str) -> (f64, f64) {
     }
 }
 
+/// A chart as a template shows it (see `templates/_macros.html`, `chart`).
+#[derive(Debug, Clone, Serialize)]
+pub struct ChartView {
+    /// The chart's id: its file names and its element id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// The description that states the finding.
+    pub desc: String,
+    /// Alt text of the `<img>`.
+    pub alt: String,
+    /// The inline SVG's marker (see `blocks.rs`), when inline.
+    pub svg: Option<String>,
+    /// Templates test this flag, not `svg`: Tera escapes a string it tests for truth.
+    pub inline: bool,
+    /// The `.svg`, relative to the root.
+    pub src: String,
+    /// Width in pixels.
+    pub width: f64,
+    /// Height in pixels.
+    pub height: f64,
+    /// The `.csv`, relative to the root.
+    pub csv: String,
+    /// The `.json`, relative to the root.
+    pub json: String,
+    /// The HTML to embed the chart elsewhere.
+    pub embed: String,
+    /// The chart's own table, where the page does not already show its numbers.
+    pub table: Option<ChartTableView>,
+}
+
+/// A chart's table.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChartTableView {
+    /// Caption (the chart's title).
+    pub caption: String,
+    /// The table's marker (see `blocks.rs`).
+    pub html: String,
+    /// The `.csv`, relative to the root.
+    pub csv: String,
+}
+
 impl Renderer<'_> {
     /// The template view of a chart whose files are in `dir`. `inline` puts the SVG in the page
     /// (maps must be inline for their links to work); otherwise the page shows an `<img>`.
@@ -51,7 +93,7 @@ impl Renderer<'_> {
         inline: bool,
         table: bool,
         through: Option<Day>,
-    ) -> Value {
+    ) -> ChartView {
         let base = &self.input.config.site.base_url;
         let src = format!("{dir}{}.svg", chart.id);
         let (w, h) = view_size(&chart.svg);
@@ -66,36 +108,31 @@ impl Renderer<'_> {
             base.join(dir),
             super::xml_escape(&chart.title)
         );
-        json!({
-            "id": chart.id,
-            "title": chart.title,
-            "desc": chart.desc,
-            "alt": chart.alt,
+        ChartView {
+            id: chart.id.clone(),
+            title: chart.title.clone(),
+            desc: chart.desc.clone(),
+            alt: chart.alt.clone(),
             // The SVG escapes every text it carries (crate::charts::escape), so the template may
             // put it in the page as it is.
-            "svg": if inline { Some(super::blocks::hold(chart.svg.clone())) } else { None },
-            // Templates test this flag, not `svg`: Tera escapes a string it tests for truth.
-            "inline": inline,
-            "src": src,
-            "width": w.round(),
-            "height": h.round(),
-            "csv": format!("{dir}{}.csv", chart.id),
-            "json": format!("{dir}{}.json", chart.id),
-            "embed": embed,
-            "table": if table {
-                Some(json!({
-                    "caption": chart.title,
-                    "html": super::blocks::hold(super::html_table(
-                        &chart.title,
-                        &chart.table.header(),
-                        chart.table.rows.iter().map(|r| r.iter().map(Cell::text)),
-                    )),
-                    "csv": format!("{dir}{}.csv", chart.id),
-                }))
-            } else {
-                None
-            },
-        })
+            svg: inline.then(|| super::blocks::hold(chart.svg.clone())),
+            inline,
+            csv: format!("{dir}{}.csv", chart.id),
+            json: format!("{dir}{}.json", chart.id),
+            src,
+            width: w.round(),
+            height: h.round(),
+            embed,
+            table: table.then(|| ChartTableView {
+                caption: chart.title.clone(),
+                html: super::blocks::hold(super::html_table(
+                    &chart.title,
+                    &chart.table.header(),
+                    chart.table.rows.iter().map(|r| r.iter().map(Cell::text)),
+                )),
+                csv: format!("{dir}{}.csv", chart.id),
+            }),
+        }
     }
 
     /// Writes a chart's bundle into `dir`: `ID.svg`, `ID.csv` and `ID.json` (the JSON also

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 use serde::Serialize;
-use serde_json::Value;
 use tera::Context;
 
 use super::site::*;
@@ -34,7 +33,7 @@ impl Dash<'_, '_> {
         let mut ctx = self.day_context(range, range.last, None);
         // The home page's charts are also written at the site root, so a link to the latest
         // day's chart keeps pointing at the latest day.
-        total.1 += self.day_charts(range.last, None, "", true, &mut ctx.context)?;
+        total.1 += self.day_charts(range.last, None, ctx.shown, "", true, &mut ctx.context)?;
         let mut meta = self.day_meta(range.last, &ctx, "home");
         meta.image = Some(format!("{}card.png", urls::day(range.last)));
         self.r.page("", "day.html", &meta, ctx.context)?;
@@ -94,7 +93,14 @@ impl Dash<'_, '_> {
         self.files
             .json(&format!("api/v1/days/{day}.json"), &ctx.api)?;
         files += 1;
-        files += self.day_charts(day, None, &urls::day(day), false, &mut ctx.context)?;
+        files += self.day_charts(
+            day,
+            None,
+            ctx.shown,
+            &urls::day(day),
+            false,
+            &mut ctx.context,
+        )?;
         let card = self.day_card(day, ctx.total)?;
         files += 1;
         let mut meta = self.day_meta(day, &ctx, "home");
@@ -111,7 +117,7 @@ impl Dash<'_, '_> {
             }
             let slug = &self.m.info(s).slug;
             let url = urls::day_service(day, slug);
-            files += self.day_charts(day, Some(s), &url, false, &mut ctx.context)?;
+            files += self.day_charts(day, Some(s), ctx.shown, &url, false, &mut ctx.context)?;
             let mut meta = self.day_meta(day, &ctx, "home");
             meta.image = Some(card.clone());
             self.r.page(&url, "day.html", &meta, ctx.context)?;
@@ -324,6 +330,7 @@ impl Dash<'_, '_> {
             total,
             chosen_name,
             chosen_sentence,
+            shown: chosen,
         }
     }
 }
@@ -336,6 +343,8 @@ pub(super) struct DayContext {
     total: u64,
     chosen_name: Option<String>,
     chosen_sentence: String,
+    /// The service the ward map shows.
+    shown: Option<ServiceIdx>,
 }
 
 /// A day page's template view (see `templates/day.html`).
@@ -447,12 +456,14 @@ pub struct DayApiService {
 
 impl Dash<'_, '_> {
     /// The day page's charts: services against their baseline and the ward map of the chosen
-    /// service, shown on the page at `page_url`. Bundles go in `bundle_dir` (the day's folder,
-    /// the service's folder for the map) unless `write` is false. Returns files written.
+    /// service (`chosen` on a service's variant of the page, else `shown`, the page's default),
+    /// shown on the page at `page_url`. Bundles go in `bundle_dir` (the day's folder, the
+    /// service's folder for the map) unless `write` is false. Returns files written.
     pub(super) fn day_charts(
         &self,
         day: Day,
         chosen: Option<ServiceIdx>,
+        shown: Option<ServiceIdx>,
         page_url: &str,
         latest: bool,
         ctx: &mut Context,
@@ -492,12 +503,7 @@ impl Dash<'_, '_> {
                 .r
                 .chart_view(&services, &day_dir, true, false, Some(day)),
         );
-        let chosen = chosen.or_else(|| {
-            ctx.get("chosen")
-                .and_then(|c| c.get("slug"))
-                .and_then(Value::as_str)
-                .and_then(|slug| m.service(slug))
-        });
+        let chosen = chosen.or(shown);
         if let (Some(c), Some((b, name))) = (chosen, self.r.boundaries_for(day)) {
             let info = m.info(c);
             let by_ward = self.day_wards().by_ward(c, day);

@@ -471,16 +471,16 @@ impl<'a> Renderer<'a> {
         let mut base = Context::new();
         base.insert(
             "site",
-            &serde_json::json!({
-                "title": config.site.title,
-                "description": config.site.description,
-                "base_url": config.site.base_url.as_str(),
-                "language": config.site.language,
-                "city": config.city.name,
-                "disclaimer": config.city.disclaimer,
-                "publisher": config.city.data_publisher,
-                "wards": config.ward_count(),
-            }),
+            &SiteView {
+                title: &config.site.title,
+                description: &config.site.description,
+                base_url: config.site.base_url.as_str(),
+                language: &config.site.language,
+                city: &config.city.name,
+                disclaimer: &config.city.disclaimer,
+                publisher: &config.city.data_publisher,
+                wards: config.ward_count(),
+            },
         );
         base.insert("nav", &NAV);
         insert_through(&mut base, config, input.as_of);
@@ -639,23 +639,83 @@ fn first_segment(url: &str) -> String {
         .to_string()
 }
 
+/// What every page's template sees of the site (`site`).
+#[derive(Serialize)]
+struct SiteView<'c> {
+    title: &'c str,
+    description: &'c str,
+    base_url: &'c str,
+    language: &'c str,
+    /// The city's name.
+    city: &'c str,
+    /// The city's data disclaimer, shown at the foot of every page.
+    disclaimer: &'c str,
+    /// Who publishes the data.
+    publisher: &'c str,
+    wards: WardNo,
+}
+
 /// The `page` object templates see for a Markdown page.
-fn page_context(page: &Page, content: &Content) -> serde_json::Value {
+#[derive(Serialize)]
+struct PageView<'p> {
+    title: &'p str,
+    /// The page as HTML.
+    content: &'p str,
+    description: Option<&'p str>,
+    section: String,
+    extra: &'p BTreeMap<String, serde_yaml::Value>,
+    toc: Vec<TocEntry<'p>>,
+    /// The pages of the same section, for its menu.
+    siblings: Vec<Sibling<'p>>,
+}
+
+/// A heading in a page's table of contents.
+#[derive(Serialize)]
+struct TocEntry<'p> {
+    level: u8,
+    id: &'p str,
+    title: &'p str,
+}
+
+/// A page of the same section.
+#[derive(Serialize)]
+struct Sibling<'p> {
+    title: &'p str,
+    href: String,
+    current: bool,
+    weight: i64,
+}
+
+/// The `page` object templates see for a Markdown page.
+fn page_context<'p>(page: &'p Page, content: &'p Content) -> PageView<'p> {
     let section = first_segment(&page.url);
-    let siblings: Vec<serde_json::Value> = content
+    let siblings = content
         .standalone()
         .filter(|p| first_segment(&p.url) == section)
-        .map(|p| serde_json::json!({"title": p.title, "href": file_of(&p.url), "current": p.url == page.url, "weight": p.front.weight}))
+        .map(|p| Sibling {
+            title: &p.title,
+            href: file_of(&p.url),
+            current: p.url == page.url,
+            weight: p.front.weight,
+        })
         .collect();
-    serde_json::json!({
-        "title": page.title,
-        "content": page.html,
-        "description": page.front.description,
-        "section": section,
-        "extra": page.front.extra,
-        "toc": page.toc.iter().map(|(l, a, t)| serde_json::json!({"level": l, "id": a, "title": t})).collect::<Vec<_>>(),
-        "siblings": siblings,
-    })
+    PageView {
+        title: &page.title,
+        content: &page.html,
+        description: page.front.description.as_deref(),
+        section,
+        extra: &page.front.extra,
+        toc: page
+            .toc
+            .iter()
+            .map(|(level, id, title)| TocEntry {
+                level: *level,
+                id,
+                title,
+            })
+            .collect(),
+        siblings,
+    }
 }
 
 /// `data_through` and `citation` of a page context (the site's, or a page's own).
