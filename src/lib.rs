@@ -16,6 +16,7 @@ pub mod config;
 pub mod content;
 pub mod domain;
 pub mod gates;
+pub mod numbers;
 pub mod pipeline;
 pub mod publish;
 pub mod render;

@@ -34,6 +34,8 @@ use plotters::prelude::*;
 pub(crate) use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::Serialize;
 
+pub(crate) use crate::numbers::{days as days_words, ordinal, thousands};
+
 use palette::Rgb;
 
 /// Drawing a chart failed (a bug or an impossible size, never bad data: data is only drawn).
@@ -492,19 +494,6 @@ pub(crate) fn nice_axis(max: f64) -> (f64, f64) {
     (top.max(step), step)
 }
 
-/// `1234` → `1,234`, for labels drawn in charts.
-pub(crate) fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 /// A tick label: integers plainly, fractions with one decimal.
 pub(crate) fn tick_label(v: f64) -> String {
     if (v - v.round()).abs() < 1e-9 {
@@ -517,28 +506,6 @@ pub(crate) fn tick_label(v: f64) -> String {
 /// Days as a chart label: `0.4 d`.
 pub(crate) fn days_label(d: f64) -> String {
     format!("{:.1} d", (d * 10.0).round() / 10.0)
-}
-
-/// Days in words: `0.4 days`, `1 day`.
-pub(crate) fn days_words(d: f64) -> String {
-    let r = (d * 10.0).round() / 10.0;
-    if r == 1.0 {
-        "1 day".into()
-    } else {
-        format!("{r:.1} days")
-    }
-}
-
-/// "1st", "2nd", "3rd", "11th".
-pub(crate) fn ordinal(n: usize) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (_, 11..=13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    format!("{n}{suffix}")
 }
 
 /// `1 request` / `3 requests`.

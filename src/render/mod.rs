@@ -29,6 +29,7 @@ use crate::config::Config;
 use crate::content::wards::WardOffice;
 use crate::content::{Content, Page};
 use crate::domain::{Day, ServiceAttribute, WardNo};
+pub use crate::numbers::{days as format_days, thousands};
 use crate::publish::{Output, PublishError};
 use crate::store::{PhotoRow, StoreStatus};
 
@@ -225,19 +226,6 @@ fn tera_tags(template: &str) -> Vec<&str> {
     tags
 }
 
-/// `1234567` → `1,234,567`.
-pub fn thousands(n: u64) -> String {
-    let s = n.to_string();
-    let mut out = String::with_capacity(s.len() + s.len() / 3);
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn thousands_filter(
     v: &tera::Value,
     _: &std::collections::HashMap<String, tera::Value>,
@@ -252,19 +240,6 @@ fn thousands_filter(
             Ok(tera::Value::String(format!("{sign}{}", thousands(n))))
         }
         None => Ok(v.clone()),
-    }
-}
-
-/// Days as a short human figure: `0.4 days`, `2.1 days`, `1 day`.
-pub fn format_days(d: f64) -> String {
-    if !d.is_finite() {
-        return "no data".into();
-    }
-    let rounded = (d * 10.0).round() / 10.0;
-    if rounded == 1.0 {
-        "1 day".into()
-    } else {
-        format!("{rounded:.1} days")
     }
 }
 

@@ -3,22 +3,11 @@
 use super::{format_days, thousands};
 use crate::aggregate::{Ranking, WindowStats};
 use crate::domain::{Day, WardNo};
+pub use crate::numbers::ordinal;
 
 /// A duration in days as the pages write it, or a dash when there is none.
 pub(super) fn days_text(v: Option<f64>) -> String {
     v.map(format_days).unwrap_or_else(|| "—".into())
-}
-
-/// "1st", "2nd", "3rd", "11th", "22nd".
-pub fn ordinal(n: usize) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (_, 11..=13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    format!("{n}{suffix}")
 }
 
 /// A date as people read it: "Friday, January 1, 2021".
