@@ -553,30 +553,7 @@ impl Builder {
         let own: Vec<ServiceIdx> = (0..resolver.services.len() as ServiceIdx).collect();
         runs.insert(0, (own, opened, closed));
 
-        let mut services = resolver.services;
-        // Featured first (config order), then the rest by name; remap indices accordingly.
-        let featured_count = services.iter().filter(|s| s.featured).count();
-        let mut order: Vec<usize> = (0..services.len()).collect();
-        order[featured_count..].sort_by(|a, b| {
-            services[*a]
-                .name
-                .to_lowercase()
-                .cmp(&services[*b].name.to_lowercase())
-        });
-        let mut remap = vec![0 as ServiceIdx; services.len()];
-        for (new, old) in order.iter().enumerate() {
-            remap[*old] = new as ServiceIdx;
-        }
-        for (old, n) in &negative {
-            services[*old as usize].negative_durations = *n;
-        }
-        let mut reordered: Vec<ServiceInfo> = order.iter().map(|i| services[*i].clone()).collect();
-        for s in &mut reordered {
-            s.codes.sort();
-            s.source_names.sort();
-        }
-        services = reordered;
-
+        let (mut services, remap) = order_services(resolver.services, &negative);
         let remap = &remap;
         runs.par_iter_mut().for_each(|(to_first, opened, closed)| {
             let to_final: Vec<ServiceIdx> =
@@ -670,50 +647,11 @@ impl Builder {
             .find(opened_on)
             .map(|d| span_start.plus(d as i32));
 
-        let city_opened_prefix = city_opened
-            .iter()
-            .map(|days| {
-                let mut p = Vec::with_capacity(days.len() + 1);
-                p.push(0u64);
-                let mut sum = 0u64;
-                for d in days {
-                    sum += u64::from(*d);
-                    p.push(sum);
-                }
-                p
-            })
-            .collect();
-
-        // Backlog: +1 on the open day, −1 on the close day, never before the open: a close on
-        // an earlier day counts on the open day.
-        let mut delta: Vec<Vec<i64>> = city_opened
-            .iter()
-            .zip(&city_closed)
-            .map(|(opened, closed)| {
-                opened
-                    .iter()
-                    .zip(closed)
-                    .map(|(o, c)| i64::from(*o) - i64::from(*c))
-                    .collect()
-            })
-            .collect();
-        for (service, close, open) in early_closes {
-            let s = usize::from(remap[usize::from(service)]);
-            delta[s][(close - span_start.0) as usize] += 1;
-            delta[s][(open - span_start.0) as usize] -= 1;
-        }
-        let backlog: Vec<Vec<u32>> = delta
+        let city_opened_prefix = city_opened.iter().map(|days| prefix_sums(days)).collect();
+        let early_closes = early_closes
             .into_iter()
-            .map(|d| {
-                let mut run = 0i64;
-                d.into_iter()
-                    .map(|x| {
-                        run += x;
-                        run.max(0) as u32
-                    })
-                    .collect()
-            })
-            .collect();
+            .map(|(service, close, open)| (remap[usize::from(service)], close, open));
+        let backlog = backlog(&city_opened, &city_closed, early_closes, span_start);
 
         let slug_index = services
             .iter()
@@ -728,14 +666,7 @@ impl Builder {
                 Some(*chain)
             })
             .collect();
-        let pair_cells = (0..services.len() as ServiceIdx)
-            .flat_map(|s| (0..=wards).map(move |w| (s, w)))
-            .map(|(s, w)| {
-                let lo = make_key(s, w, Day(i32::MIN));
-                let hi = make_key(s, w, Day(i32::MAX));
-                cells.partition_point(|c| c.key < lo)..cells.partition_point(|c| c.key <= hi)
-            })
-            .collect();
+        let pair_cells = pair_cells(&cells, services.len(), wards);
         Metrics {
             services,
             wards,
@@ -758,6 +689,100 @@ impl Builder {
             history_digests,
         }
     }
+}
+
+/// The services in their final order, featured first (config order), then the rest by name,
+/// each with its closes before the open (`negative`, by first-builder index) and its codes and
+/// names sorted; and each first-builder index's place in that order.
+fn order_services(
+    services: Vec<ServiceInfo>,
+    negative: &HashMap<ServiceIdx, u64>,
+) -> (Vec<ServiceInfo>, Vec<ServiceIdx>) {
+    let featured_count = services.iter().filter(|s| s.featured).count();
+    let mut order: Vec<usize> = (0..services.len()).collect();
+    order[featured_count..].sort_by(|a, b| {
+        services[*a]
+            .name
+            .to_lowercase()
+            .cmp(&services[*b].name.to_lowercase())
+    });
+    let mut remap = vec![0 as ServiceIdx; services.len()];
+    for (new, old) in order.iter().enumerate() {
+        remap[*old] = new as ServiceIdx;
+    }
+    let mut services = services;
+    for (old, n) in negative {
+        services[*old as usize].negative_durations = *n;
+    }
+    let mut reordered: Vec<ServiceInfo> = order.iter().map(|i| services[*i].clone()).collect();
+    for s in &mut reordered {
+        s.codes.sort();
+        s.source_names.sort();
+    }
+    (reordered, remap)
+}
+
+/// Running totals of daily counts, starting at 0: `p[d + 1] - p[a]` is days `a..=d`.
+fn prefix_sums(days: &[u32]) -> Vec<u64> {
+    let mut p = Vec::with_capacity(days.len() + 1);
+    p.push(0u64);
+    let mut sum = 0u64;
+    for d in days {
+        sum += u64::from(*d);
+        p.push(sum);
+    }
+    p
+}
+
+/// Each service's open requests at the end of each day: +1 on the open day, −1 on the close
+/// day, never before the open: a close on an earlier day (`early_closes`: service, close day,
+/// open day) counts on the open day.
+fn backlog(
+    city_opened: &[Vec<u32>],
+    city_closed: &[Vec<u32>],
+    early_closes: impl Iterator<Item = (ServiceIdx, i32, i32)>,
+    span_start: Day,
+) -> Vec<Vec<u32>> {
+    let mut delta: Vec<Vec<i64>> = city_opened
+        .iter()
+        .zip(city_closed)
+        .map(|(opened, closed)| {
+            opened
+                .iter()
+                .zip(closed)
+                .map(|(o, c)| i64::from(*o) - i64::from(*c))
+                .collect()
+        })
+        .collect();
+    for (service, close, open) in early_closes {
+        let s = usize::from(service);
+        delta[s][(close - span_start.0) as usize] += 1;
+        delta[s][(open - span_start.0) as usize] -= 1;
+    }
+    delta
+        .into_iter()
+        .map(|d| {
+            let mut run = 0i64;
+            d.into_iter()
+                .map(|x| {
+                    run += x;
+                    run.max(0) as u32
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Where each (service, ward) pair's cells are in the sorted cells.
+fn pair_cells(cells: &[Cell], services: usize, wards: WardNo) -> Vec<std::ops::Range<usize>> {
+    (0..services as ServiceIdx)
+        .flat_map(|s| (0..=wards).map(move |w| (s, w)))
+        .map(|(s, w)| {
+            let lo = make_key(s, w, Day(i32::MIN));
+            let hi = make_key(s, w, Day(i32::MAX));
+            cells.partition_point(|c| c.key < lo)..cells.partition_point(|c| c.key <= hi)
+        })
+        .collect()
 }
 
 /// SplitMix64's finaliser: a fast, well-spread 64-bit mix (change detection, not security).

@@ -300,7 +300,25 @@ impl Dash<'_, '_> {
 
         // The API lists every service with a request that day, featured first. The variants of
         // the page for each service share the day's document, so only the default page makes it.
-        let api = (!explicit_choice).then(|| DayApi {
+        let api = (!explicit_choice).then(|| self.day_api(day, unassigned));
+        DayContext {
+            context,
+            tables,
+            api,
+            total,
+            chosen_name,
+            chosen_sentence,
+            shown: chosen,
+        }
+    }
+}
+
+impl Dash<'_, '_> {
+    /// `api/v1/days/DATE.json`: every service with a request that day, featured first.
+    fn day_api(&self, day: Day, unassigned: u64) -> DayApi {
+        let m = self.m;
+        let wards = m.wards;
+        DayApi {
             date: day.to_string(),
             services: m
                 .service_ids()
@@ -322,15 +340,6 @@ impl Dash<'_, '_> {
                 })
                 .collect(),
             unassigned,
-        });
-        DayContext {
-            context,
-            tables,
-            api,
-            total,
-            chosen_name,
-            chosen_sentence,
-            shown: chosen,
         }
     }
 }

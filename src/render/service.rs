@@ -288,26 +288,7 @@ impl Dash<'_, '_> {
         };
         let prev = monday.plus(-7);
         let next = monday.plus(7);
-        let summary = if city.opened == 0 && city.closed == 0 {
-            format!(
-                "No {} requests were opened or closed in {} in the week of {}.",
-                info.name,
-                cfg.city.name,
-                week_label(monday)
-            )
-        } else {
-            format!(
-                "In the week of {}, {} opened {} and closed {} {} requests{}.",
-                week_label(monday),
-                cfg.city.name,
-                thousands(city.opened),
-                thousands(city.closed),
-                info.name,
-                city.ttc
-                    .map(|t| format!(", closing them in {} on average", format_days(t.mean_days)))
-                    .unwrap_or_default()
-            )
-        };
+        let summary = service_week_summary(&info.name, &cfg.city.name, monday, &city);
         let note = self.r.input.content.service_note(&info.slug);
         let form = cfg
             .city

@@ -310,50 +310,8 @@ impl Dash<'_, '_> {
             csv: format!("{base}days.csv"),
         };
 
-        // Each service with activity this week, featured always.
-        let mut services = Vec::new();
-        let mut api_services = Vec::new();
-        let mut ranking_sentences = Vec::new();
-        for s in m.service_ids() {
-            let info = m.info(s);
-            let stats = m.ward_window(s, ward, monday, sunday);
-            if !info.featured && stats.opened == 0 && stats.closed == 0 {
-                continue;
-            }
-            let ranking = self.ranking(s, monday);
-            let rank = ranking.of(ward);
-            let ttc = stats.ttc;
-            api_services.push(WardWeekApiService {
-                closed: stats.closed,
-                opened: stats.opened,
-                rank: rank.map(|r| r.rank),
-                ranked_of: ranking.ranked.len(),
-                slug: info.slug.clone(),
-                ttc_closed: ttc.map(|t| t.count).unwrap_or(0),
-                ttc_mean_days: Num(ttc.map(|t| t.mean_days)),
-                ttc_median_days: Num(ttc.map(|t| t.median_days)),
-            });
-            let sentence = ranking_sentence(ward, &info.name, &stats, &ranking);
-            if info.featured && (stats.opened > 0 || stats.closed > 0) {
-                ranking_sentences.push(sentence.clone());
-            }
-            services.push(WardWeekServiceRow {
-                slug: info.slug.clone(),
-                name: info.name.clone(),
-                featured: info.featured,
-                opened: stats.opened,
-                closed: stats.closed,
-                ttc_mean: days_text(ttc.map(|t| t.mean_days)),
-                ttc_median: days_text(ttc.map(|t| t.median_days)),
-                rank: rank.map(|r| r.rank),
-                rank_text: rank
-                    .map(|r| format!("{} of {}", ordinal(r.rank), ranking.ranked.len()))
-                    .unwrap_or_else(|| "not ranked".into()),
-                sentence,
-                href: href(&urls::ward_service(ward, &info.slug)),
-                service_week_href: href(&urls::service_week(&info.slug, monday)),
-            });
-        }
+        let (services, api_services, ranking_sentences) =
+            self.ward_week_services(ward, monday, sunday);
         let services_table = Table {
             caption: format!(
                 "Each service in Ward {ward}, week of {}",
@@ -463,6 +421,66 @@ impl Dash<'_, '_> {
             vec![days_table, services_table, busiest_table],
             summary,
         )
+    }
+
+    /// Each service with activity in the ward's week (featured ones always): its row on the
+    /// page, its entry in the week's JSON document, and, for featured services with activity,
+    /// what the week's ranking says of the ward.
+    fn ward_week_services(
+        &self,
+        ward: WardNo,
+        monday: Day,
+        sunday: Day,
+    ) -> (
+        Vec<WardWeekServiceRow>,
+        Vec<WardWeekApiService>,
+        Vec<String>,
+    ) {
+        let m = self.m;
+        let mut services = Vec::new();
+        let mut api_services = Vec::new();
+        let mut ranking_sentences = Vec::new();
+        for s in m.service_ids() {
+            let info = m.info(s);
+            let stats = m.ward_window(s, ward, monday, sunday);
+            if !info.featured && stats.opened == 0 && stats.closed == 0 {
+                continue;
+            }
+            let ranking = self.ranking(s, monday);
+            let rank = ranking.of(ward);
+            let ttc = stats.ttc;
+            api_services.push(WardWeekApiService {
+                closed: stats.closed,
+                opened: stats.opened,
+                rank: rank.map(|r| r.rank),
+                ranked_of: ranking.ranked.len(),
+                slug: info.slug.clone(),
+                ttc_closed: ttc.map(|t| t.count).unwrap_or(0),
+                ttc_mean_days: Num(ttc.map(|t| t.mean_days)),
+                ttc_median_days: Num(ttc.map(|t| t.median_days)),
+            });
+            let sentence = ranking_sentence(ward, &info.name, &stats, &ranking);
+            if info.featured && (stats.opened > 0 || stats.closed > 0) {
+                ranking_sentences.push(sentence.clone());
+            }
+            services.push(WardWeekServiceRow {
+                slug: info.slug.clone(),
+                name: info.name.clone(),
+                featured: info.featured,
+                opened: stats.opened,
+                closed: stats.closed,
+                ttc_mean: days_text(ttc.map(|t| t.mean_days)),
+                ttc_median: days_text(ttc.map(|t| t.median_days)),
+                rank: rank.map(|r| r.rank),
+                rank_text: rank
+                    .map(|r| format!("{} of {}", ordinal(r.rank), ranking.ranked.len()))
+                    .unwrap_or_else(|| "not ranked".into()),
+                sentence,
+                href: href(&urls::ward_service(ward, &info.slug)),
+                service_week_href: href(&urls::service_week(&info.slug, monday)),
+            });
+        }
+        (services, api_services, ranking_sentences)
     }
 
     pub(super) fn feed(&self, ward: WardNo, entries: &[(Day, String)]) -> Result<(), RenderError> {

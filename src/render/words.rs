@@ -145,6 +145,31 @@ pub fn ranking_sentence(
     }
 }
 
+/// The one-sentence summary of a service's week in the city (page description and lede).
+pub(super) fn service_week_summary(
+    service: &str,
+    city_name: &str,
+    monday: Day,
+    city: &WindowStats,
+) -> String {
+    if city.opened == 0 && city.closed == 0 {
+        format!(
+            "No {service} requests were opened or closed in {city_name} in the week of {}.",
+            week_label(monday)
+        )
+    } else {
+        format!(
+            "In the week of {}, {city_name} opened {} and closed {} {service} requests{}.",
+            week_label(monday),
+            thousands(city.opened),
+            thousands(city.closed),
+            city.ttc
+                .map(|t| format!(", closing them in {} on average", format_days(t.mean_days)))
+                .unwrap_or_default()
+        )
+    }
+}
+
 /// The one-sentence summary of a ward's week (page description and feed entry).
 pub(super) fn ward_week_summary(
     ward: WardNo,
