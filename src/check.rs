@@ -1,4 +1,4 @@
-//! `cwfy check`: proves a built site keeps its promises (SPEC §8) without a browser.
+//! `cwfy check`: proves a built site keeps its promises (the budgets, docs/ARCHITECTURE.md) without a browser.
 //!
 //! Over every file of the site, in parallel:
 //! - every `href` and `src` of every page resolves to a written file (a link to a folder needs its
@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-/// The SPEC §8 page budget: any page under 100 KB of HTML.
+/// The page budget (the budgets, docs/ARCHITECTURE.md): any page under 100 KB of HTML.
 pub const MAX_PAGE_BYTES: u64 = 100_000;
 
 /// The check could not run at all (the folder is missing or unreadable).

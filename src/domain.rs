@@ -54,7 +54,7 @@ impl fmt::Display for SourceKind {
     }
 }
 
-/// One service request, normalised per SPEC §4, with the raw record it came from.
+/// One service request, normalised by the data rules (docs/ARCHITECTURE.md), with the raw record it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     /// `service_request_id` (Open311) or `sr_number` (Socrata); never empty.
@@ -65,13 +65,13 @@ pub struct Request {
     pub service_name: String,
     /// The source's status, as sent (e.g. `closed`, `Completed - Dup`).
     pub status: String,
-    /// Whether the status says the request is closed (SPEC §4).
+    /// Whether the status says the request is closed (the data rules, docs/ARCHITECTURE.md).
     pub is_closed: bool,
     /// When the request was made.
     pub requested_at: UnixSeconds,
     /// When the source last changed the record; the upsert keeps the newest.
     pub updated_at: Option<UnixSeconds>,
-    /// When it was closed, per SPEC §4; `None` while open.
+    /// When it was closed, by the data rules (docs/ARCHITECTURE.md); `None` while open.
     pub closed_at: Option<UnixSeconds>,
     /// Ward 1..=N, or `None` when the source's ward is missing or outside that range.
     pub ward: Option<WardNo>,

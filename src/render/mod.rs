@@ -300,7 +300,7 @@ pub struct NavItem {
     pub section: &'static str,
 }
 
-/// The site navigation (SPEC §6).
+/// The site navigation (pages and URLs, docs/ARCHITECTURE.md).
 pub const NAV: [NavItem; 6] = [
     NavItem {
         label: "Home",

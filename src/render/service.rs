@@ -1,4 +1,4 @@
-//! Service pages (SPEC §6): a page per featured service and week, with every ward's figures and
+//! Service pages (pages and URLs, docs/ARCHITECTURE.md): a page per featured service and week, with every ward's figures and
 //! the time-to-close ranking, and the service's own page for its latest week.
 
 use std::collections::BTreeMap;
@@ -582,7 +582,7 @@ pub struct ServiceApi<'t> {
     pub slug: &'t str,
 }
 
-/// `api/v1/services/SLUG/weeks/MONDAY.json` (SPEC §7). Fields in alphabetical order.
+/// `api/v1/services/SLUG/weeks/MONDAY.json` (the JSON API, docs/ARCHITECTURE.md). Fields in alphabetical order.
 #[derive(Serialize)]
 pub struct ServiceWeekApi {
     /// The city's figures.
