@@ -1,4 +1,5 @@
-//! Every metric (the metrics, docs/ARCHITECTURE.md), computed in one pass over the store into compact structures.
+//! Every metric (the metrics, docs/ARCHITECTURE.md), computed in one pass over the store into
+//! compact structures.
 //!
 //! The pass turns each counted request into two sort keys — `(service, ward, opened day)` and
 //! `(service, ward, closed day)` with its time to close — and sorts them. The sorted runs become
@@ -135,7 +136,8 @@ pub struct WardRank {
     pub ttc_mean_days: f64,
 }
 
-/// The ranking of wards by time to close for a service and window (the metrics, docs/ARCHITECTURE.md).
+/// The ranking of wards by time to close for a service and window (the metrics,
+/// docs/ARCHITECTURE.md).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Ranking {
     /// `mean − SD` of the wards' closed counts.
@@ -1077,7 +1079,8 @@ impl Metrics {
         stats
     }
 
-    /// The ranking of wards 1..N by time to close for a service over a window (the metrics, docs/ARCHITECTURE.md).
+    /// The ranking of wards 1..N by time to close for a service over a window (the metrics,
+    /// docs/ARCHITECTURE.md).
     pub fn ranking(&self, s: ServiceIdx, from: Day, to: Day) -> Ranking {
         let stats: Vec<(WardNo, WindowStats)> = (1..=self.wards)
             .map(|w| (w, self.ward_window(s, w, from, to)))

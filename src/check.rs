@@ -1,4 +1,5 @@
-//! `cwfy check`: proves a built site keeps its promises (the budgets, docs/ARCHITECTURE.md) without a browser.
+//! `cwfy check`: proves a built site keeps its promises (the budgets, docs/ARCHITECTURE.md) without
+//! a browser.
 //!
 //! Over every file of the site, in parallel:
 //! - every `href` and `src` of every page resolves to a written file (a link to a folder needs its

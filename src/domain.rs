@@ -54,7 +54,8 @@ impl fmt::Display for SourceKind {
     }
 }
 
-/// One service request, normalised by the data rules (docs/ARCHITECTURE.md), with the raw record it came from.
+/// One service request, normalised by the data rules (docs/ARCHITECTURE.md), with the raw record it
+/// came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Request {
     /// `service_request_id` (Open311) or `sr_number` (Socrata); never empty.

@@ -880,6 +880,8 @@ impl Store {
         written
     }
 
+    /// Writes a batch (and a fetch window's mark) in one transaction: each record through
+    /// [`Batch::write`], then the new requests' facts, then the run's totals and the mark.
     fn write_in_transaction(
         &mut self,
         run: RunId,
@@ -895,218 +897,16 @@ impl Store {
             checkpointer.before_write();
         }
         let tx = self.conn.transaction().map_err(e)?;
-        let mut counts = Counts::default();
-        {
-            let mut find = tx
-                .prepare_cached("SELECT rowid_key, updated_at FROM requests WHERE id = ?1")
-                .map_err(e)?;
-            // A new id is inserted in one step; only an id already stored is looked up.
-            let mut insert = tx
-                .prepare_cached(
-                    "INSERT INTO requests(id, service_code, service_name, status, is_closed, requested_at, updated_at, closed_at, ward, duplicate, parent_id, lat, long, address, description, media_url, channel, source)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
-                     ON CONFLICT(id) DO NOTHING",
-                )
-                .map_err(e)?;
-            let mut update = tx
-                .prepare_cached(
-                    "UPDATE requests SET service_code=?2, service_name=?3, status=?4, is_closed=?5, requested_at=?6, updated_at=?7, closed_at=?8, ward=?9, duplicate=?10, parent_id=?11, lat=?12, long=?13, address=?14, description=?15, media_url=?16, channel=?17, source=?18 WHERE rowid_key=?1",
-                )
-                .map_err(e)?;
-            // A new request's raw record is a plain insert: INSERT OR REPLACE may delete a row
-            // first, which makes SQLite open a statement journal for every execution.
-            let mut add_raw = tx
-                .prepare_cached(
-                    "INSERT INTO raw_records(request_key, raw, header) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(e)?;
-            let mut replace_raw = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO raw_records(request_key, raw, header) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(e)?;
-            let mut add_facts = tx
-                .prepare_cached("INSERT INTO request_facts(request_key, facts) VALUES (?1, ?2)")
-                .map_err(e)?;
-            let mut replace_facts = tx
-                .prepare_cached("UPDATE request_facts SET facts=?2 WHERE request_key=?1")
-                .map_err(e)?;
-            let mut add_service_key = tx
-                .prepare_cached("INSERT INTO service_keys(code, name) VALUES (?1, ?2)")
-                .map_err(e)?;
-            let service_keys = &mut self.service_keys;
-            let mut service_key = |code: Option<&str>, name: &str| {
-                if let Some(k) = service_keys.get(code, name) {
-                    return Ok(k);
-                }
-                add_service_key.execute(params![code, name]).map_err(e)?;
-                let id = tx.last_insert_rowid();
-                let k = u32::try_from(id).map_err(|_| StoreError::Damaged {
-                    path: path.clone(),
-                    detail: format!("service_keys numbered a pair {id}, beyond 32 bits"),
-                })?;
-                service_keys
-                    .by_name
-                    .entry(name.to_string())
-                    .or_default()
-                    .push((code.map(str::to_string), k));
-                Ok::<u32, StoreError>(k)
-            };
-            let mut reject = tx
-                .prepare_cached("INSERT INTO rejected(run_id, origin, record_id, disposition, reason, raw, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
-                .map_err(e)?;
-            let at = now();
-            // New requests' facts are written after the batch's requests: their pages then come
-            // out side by side in the file (20,000 requests: about 150 pages in a row) instead of
-            // one among each request's pages, so a scan of a store out of the page cache reads
-            // runs, not scattered pages.
-            let mut new_facts = Vec::with_capacity(items.len());
+        let counts = {
+            let mut batch = Batch::prepare(&tx, &path, &mut self.service_keys, run)?;
+            batch.new_facts.reserve(items.len());
             for item in items {
-                match item {
-                    Incoming::Request {
-                        request: r,
-                        notes,
-                        origin,
-                        header,
-                    } => {
-                        let fields = params![
-                            r.service_code,
-                            r.service_name,
-                            r.status,
-                            r.is_closed,
-                            r.requested_at,
-                            r.updated_at,
-                            r.closed_at,
-                            r.ward,
-                            r.duplicate,
-                            r.parent_id,
-                            r.lat,
-                            r.long,
-                            r.address,
-                            r.description,
-                            r.media_url,
-                            r.channel,
-                            r.source.as_str()
-                        ];
-                        let inserted = insert
-                            .execute(params![
-                                r.id, fields[0], fields[1], fields[2], fields[3], fields[4],
-                                fields[5], fields[6], fields[7], fields[8], fields[9], fields[10],
-                                fields[11], fields[12], fields[13], fields[14], fields[15],
-                                fields[16]
-                            ])
-                            .map_err(e)?;
-                        let written = if inserted > 0 {
-                            counts.new += 1;
-                            let key = tx.last_insert_rowid();
-                            add_raw
-                                .execute(params![key, r.raw, header.map(|h| h.0)])
-                                .map_err(e)?;
-                            let sk = service_key(r.service_code.as_deref(), &r.service_name)?;
-                            new_facts.push((key, Facts::of(sk, r).encode()));
-                            true
-                        } else {
-                            let (key, stored): (i64, Option<i64>) = find
-                                .query_row([&r.id], |row| Ok((row.get(0)?, row.get(1)?)))
-                                .map_err(e)?;
-                            if is_newer(r.updated_at, stored) {
-                                update
-                                    .execute(params![
-                                        key, fields[0], fields[1], fields[2], fields[3], fields[4],
-                                        fields[5], fields[6], fields[7], fields[8], fields[9],
-                                        fields[10], fields[11], fields[12], fields[13], fields[14],
-                                        fields[15], fields[16]
-                                    ])
-                                    .map_err(e)?;
-                                replace_raw
-                                    .execute(params![key, r.raw, header.map(|h| h.0)])
-                                    .map_err(e)?;
-                                let sk = service_key(r.service_code.as_deref(), &r.service_name)?;
-                                let (facts, len) = Facts::of(sk, r).encode();
-                                replace_facts
-                                    .execute(params![key, &facts[..len]])
-                                    .map_err(e)?;
-                                counts.updated += 1;
-                                true
-                            } else {
-                                counts.unchanged += 1;
-                                false
-                            }
-                        };
-                        if written && !notes.is_empty() {
-                            counts.cleaned += 1;
-                            reject
-                                .execute(params![
-                                    run.0,
-                                    origin,
-                                    r.id,
-                                    "cleaned",
-                                    notes.join("; "),
-                                    Option::<String>::None,
-                                    at
-                                ])
-                                .map_err(e)?;
-                        }
-                    }
-                    Incoming::Ignored {
-                        reason,
-                        origin,
-                        raw,
-                    } => {
-                        counts.ignored += 1;
-                        reject
-                            .execute(params![
-                                run.0,
-                                origin,
-                                Option::<String>::None,
-                                "ignored",
-                                reason,
-                                raw,
-                                at
-                            ])
-                            .map_err(e)?;
-                    }
-                    Incoming::Rejected {
-                        reason,
-                        origin,
-                        raw,
-                    } => {
-                        counts.rejected += 1;
-                        reject
-                            .execute(params![
-                                run.0,
-                                origin,
-                                Option::<String>::None,
-                                "rejected",
-                                reason,
-                                raw,
-                                at
-                            ])
-                            .map_err(e)?;
-                    }
-                }
+                batch.write(item)?;
             }
-            for (key, (facts, len)) in &new_facts {
-                add_facts.execute(params![key, &facts[..*len]]).map_err(e)?;
-            }
-            tx.execute(
-                "UPDATE runs SET new=new+?2, updated=updated+?3, unchanged=unchanged+?4, ignored=ignored+?5, rejected=rejected+?6, cleaned=cleaned+?7 WHERE id=?1",
-                params![run.0, counts.new as i64, counts.updated as i64, counts.unchanged as i64, counts.ignored as i64, counts.rejected as i64, counts.cleaned as i64],
-            )
-            .map_err(e)?;
-            if let Some((source, mode, window, pages)) = window {
-                tx.execute(
-                    "INSERT OR REPLACE INTO windows(source, mode, window_start, window_end, pages, records, completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                    params![source, mode, window.start, window.end, pages as i64, counts.seen() as i64, at],
-                )
-                .map_err(e)?;
-                tx.execute(
-                    "UPDATE runs SET pages=pages+?2 WHERE id=?1",
-                    params![run.0, pages as i64],
-                )
-                .map_err(e)?;
-            }
-        }
+            batch.add_new_facts()?;
+            batch.counts
+        };
+        record_batch(&tx, run, counts, window).map_err(e)?;
         tx.commit().map_err(e)?;
         if let Some(checkpointer) = &self.checkpointer {
             checkpointer.committed();
@@ -1534,6 +1334,278 @@ fn row_as_object(names: &str, row: &str) -> Option<String> {
     let object: serde_json::Map<String, serde_json::Value> =
         names.into_iter().zip(fields).collect();
     Some(serde_json::Value::Object(object).to_string())
+}
+
+/// One write transaction's prepared statements and what it has done so far.
+struct Batch<'t> {
+    tx: &'t rusqlite::Transaction<'t>,
+    path: &'t Path,
+    service_keys: &'t mut ServiceKeys,
+    run: RunId,
+    /// When the rejections and marks of this batch are recorded.
+    at: i64,
+    find: rusqlite::CachedStatement<'t>,
+    insert: rusqlite::CachedStatement<'t>,
+    update: rusqlite::CachedStatement<'t>,
+    add_raw: rusqlite::CachedStatement<'t>,
+    replace_raw: rusqlite::CachedStatement<'t>,
+    add_facts: rusqlite::CachedStatement<'t>,
+    replace_facts: rusqlite::CachedStatement<'t>,
+    add_service_key: rusqlite::CachedStatement<'t>,
+    reject: rusqlite::CachedStatement<'t>,
+    /// New requests' facts, written after the batch's requests: their pages then come out side
+    /// by side in the file (20,000 requests: about 150 pages in a row) instead of one among
+    /// each request's pages, so a scan of a store out of the page cache reads runs, not
+    /// scattered pages.
+    new_facts: Vec<(i64, ([u8; 22], usize))>,
+    counts: Counts,
+}
+
+impl<'t> Batch<'t> {
+    fn prepare(
+        tx: &'t rusqlite::Transaction<'t>,
+        path: &'t Path,
+        service_keys: &'t mut ServiceKeys,
+        run: RunId,
+    ) -> Result<Batch<'t>, StoreError> {
+        let e = |source| StoreError::Sqlite {
+            path: path.to_path_buf(),
+            source,
+        };
+        let prepare = |sql: &str| tx.prepare_cached(sql).map_err(e);
+        Ok(Batch {
+            tx,
+            path,
+            service_keys,
+            run,
+            at: now(),
+            find: prepare("SELECT rowid_key, updated_at FROM requests WHERE id = ?1")?,
+            // A new id is inserted in one step; only an id already stored is looked up.
+            insert: prepare(
+                "INSERT INTO requests(id, service_code, service_name, status, is_closed, requested_at, updated_at, closed_at, ward, duplicate, parent_id, lat, long, address, description, media_url, channel, source)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+                 ON CONFLICT(id) DO NOTHING",
+            )?,
+            update: prepare(
+                "UPDATE requests SET service_code=?2, service_name=?3, status=?4, is_closed=?5, requested_at=?6, updated_at=?7, closed_at=?8, ward=?9, duplicate=?10, parent_id=?11, lat=?12, long=?13, address=?14, description=?15, media_url=?16, channel=?17, source=?18 WHERE rowid_key=?1",
+            )?,
+            // A new request's raw record is a plain insert: INSERT OR REPLACE may delete a row
+            // first, which makes SQLite open a statement journal for every execution.
+            add_raw: prepare(
+                "INSERT INTO raw_records(request_key, raw, header) VALUES (?1, ?2, ?3)",
+            )?,
+            replace_raw: prepare(
+                "INSERT OR REPLACE INTO raw_records(request_key, raw, header) VALUES (?1, ?2, ?3)",
+            )?,
+            add_facts: prepare(
+                "INSERT INTO request_facts(request_key, facts) VALUES (?1, ?2)",
+            )?,
+            replace_facts: prepare("UPDATE request_facts SET facts=?2 WHERE request_key=?1")?,
+            add_service_key: prepare("INSERT INTO service_keys(code, name) VALUES (?1, ?2)")?,
+            reject: prepare(
+                "INSERT INTO rejected(run_id, origin, record_id, disposition, reason, raw, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?,
+            new_facts: Vec::new(),
+            counts: Counts::default(),
+        })
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Sqlite {
+            path: self.path.to_path_buf(),
+            source,
+        }
+    }
+
+    /// Writes one record: a request is inserted, updated when newer, or left as it is; an
+    /// ignored or rejected record is logged with its reason.
+    fn write(&mut self, item: &Incoming) -> Result<(), StoreError> {
+        match item {
+            Incoming::Request {
+                request,
+                notes,
+                origin,
+                header,
+            } => {
+                let written = self.upsert(request, header.map(|h| h.0))?;
+                if written && !notes.is_empty() {
+                    self.counts.cleaned += 1;
+                    self.log(
+                        origin,
+                        Some(&request.id),
+                        "cleaned",
+                        &notes.join("; "),
+                        None,
+                    )?;
+                }
+            }
+            Incoming::Ignored {
+                reason,
+                origin,
+                raw,
+            } => {
+                self.counts.ignored += 1;
+                self.log(origin, None, "ignored", reason, Some(raw))?;
+            }
+            Incoming::Rejected {
+                reason,
+                origin,
+                raw,
+            } => {
+                self.counts.rejected += 1;
+                self.log(origin, None, "rejected", reason, Some(raw))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Inserts a new request, or updates a stored one when the record is newer. Returns
+    /// whether it was written.
+    fn upsert(&mut self, r: &Request, header: Option<i64>) -> Result<bool, StoreError> {
+        let fields = params![
+            r.service_code,
+            r.service_name,
+            r.status,
+            r.is_closed,
+            r.requested_at,
+            r.updated_at,
+            r.closed_at,
+            r.ward,
+            r.duplicate,
+            r.parent_id,
+            r.lat,
+            r.long,
+            r.address,
+            r.description,
+            r.media_url,
+            r.channel,
+            r.source.as_str()
+        ];
+        let inserted = self
+            .insert
+            .execute(params![
+                r.id, fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], fields[6],
+                fields[7], fields[8], fields[9], fields[10], fields[11], fields[12], fields[13],
+                fields[14], fields[15], fields[16]
+            ])
+            .map_err(self.err())?;
+        if inserted > 0 {
+            self.counts.new += 1;
+            let key = self.tx.last_insert_rowid();
+            self.add_raw
+                .execute(params![key, r.raw, header])
+                .map_err(self.err())?;
+            let sk = self.service_key(r.service_code.as_deref(), &r.service_name)?;
+            self.new_facts.push((key, Facts::of(sk, r).encode()));
+            return Ok(true);
+        }
+        let (key, stored): (i64, Option<i64>) = self
+            .find
+            .query_row([&r.id], |row| Ok((row.get(0)?, row.get(1)?)))
+            .map_err(self.err())?;
+        if !is_newer(r.updated_at, stored) {
+            self.counts.unchanged += 1;
+            return Ok(false);
+        }
+        self.update
+            .execute(params![
+                key, fields[0], fields[1], fields[2], fields[3], fields[4], fields[5], fields[6],
+                fields[7], fields[8], fields[9], fields[10], fields[11], fields[12], fields[13],
+                fields[14], fields[15], fields[16]
+            ])
+            .map_err(self.err())?;
+        self.replace_raw
+            .execute(params![key, r.raw, header])
+            .map_err(self.err())?;
+        let sk = self.service_key(r.service_code.as_deref(), &r.service_name)?;
+        let (facts, len) = Facts::of(sk, r).encode();
+        self.replace_facts
+            .execute(params![key, &facts[..len]])
+            .map_err(self.err())?;
+        self.counts.updated += 1;
+        Ok(true)
+    }
+
+    /// The number of a (code, name) pair in `service_keys`, numbering it when it is new.
+    fn service_key(&mut self, code: Option<&str>, name: &str) -> Result<u32, StoreError> {
+        if let Some(k) = self.service_keys.get(code, name) {
+            return Ok(k);
+        }
+        self.add_service_key
+            .execute(params![code, name])
+            .map_err(self.err())?;
+        let id = self.tx.last_insert_rowid();
+        let k = u32::try_from(id).map_err(|_| StoreError::Damaged {
+            path: self.path.to_path_buf(),
+            detail: format!("service_keys numbered a pair {id}, beyond 32 bits"),
+        })?;
+        self.service_keys
+            .by_name
+            .entry(name.to_string())
+            .or_default()
+            .push((code.map(str::to_string), k));
+        Ok(k)
+    }
+
+    /// Logs a record that was cleaned, ignored or rejected, with why.
+    fn log(
+        &mut self,
+        origin: &str,
+        record_id: Option<&str>,
+        disposition: &str,
+        reason: &str,
+        raw: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.reject
+            .execute(params![
+                self.run.0,
+                origin,
+                record_id,
+                disposition,
+                reason,
+                raw,
+                self.at
+            ])
+            .map_err(self.err())?;
+        Ok(())
+    }
+
+    /// Writes the new requests' facts (see [`Batch::new_facts`]).
+    fn add_new_facts(&mut self) -> Result<(), StoreError> {
+        for (key, (facts, len)) in &self.new_facts {
+            self.add_facts
+                .execute(params![key, &facts[..*len]])
+                .map_err(|source| StoreError::Sqlite {
+                    path: self.path.to_path_buf(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+}
+
+/// Adds a batch's counts to its run and, for a fetch window, marks the window done.
+fn record_batch(
+    tx: &rusqlite::Transaction,
+    run: RunId,
+    counts: Counts,
+    window: Option<(&str, &str, Window, u64)>,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE runs SET new=new+?2, updated=updated+?3, unchanged=unchanged+?4, ignored=ignored+?5, rejected=rejected+?6, cleaned=cleaned+?7 WHERE id=?1",
+        params![run.0, counts.new as i64, counts.updated as i64, counts.unchanged as i64, counts.ignored as i64, counts.rejected as i64, counts.cleaned as i64],
+    )?;
+    if let Some((source, mode, window, pages)) = window {
+        tx.execute(
+            "INSERT OR REPLACE INTO windows(source, mode, window_start, window_end, pages, records, completed_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![source, mode, window.start, window.end, pages as i64, counts.seen() as i64, now()],
+        )?;
+        tx.execute(
+            "UPDATE runs SET pages=pages+?2 WHERE id=?1",
+            params![run.0, pages as i64],
+        )?;
+    }
+    Ok(())
 }
 
 /// Whether an incoming `updated_at` should replace the stored one.

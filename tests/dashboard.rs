@@ -282,3 +282,29 @@ fn one_snapshot_per_page_type() {
     }
     insta::assert_snapshot!("feed", p.read("site/feeds/ward/2.xml"));
 }
+
+/// The API documents are typed structs whose fields are declared in alphabetical order, the
+/// order serde_json wrote the untyped documents in: a field added out of order would change
+/// every file's bytes. Each document must equal its own sorted, compact form.
+#[test]
+fn api_documents_keep_their_fields_in_alphabetical_order() {
+    let p = built();
+    let mut checked = 0;
+    for entry in walkdir::WalkDir::new(p.join("site/api/v1")) {
+        let entry = entry.unwrap();
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(entry.path()).unwrap();
+        let value: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            serde_json::to_string(&value).unwrap(),
+            text,
+            "{}",
+            entry.path().display()
+        );
+        checked += 1;
+    }
+    // Days, ward weeks and highs, service weeks, services.json and status.json.
+    assert!(checked > 100, "{checked} documents");
+}

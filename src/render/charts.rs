@@ -13,15 +13,6 @@ use crate::charts::geo::{Boundaries, BoundaryCache};
 use crate::charts::{Cell, Chart};
 use crate::domain::Day;
 
-/// A chart to place on a page: drawn (or failed to draw) while the page's context was built,
-/// written when the page is written.
-pub struct Planned {
-    /// The folder (a page URL such as `ward/3/week/2020-12-28/`) its files go in.
-    pub dir: String,
-    /// The chart.
-    pub chart: Result<Chart, crate::charts::ChartError>,
-}
-
 /// `viewBox` width and height of an SVG document, for an `<img>`'s size (no layout shift).
 fn view_size(svg: &str) -> (f64, f64) {
     let vb = svg
@@ -152,22 +143,6 @@ impl Renderer<'_> {
             &chart.json_document(&source),
         )?;
         Ok(3)
-    }
-
-    /// Writes planned charts, failing on the first that could not be drawn.
-    pub fn write_planned(
-        &self,
-        planned: &[Planned],
-        through: Option<Day>,
-    ) -> Result<usize, RenderError> {
-        let mut n = 0;
-        for p in planned {
-            match &p.chart {
-                Ok(c) => n += self.write_chart(c, &p.dir, through)?,
-                Err(e) => return Err(RenderError::Chart(e.to_string())),
-            }
-        }
-        Ok(n)
     }
 
     /// The ward boundaries in force on `day` and their name, when a map is configured.

@@ -1,6 +1,6 @@
-//! Day pages (pages and URLs, docs/ARCHITECTURE.md): the city's day, with each featured service against its baseline and a
-//! ward map of the chosen service, one variant per featured service, the home page for the latest
-//! day; their charts, cards and API documents.
+//! Day pages (pages and URLs, docs/ARCHITECTURE.md): the city's day, with each featured service
+//! against its baseline and a ward map of the chosen service, one variant per featured service, the
+//! home page for the latest day; their charts, cards and API documents.
 
 use std::collections::BTreeMap;
 
@@ -435,7 +435,8 @@ struct WardCount {
     href: String,
 }
 
-/// `api/v1/days/DATE.json` (the JSON API, docs/ARCHITECTURE.md). Fields in alphabetical order (see `views.rs`).
+/// `api/v1/days/DATE.json` (the JSON API, docs/ARCHITECTURE.md). Fields in alphabetical order (see
+/// `views.rs`).
 #[derive(Serialize)]
 pub struct DayApi {
     /// The day, `YYYY-MM-DD`.

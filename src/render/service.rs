@@ -1,5 +1,6 @@
-//! Service pages (pages and URLs, docs/ARCHITECTURE.md): a page per featured service and week, with every ward's figures and
-//! the time-to-close ranking, and the service's own page for its latest week.
+//! Service pages (pages and URLs, docs/ARCHITECTURE.md): a page per featured service and week, with
+//! every ward's figures and the time-to-close ranking, and the service's own page for its latest
+//! week.
 
 use std::collections::BTreeMap;
 
@@ -537,7 +538,8 @@ struct CityWeekView {
 /// The week's time-to-close ranking of wards.
 #[derive(Serialize)]
 struct RankingView {
-    /// Mean days to close above which a ward is flagged, two decimals.
+    /// How many closes a ward needs to be ranked (`mean − SD` of the wards' closed counts), two
+    /// decimals.
     threshold: String,
     min_closed: u64,
     count: usize,
@@ -582,7 +584,8 @@ pub struct ServiceApi<'t> {
     pub slug: &'t str,
 }
 
-/// `api/v1/services/SLUG/weeks/MONDAY.json` (the JSON API, docs/ARCHITECTURE.md). Fields in alphabetical order.
+/// `api/v1/services/SLUG/weeks/MONDAY.json` (the JSON API, docs/ARCHITECTURE.md). Fields in
+/// alphabetical order.
 #[derive(Serialize)]
 pub struct ServiceWeekApi {
     /// The city's figures.
@@ -591,7 +594,7 @@ pub struct ServiceWeekApi {
     pub min_closed_to_rank: u64,
     /// The service.
     pub slug: String,
-    /// Mean days to close above which a ward is flagged.
+    /// `mean − SD` of the wards' closed counts: the least a ward closes to be ranked.
     pub threshold: Num,
     /// Each ward's figures (`"1"` … `"50"`).
     pub wards: BTreeMap<String, ServiceWeekApiWard>,

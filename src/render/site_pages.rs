@@ -254,7 +254,8 @@ struct StatusExtra<'t> {
     services: usize,
 }
 
-/// `api/v1/status.json` (the JSON API, docs/ARCHITECTURE.md). Fields in alphabetical order (see `views.rs`).
+/// `api/v1/status.json` (the JSON API, docs/ARCHITECTURE.md). Fields in alphabetical order (see
+/// `views.rs`).
 #[derive(Serialize)]
 pub struct StatusApi {
     /// The last complete day the pages show.

@@ -1,5 +1,5 @@
-//! Ward pages (pages and URLs, docs/ARCHITECTURE.md): a page per ward and week, the ward's own page for its latest week, its
-//! boundary maps and its feed.
+//! Ward pages (pages and URLs, docs/ARCHITECTURE.md): a page per ward and week, the ward's own page
+//! for its latest week, its boundary maps and its feed.
 
 use std::collections::BTreeMap;
 
@@ -789,7 +789,8 @@ struct FeedEntry {
     summary: String,
 }
 
-/// `api/v1/wards/N/weeks/MONDAY.json` (the JSON API, docs/ARCHITECTURE.md). Fields in alphabetical order (see `views.rs`).
+/// `api/v1/wards/N/weeks/MONDAY.json` (the JSON API, docs/ARCHITECTURE.md). Fields in alphabetical
+/// order (see `views.rs`).
 #[derive(Serialize)]
 pub struct WardWeekApi {
     /// Each day of the week.

@@ -1,9 +1,9 @@
 //! Data in: parsing the city's formats into [`Request`]s, importing files, fetching from APIs.
 //!
-//! The parsers share one [`Normalizer`] that applies the data rules (docs/ARCHITECTURE.md): time zones, close times, duplicate
-//! flags, ward validation, and cleaning of untrusted text. A record either becomes a request
-//! (perhaps with notes on what was cleaned), is ignored (no id, counted), or is rejected with a
-//! reason; nothing panics on any input.
+//! The parsers share one [`Normalizer`] that applies the data rules (docs/ARCHITECTURE.md): time
+//! zones, close times, duplicate flags, ward validation, and cleaning of untrusted text. A record
+//! either becomes a request (perhaps with notes on what was cleaned), is ignored (no id, counted),
+//! or is rejected with a reason; nothing panics on any input.
 
 pub mod fetch;
 pub mod import;
@@ -78,7 +78,8 @@ impl Parsed {
     }
 }
 
-/// The rules of the data rules (docs/ARCHITECTURE.md) that depend on the city: its time zone and number of wards.
+/// The rules of the data rules (docs/ARCHITECTURE.md) that depend on the city: its time zone and
+/// number of wards.
 #[derive(Debug, Clone)]
 pub struct Normalizer {
     /// The city's zone; offset-less times are local to it.

@@ -73,7 +73,8 @@ pub fn parse_value(raw: &str, value: &Value, n: &Normalizer) -> Parsed {
         .to_string();
     let is_closed = status.eq_ignore_ascii_case("closed");
 
-    // Close time: the last `closed` note, else updated_datetime (the data rules, docs/ARCHITECTURE.md).
+    // Close time: the last `closed` note, else updated_datetime (the data rules,
+    // docs/ARCHITECTURE.md).
     let closed_at = if is_closed {
         let last_closed_note = get("notes")
             .and_then(Value::as_array)
