@@ -121,7 +121,8 @@ fn route(root: &Path, target: &str) -> Route {
     let Some(path) = path.strip_prefix('/') else {
         return Route::Bad;
     };
-    let Some(decoded) = percent_decode(path) else {
+    // Escapes are decoded before the segments are checked, so `%2e%2e` is `..` (refused).
+    let Ok(decoded) = percent_encoding::percent_decode_str(path).decode_utf8() else {
         return Route::Bad;
     };
     let mut file = root.to_path_buf();
@@ -143,23 +144,6 @@ fn route(root: &Path, target: &str) -> Route {
     } else {
         Route::Missing
     }
-}
-
-fn percent_decode(text: &str) -> Option<String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 fn handle(root: &Path, stream: TcpStream) -> std::io::Result<()> {
