@@ -29,14 +29,23 @@ pub const EXIT_GATE: u8 = 3;
 
 /// cwfy — Chicago Works For You: turns a city's 311 service requests into a static dashboard.
 #[derive(Debug, Parser)]
-#[command(name = "cwfy", version, about, long_about = None)]
+#[command(
+    name = "cwfy",
+    version = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("CWFY_COMMIT"), ")"),
+    about,
+    long_about = None
+)]
 pub struct Cli {
     /// The configuration file.
     #[arg(long, global = true, default_value = "config.yaml")]
     pub config: PathBuf,
     /// Only warnings and errors (for cron).
-    #[arg(long, short, global = true)]
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+    /// More detail: -v for debug lines, -vv for everything. Without -v or -q, RUST_LOG (e.g.
+    /// `RUST_LOG=debug`, `RUST_LOG=cwfy=trace`) sets what is logged.
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -72,6 +81,14 @@ pub enum Command {
         #[command(subcommand)]
         action: SourceAction,
     },
+    /// Print a shell completion script: `cwfy completions bash > /etc/bash_completion.d/cwfy`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff): `cwfy man > cwfy.1 && man ./cwfy.1`.
+    Man,
     /// Serve a built site on 127.0.0.1 to preview it.
     Serve {
         /// The site folder (default: the config's `site.output`).
@@ -172,7 +189,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
         }
     };
-    init_logging(cli.quiet);
+    init_logging(cli.quiet, cli.verbose);
     match run(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
@@ -209,17 +226,29 @@ pub fn exit_code_of(e: &anyhow::Error) -> u8 {
     EXIT_ERROR
 }
 
-fn init_logging(quiet: bool) {
-    let level = if quiet {
-        tracing::Level::WARN
-    } else {
-        tracing::Level::INFO
+/// Logging to standard error: `--quiet` warnings and errors, by default information, `-v`
+/// debug lines, `-vv` everything; with neither flag, `RUST_LOG` when it is set. Colour only on a
+/// terminal, and never with `NO_COLOR` set to anything (no-color.org).
+fn init_logging(quiet: bool, verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let level = match (quiet, verbose) {
+        (true, _) => "warn",
+        (false, 0) => "info",
+        (false, 1) => "debug",
+        (false, _) => "trace",
     };
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty() && !quiet && verbose == 0)
+        .and_then(|v| EnvFilter::try_new(v).ok());
+    let filter = from_env.unwrap_or_else(|| EnvFilter::new(level));
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
-        .with_max_level(level)
+        .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(verbose > 1)
+        .with_ansi(colour)
         .try_init();
 }
 
@@ -295,6 +324,19 @@ pub fn run(cli: &Cli) -> Result<u8> {
             )?;
             print!("{report}");
             Ok(if report.ok() { EXIT_OK } else { EXIT_ERROR })
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            let mut command = Cli::command();
+            clap_complete::generate(*shell, &mut command, "cwfy", &mut std::io::stdout());
+            Ok(EXIT_OK)
+        }
+        Command::Man => {
+            use clap::CommandFactory;
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut std::io::stdout())
+                .map_err(|e| anyhow::anyhow!("cannot write the man page: {e}"))?;
+            Ok(EXIT_OK)
         }
         Command::Serve { dir, port } => {
             let (dir, _) = site_dir(cli, dir.as_deref())?;

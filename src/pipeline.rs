@@ -136,6 +136,7 @@ impl<'c> Pipeline<'c> {
     /// Opens the configured store.
     pub fn open_store(&self) -> Result<Store> {
         let path = self.config.resolve(&self.config.store.path);
+        tracing::debug!("store: {}", path.display());
         Ok(Store::open(&path)?)
     }
 
@@ -369,9 +370,12 @@ impl<'c> Pipeline<'c> {
         stage: &'static str,
         step: impl FnOnce(&Self) -> Result<T>,
     ) -> Result<T> {
+        tracing::debug!("{stage}: started");
         let t = Instant::now();
         let out = step(self)?;
-        self.timings.push((stage, t.elapsed().as_secs_f64()));
+        let seconds = t.elapsed().as_secs_f64();
+        tracing::debug!("{stage}: done in {seconds:.3} s");
+        self.timings.push((stage, seconds));
         Ok(out)
     }
 
