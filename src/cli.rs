@@ -242,11 +242,10 @@ fn init_logging(quiet: bool, verbose: u8) {
         .filter(|v| !v.trim().is_empty() && !quiet && verbose == 0)
         .and_then(|v| EnvFilter::try_new(v).ok());
     let filter = from_env.unwrap_or_else(|| EnvFilter::new(level));
-    let colour = std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let colour = std::io::stderr().is_terminal() && !crate::progress::no_color();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| crate::progress::LogWriter)
         .with_target(verbose > 1)
         .with_ansi(colour)
         .try_init();
@@ -302,7 +301,11 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 ..Default::default()
             };
             let started = Instant::now();
-            let report = crate::check::check_site(&dir, &options)?;
+            let spinner =
+                crate::progress::spinner(cli.quiet, format!("checking {}", dir.display()));
+            let report = crate::check::check_site(&dir, &options);
+            spinner.finish_and_clear();
+            let report = report?;
             print!("{}", report.render());
             println!(
                 "{} in {:.1}s",

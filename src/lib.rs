@@ -18,6 +18,7 @@ pub mod domain;
 pub mod gates;
 pub mod numbers;
 pub mod pipeline;
+pub mod progress;
 pub mod publish;
 pub mod render;
 pub mod serve;

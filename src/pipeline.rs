@@ -5,7 +5,6 @@
 //! options here, and turns the errors into messages and exit codes.
 
 use std::collections::BTreeMap;
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -17,6 +16,7 @@ use crate::content::wards::WardOffice;
 use crate::content::{self, Content};
 use crate::domain::{Day, WardNo};
 use crate::gates::{GateInputs, GatesFailed};
+use crate::progress;
 use crate::publish::{Output, PublishReport};
 use crate::render::{self, RenderInput, RenderReport};
 use crate::source::Normalizer;
@@ -185,14 +185,7 @@ impl<'c> Pipeline<'c> {
     }
 
     fn import_bar(&self, file: &Path) -> indicatif::ProgressBar {
-        if self.quiet || !std::io::stderr().is_terminal() {
-            return indicatif::ProgressBar::hidden();
-        }
-        let bar = indicatif::ProgressBar::new_spinner();
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{spinner} {msg}: {pos} records ({per_sec})")
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
-        );
+        let bar = progress::bar(self.quiet, 0, "{spinner} {msg}: {pos} records ({per_sec})");
         bar.set_message(file.display().to_string());
         bar
     }
@@ -200,18 +193,11 @@ impl<'c> Pipeline<'c> {
     /// `cwfy fetch`: fetches into the store and logs a summary. Windows that failed are in the
     /// report (see [`FetchReport::failure_message`]); the caller decides what they mean.
     pub fn fetch(&self, store: &mut Store, options: &FetchOptions) -> Result<FetchReport> {
-        let bar = if self.quiet || !std::io::stderr().is_terminal() {
-            indicatif::ProgressBar::hidden()
-        } else {
-            let bar = indicatif::ProgressBar::new(0);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:30} {pos}/{len} days ({elapsed}, about {eta} left)",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            bar
-        };
+        let bar = progress::bar(
+            self.quiet,
+            0,
+            "{bar:30} {pos}/{len} days ({elapsed}, about {eta} left)",
+        );
         let started = Instant::now();
         let report = fetch::fetch(store, self.config, options, &bar)?;
         let c = report.counts;
@@ -372,7 +358,10 @@ impl<'c> Pipeline<'c> {
     ) -> Result<T> {
         tracing::debug!("{stage}: started");
         let t = Instant::now();
-        let out = step(self)?;
+        let spinner = progress::spinner(self.quiet, stage);
+        let out = step(self);
+        spinner.finish_and_clear();
+        let out = out?;
         let seconds = t.elapsed().as_secs_f64();
         tracing::debug!("{stage}: done in {seconds:.3} s");
         self.timings.push((stage, seconds));
