@@ -639,11 +639,24 @@ impl Endpoint {
     /// A Socrata request for page `page` (from 1) of the rows `condition` selects, in a stable
     /// order (the row id), so that pages never skip or repeat a row.
     fn socrata_page(&self, condition: &str, page: u64) -> PageRequest {
+        self.socrata_query(Some(condition), ":id", page, self.page_size)
+    }
+
+    /// A Socrata query through the endpoint's API: SODA 3's JSON body with a SoQL query and a
+    /// page, or SODA 2.1's `$where`, `$order`, `$limit` and `$offset`.
+    fn socrata_query(
+        &self,
+        condition: Option<&str>,
+        order: &str,
+        page: u64,
+        page_size: u32,
+    ) -> PageRequest {
         match self.api {
             Some(SodaApi::Soda3) => {
+                let filter = condition.map(|c| format!("WHERE {c} ")).unwrap_or_default();
                 let body = serde_json::json!({
-                    "query": format!("SELECT * WHERE {condition} ORDER BY :id"),
-                    "page": {"pageNumber": page, "pageSize": self.page_size},
+                    "query": format!("SELECT * {filter}ORDER BY {order}"),
+                    "page": {"pageNumber": page, "pageSize": page_size},
                     "includeSynthetic": false,
                 });
                 PageRequest {
@@ -653,12 +666,16 @@ impl Endpoint {
             }
             _ => {
                 let mut url = self.url.clone();
-                let offset = page.saturating_sub(1) * u64::from(self.page_size);
-                url.query_pairs_mut()
-                    .append_pair("$where", condition)
-                    .append_pair("$order", ":id")
-                    .append_pair("$limit", &self.page_size.to_string())
-                    .append_pair("$offset", &offset.to_string());
+                let offset = page.saturating_sub(1) * u64::from(page_size);
+                {
+                    let mut q = url.query_pairs_mut();
+                    if let Some(c) = condition {
+                        q.append_pair("$where", c);
+                    }
+                    q.append_pair("$order", order)
+                        .append_pair("$limit", &page_size.to_string())
+                        .append_pair("$offset", &offset.to_string());
+                }
                 PageRequest { url, body: None }
             }
         }
@@ -740,26 +757,7 @@ impl Endpoint {
                 }
                 PageRequest { url, body: None }
             }
-            EndpointKind::Socrata => match self.api {
-                Some(SodaApi::Soda3) => PageRequest {
-                    url: self.url.clone(),
-                    body: Some(
-                        serde_json::json!({
-                            "query": "SELECT * ORDER BY last_modified_date DESC",
-                            "page": {"pageNumber": 1, "pageSize": count},
-                            "includeSynthetic": false,
-                        })
-                        .to_string(),
-                    ),
-                },
-                _ => {
-                    let mut url = self.url.clone();
-                    url.query_pairs_mut()
-                        .append_pair("$order", "last_modified_date DESC")
-                        .append_pair("$limit", &count.to_string());
-                    PageRequest { url, body: None }
-                }
-            },
+            EndpointKind::Socrata => self.socrata_query(None, "last_modified_date DESC", 1, count),
         }
     }
 
@@ -1036,22 +1034,26 @@ pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 
 /// Checks that a body is a JSON array and splits it into its elements, as received.
 pub(crate) fn parse_array(body: &[u8]) -> Result<Vec<Box<RawValue>>, String> {
-    serde_json::from_slice::<Vec<Box<RawValue>>>(body).map_err(|e| {
-        let head = String::from_utf8_lossy(&body[..body.len().min(200)]);
-        let head = head.trim_start();
-        if head.is_empty() {
-            "an empty body instead of a JSON array".to_string()
-        } else if head.starts_with('<') {
-            format!(
-                "an HTML or XML page instead of JSON (it starts {})",
-                quote(head)
-            )
-        } else if e.is_eof() {
-            format!("the JSON breaks off ({e})")
-        } else {
-            format!("not a JSON array ({e}; it starts {})", quote(head))
-        }
-    })
+    serde_json::from_slice::<Vec<Box<RawValue>>>(body)
+        .map_err(|e| bad_body(body, &e, "a JSON array"))
+}
+
+/// A body that did not parse as `expected`, in words: empty, an HTML page, cut short, or else.
+fn bad_body(body: &[u8], e: &serde_json::Error, expected: &str) -> String {
+    let head = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    let head = head.trim_start();
+    if head.is_empty() {
+        format!("an empty body instead of {expected}")
+    } else if head.starts_with('<') {
+        format!(
+            "an HTML or XML page instead of JSON (it starts {})",
+            quote(head)
+        )
+    } else if e.is_eof() {
+        format!("the JSON breaks off ({e})")
+    } else {
+        format!("not {expected} ({e}; it starts {})", quote(head))
+    }
 }
 
 /// What a 4xx body says: Open311 `[{"code", "description"}]`, SODA `{"message"}`, or its start.
@@ -1129,7 +1131,6 @@ impl Fetcher<'_> {
         for page in 1u64.. {
             let url = self.endpoint.page_url(mode, window, page, self.tz);
             let records = self.get_array(&url)?;
-            let origin = url.to_string();
             fetched.pages += 1;
             let full = records.len() >= self.endpoint.page_size as usize;
             let mut hasher = DefaultHasher::new();
@@ -1139,7 +1140,7 @@ impl Fetcher<'_> {
             let fingerprint = hasher.finish();
             if full && previous_page == Some(fingerprint) {
                 return Err(FetchError::Paging {
-                    url: origin,
+                    url: url.to_string(),
                     page,
                     params: self.endpoint.paging_params(),
                 });
@@ -1148,7 +1149,7 @@ impl Fetcher<'_> {
             for raw in &records {
                 let raw = raw.get();
                 let item = self.endpoint.parse(raw, self.normalizer).into_incoming(
-                    || origin.clone(),
+                    || url.to_string(),
                     || raw.to_string(),
                     None,
                     &mut fetched.samples,
@@ -1171,11 +1172,8 @@ impl Fetcher<'_> {
     /// A JSON document of any shape (a service definition), as text, with retries.
     fn get_document(&self, url: &PageRequest) -> Result<String, FetchError> {
         self.get_with(url, |body| {
-            parse_array(body).map(|_| ()).or_else(|e| {
-                serde_json::from_slice::<serde::de::IgnoredAny>(body)
-                    .map(|_| ())
-                    .map_err(|_| e)
-            })?;
+            serde_json::from_slice::<serde::de::IgnoredAny>(body)
+                .map_err(|e| bad_body(body, &e, "JSON"))?;
             Ok(String::from_utf8_lossy(body).into_owned())
         })
     }
