@@ -1228,6 +1228,29 @@ impl Store {
         })
     }
 
+    /// The newest finished run that `condition` (SQL, written here) selects: when it finished,
+    /// and its `what` column (`kind` or `source`) and target.
+    fn last_run(
+        &self,
+        what: &str,
+        condition: &str,
+    ) -> Result<Option<(UnixSeconds, String)>, StoreError> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT finished_at, {what}, target FROM runs WHERE finished_at IS NOT NULL AND {condition} ORDER BY finished_at DESC, id DESC LIMIT 1"
+                ),
+                [],
+                |r| {
+                    let what: String = r.get(1)?;
+                    let target: String = r.get(2)?;
+                    Ok((r.get(0)?, format!("{what} {target}")))
+                },
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
     /// The status, taking the request counts from a scan that just read every request.
     pub fn status_after_scan(&self, scan: ScanTotals) -> Result<StoreStatus, StoreError> {
         let mut s = StoreStatus {
@@ -1237,32 +1260,10 @@ impl Store {
             oldest_request: scan.oldest,
             ..StoreStatus::default()
         };
-        let last: Option<(i64, String, String)> = self
-            .conn
-            .query_row(
-                "SELECT finished_at, kind, target FROM runs WHERE finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(self.err())?;
-        if let Some((at, kind, target)) = last {
-            s.last_run = Some(at);
-            s.last_run_what = Some(format!("{kind} {target}"));
-        }
-        let last_ok: Option<(i64, String, String)> = self
-            .conn
-            .query_row(
-                "SELECT finished_at, source, target FROM runs WHERE kind = 'fetch' AND status = 'ok' AND finished_at IS NOT NULL ORDER BY finished_at DESC, id DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(self.err())?;
-        if let Some((at, source, target)) = last_ok {
-            s.last_fetch_ok = Some(at);
-            s.last_fetch_ok_from = Some(format!("{source} {target}"));
-        }
+        (s.last_run, s.last_run_what) = self.last_run("kind", "1")?.unzip();
+        (s.last_fetch_ok, s.last_fetch_ok_from) = self
+            .last_run("source", "kind = 'fetch' AND status = 'ok'")?
+            .unzip();
         let mut stmt = self
             .conn
             .prepare("SELECT disposition, count(*) FROM rejected GROUP BY disposition")
