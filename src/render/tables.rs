@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use super::RenderError;
 use super::site::*;
+use crate::domain::Day;
 
 /// A table of numbers on a page, with the CSV written beside it. Templates see its caption,
 /// CSV path, row count and the table as HTML (see [`super::html_table`]).
@@ -35,6 +36,19 @@ impl Serialize for Table {
 }
 
 impl Table {
+    /// A table of days and their request counts (busiest days, highs).
+    pub(super) fn day_counts(caption: String, days: &[(Day, u64)], csv: String) -> Table {
+        Table {
+            caption,
+            header: vec!["Date".into(), "Requests".into()],
+            rows: days
+                .iter()
+                .map(|(d, n)| vec![d.to_string(), n.to_string()])
+                .collect(),
+            csv,
+        }
+    }
+
     pub(super) fn write(&self, files: &Files) -> Result<(), RenderError> {
         let header: Vec<&str> = self.header.iter().map(String::as_str).collect();
         files.csv(&self.csv, &header, &self.rows)

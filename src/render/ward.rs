@@ -349,15 +349,11 @@ impl Dash<'_, '_> {
             csv: format!("{base}services.csv"),
         };
         let busiest = m.ward_busiest_days(ward, 6);
-        let busiest_table = Table {
-            caption: format!("Days with the most requests in Ward {ward}, all services"),
-            header: vec!["Date".into(), "Requests".into()],
-            rows: busiest
-                .iter()
-                .map(|(d, n)| vec![d.to_string(), n.to_string()])
-                .collect(),
-            csv: format!("{base}busiest-days.csv"),
-        };
+        let busiest_table = Table::day_counts(
+            format!("Days with the most requests in Ward {ward}, all services"),
+            &busiest,
+            format!("{base}busiest-days.csv"),
+        );
         let office = self.r.input.offices.get(&ward);
         let prev = monday.plus(-7);
         let next = monday.plus(7);

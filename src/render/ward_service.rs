@@ -99,15 +99,11 @@ impl Dash<'_, '_> {
                 .collect(),
             csv: format!("{url}weeks.csv"),
         };
-        let highs_table = Table {
-            caption: format!("The busiest days for {} in Ward {ward}", info.name),
-            header: vec!["Date".into(), "Requests".into()],
-            rows: highs
-                .iter()
-                .map(|(d, n)| vec![d.to_string(), n.to_string()])
-                .collect(),
-            csv: format!("{url}highs.csv"),
-        };
+        let highs_table = Table::day_counts(
+            format!("The busiest days for {} in Ward {ward}", info.name),
+            &highs,
+            format!("{url}highs.csv"),
+        );
         weeks_table.write(&self.files)?;
         highs_table.write(&self.files)?;
         let comparison = match (all.ttc, city_all.ttc) {
