@@ -55,15 +55,6 @@ fn cwfy(p: &Project, args: &[&str], env: &[(&str, &str)]) -> (i32, String, Strin
     )
 }
 
-fn stored_ids(p: &Project) -> BTreeSet<String> {
-    let conn = rusqlite::Connection::open(p.join("data/store.sqlite")).unwrap();
-    let mut stmt = conn.prepare("SELECT id FROM requests").unwrap();
-    stmt.query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
-
 fn query_one(p: &Project, sql: &str) -> String {
     let conn = rusqlite::Connection::open(p.join("data/store.sqlite")).unwrap();
     conn.query_row(sql, [], |r| r.get::<_, String>(0)).unwrap()
@@ -90,7 +81,7 @@ fn the_shipped_config_fetches_the_portal_through_soda3_and_the_status_page_names
         &[("CWFY_SOCRATA_APP_TOKEN", TOKEN)],
     );
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(stored_ids(&p), portal.ids());
+    assert_eq!(p.stored_ids(), portal.ids());
     assert_eq!(portal.ids().len(), 2953);
     assert!(stderr.contains("2953 new"), "{stderr}");
     // Three day windows, one page each (page_size 50000), all SODA 3 POSTs with the token.
@@ -137,7 +128,7 @@ fn without_an_app_token_the_shipped_config_fetches_through_soda2() {
     let p = shipped(&server);
     let (code, _, stderr) = cwfy(&p, &["fetch", DAY[0], DAY[1], DAY[2], DAY[3]], &[]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(stored_ids(&p), portal.ids());
+    assert_eq!(p.stored_ids(), portal.ids());
     assert!(
         stderr.contains("no app token in $CWFY_SOCRATA_APP_TOKEN"),
         "{stderr}"
@@ -196,7 +187,7 @@ fn soda3_pages_through_faults_and_a_failed_window_is_fetched_again_by_the_next_r
     assert_eq!(code, 0, "{stderr}");
     // The failed window, and the one after it (kept, but not marked done: marks go in order).
     assert!(stderr.contains("2 done, 1 skipped"), "{stderr}");
-    assert_eq!(stored_ids(&p), portal.ids());
+    assert_eq!(p.stored_ids(), portal.ids());
     let pages: BTreeSet<u64> = server
         .requests()
         .iter()
@@ -266,7 +257,7 @@ fn the_test_profile_fetches_from_the_test_endpoint_with_the_test_key() {
     assert!(!asked.is_empty());
     assert!(asked.iter().all(|r| r.param("api_key") == Some("test-key")));
     assert_eq!(
-        stored_ids(&p),
+        p.stored_ids(),
         test.ids_requested("2014-01-01T06:00:00Z", "2014-02-01T06:00:00Z")
     );
     // The live key on the test endpoint is refused, and the message names the test key's
@@ -402,6 +393,16 @@ fn a_request_refreshed_by_id_from_the_portal() {
     );
 }
 
+/// `cwfy source check` of a SODA 2.1 URL, without a token: its exit code and report.
+fn check_socrata_url(p: &Project, url: &str) -> (i32, String) {
+    let (code, out, _) = cwfy(
+        p,
+        &["source", "check", "--kind", "socrata", "--url", url],
+        &[],
+    );
+    (code, out)
+}
+
 /// Days from the sample's newest update (2025-07-09, when it was exported) to yesterday in
 /// Chicago.
 fn days_to_yesterday() -> i64 {
@@ -462,18 +463,7 @@ fn source_check_says_in_words_what_works_and_what_to_change() {
 
     // Something that answers JSON without the dataset's fields: the missing ones, named.
     let other = Server::start(|_| Reply::json(r#"[{"id":"1","name":"not a 311 request"}]"#));
-    let (code, out, _) = cwfy(
-        &p,
-        &[
-            "source",
-            "check",
-            "--kind",
-            "socrata",
-            "--url",
-            &other.url("/resource/abcd-1234.json"),
-        ],
-        &[],
-    );
+    let (code, out) = check_socrata_url(&p, &other.url("/resource/abcd-1234.json"));
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("lack sr_number (the request's id), sr_type"),
@@ -486,17 +476,9 @@ fn source_check_says_in_words_what_works_and_what_to_change() {
         .local_addr()
         .unwrap()
         .port();
-    let (code, out, _) = cwfy(
+    let (code, out) = check_socrata_url(
         &p,
-        &[
-            "source",
-            "check",
-            "--kind",
-            "socrata",
-            "--url",
-            &format!("http://127.0.0.1:{port}/resource/v6vf-nfxy.json"),
-        ],
-        &[],
+        &format!("http://127.0.0.1:{port}/resource/v6vf-nfxy.json"),
     );
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("the source does not answer"), "{out}");

@@ -126,15 +126,6 @@ fn assert_manifest_matches(site: &Path) {
     }
 }
 
-fn stored_ids(p: &Project) -> std::collections::BTreeSet<String> {
-    let conn = rusqlite::Connection::open(p.join("data/store.sqlite")).unwrap();
-    let mut stmt = conn.prepare("SELECT id FROM requests").unwrap();
-    stmt.query_map([], |r| r.get::<_, String>(0))
-        .unwrap()
-        .map(Result::unwrap)
-        .collect()
-}
-
 /// A published project: `days` days of 30 recent requests a day, fetched and published by a
 /// first `cwfy update`.
 fn published(days: i32) -> (Arc<Open311>, Server, Project) {
@@ -142,7 +133,7 @@ fn published(days: i32) -> (Arc<Open311>, Server, Project) {
     let server = fake.start();
     let p = project(&server, days as u32 + 1);
     update_ok(&p, &[]);
-    assert_eq!(stored_ids(&p), fake.ids());
+    assert_eq!(p.stored_ids(), fake.ids());
     (fake, server, p)
 }
 
@@ -159,7 +150,7 @@ fn update_fetches_builds_publishes_and_a_rerun_without_new_data_changes_only_the
     // A file that will no longer belong to the site on the third run.
     p.write("static/retired.txt", "this file will be removed\n");
     let first = update_ok(&p, &[]);
-    assert_eq!(stored_ids(&p), fake.ids());
+    assert_eq!(p.stored_ids(), fake.ids());
     assert_eq!(fake.ids().len(), 56 * 30);
     let site = p.join("site");
     assert_manifest_matches(&site);
@@ -298,7 +289,7 @@ fn a_thin_latest_day_fails_the_volume_gate_keeps_the_site_and_is_fetched_again()
     assert_eq!(figures[1], 50.0, "{stderr}");
     assert!((25.0..=30.0).contains(&figures[2]), "{stderr}");
     // Yesterday's requests are stored (the fetch worked); only publishing was refused.
-    assert_eq!(stored_ids(&p), fake.ids());
+    assert_eq!(p.stored_ids(), fake.ids());
     assert_kept(&before, &site);
 
     // The thin day is fetched again by the next run: once the source has caught up, a plain
@@ -312,7 +303,7 @@ fn a_thin_latest_day_fails_the_volume_gate_keeps_the_site_and_is_fetched_again()
     assert_eq!(yesterday_served, 55 * 30 + 30);
     let stdout = update_ok(&p, &[]);
     assert!(stdout.contains("(26 new, "), "{stdout}");
-    assert_eq!(stored_ids(&p), fake.ids());
+    assert_eq!(p.stored_ids(), fake.ids());
     let after = snapshot(&site);
     assert!(after.contains_key(&format!("day/{yesterday}/index.html")));
     assert_manifest_matches(&site);
@@ -417,7 +408,7 @@ fn a_source_that_misbehaves_for_a_whole_run_keeps_the_site() {
         "{stderr}"
     );
     assert_kept(&before, &site);
-    assert_eq!(stored_ids(&p), fake.ids());
+    assert_eq!(p.stored_ids(), fake.ids());
 }
 
 #[test]
@@ -451,7 +442,7 @@ fn a_second_run_while_one_holds_the_lock_names_it_and_exits_1() {
     // The first run is unharmed.
     fake.heal();
     assert!(first.wait().unwrap().success());
-    assert_eq!(stored_ids(&p), fake.ids());
+    assert_eq!(p.stored_ids(), fake.ids());
     assert_manifest_matches(&p.join("site"));
 }
 
@@ -463,6 +454,6 @@ fn quiet_update_prints_nothing_on_success() {
     let (code, stdout, stderr) = cwfy(&p, &["--quiet", "update"]);
     assert_eq!(code, 0, "{stderr}");
     assert_eq!((stdout.as_str(), stderr.as_str()), ("", ""));
-    assert_eq!(stored_ids(&p), fake.ids());
+    assert_eq!(p.stored_ids(), fake.ids());
     assert_manifest_matches(&p.join("site"));
 }

@@ -115,6 +115,16 @@ impl Project {
         self.write("config.yaml", text.replacen(from, to, 1));
     }
 
+    /// The ids of every request in the project's store.
+    pub fn stored_ids(&self) -> std::collections::BTreeSet<String> {
+        let conn = rusqlite::Connection::open(self.join("data/store.sqlite")).unwrap();
+        let mut stmt = conn.prepare("SELECT id FROM requests").unwrap();
+        stmt.query_map([], |r| r.get::<_, String>(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    }
+
     /// A command running the real `cwfy` binary in the project folder.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_cwfy"));
