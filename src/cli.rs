@@ -89,13 +89,24 @@ pub enum Command {
     },
     /// Print the man page (roff): `cwfy man > cwfy.1 && man ./cwfy.1`.
     Man,
-    /// Serve a built site on 127.0.0.1 to preview it.
+    /// Preview the site on 127.0.0.1: build it, serve it, and rebuild and reload open pages
+    /// whenever content/, templates/, static/ or the config change.
     Serve {
-        /// The site folder (default: the config's `site.output`).
+        /// The site folder to build into and serve (default: the config's `site.output`; with
+        /// --drafts, a folder beside it named `<output>-drafts`).
         dir: Option<PathBuf>,
         /// The port (0 picks a free one).
         #[arg(long, default_value_t = 8000)]
         port: u16,
+        /// Serve the folder as it is: no build, no watching, no reloading.
+        #[arg(long)]
+        no_watch: bool,
+        /// Include pages marked `draft: true` (`cwfy build` never does).
+        #[arg(long, conflicts_with = "no_watch")]
+        drafts: bool,
+        /// Open the site in a browser ($BROWSER, or the system's default).
+        #[arg(long)]
+        open: bool,
     },
 }
 
@@ -341,9 +352,32 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 .map_err(|e| anyhow::anyhow!("cannot write the man page: {e}"))?;
             Ok(EXIT_OK)
         }
-        Command::Serve { dir, port } => {
+        Command::Serve {
+            dir,
+            port,
+            no_watch: true,
+            open,
+            ..
+        } => {
             let (dir, _) = site_dir(cli, dir.as_deref())?;
-            crate::serve::serve(&dir, *port)?;
+            crate::serve::serve(&dir, *port, *open)?;
+            Ok(EXIT_OK)
+        }
+        Command::Serve {
+            dir,
+            port,
+            drafts,
+            open,
+            ..
+        } => {
+            crate::preview::run(&crate::preview::PreviewOptions {
+                config: cli.config.clone(),
+                output: dir.clone(),
+                port: *port,
+                drafts: *drafts,
+                open: *open,
+                quiet: cli.quiet,
+            })?;
             Ok(EXIT_OK)
         }
     }
@@ -362,6 +396,7 @@ fn build_options(args: &BuildArgs) -> Result<BuildOptions> {
     Ok(BuildOptions {
         output: args.output.clone(),
         as_of,
+        drafts: false,
     })
 }
 

@@ -6,7 +6,8 @@
 //! config → content → source (fetch / import) → store → aggregate → charts + render → publish
 //! ```
 //!
-//! [`cli`] sits on top and runs the stages for each command.
+//! [`cli`] sits on top and runs the stages for each command ([`pipeline`]); [`preview`] is `cwfy
+//! serve`'s build-watch-rebuild loop over [`serve`].
 
 pub mod aggregate;
 pub mod charts;
@@ -18,6 +19,7 @@ pub mod domain;
 pub mod gates;
 pub mod numbers;
 pub mod pipeline;
+pub mod preview;
 pub mod progress;
 pub mod publish;
 pub mod render;

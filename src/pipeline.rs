@@ -40,6 +40,8 @@ pub struct BuildOptions {
     /// Build as if this were the last complete day (default: the newest day with requests,
     /// never today).
     pub as_of: Option<Day>,
+    /// Include pages marked `draft: true` (`cwfy serve --drafts` only; `cwfy build` never does).
+    pub drafts: bool,
 }
 
 /// The sanity gates a build applies before publishing.
@@ -157,8 +159,10 @@ impl<'c> Pipeline<'c> {
         for file in files {
             let started = Instant::now();
             let bar = self.import_bar(file);
-            let report =
-                import::import_file(store, file, format, &n, &mut |seen| bar.set_position(seen))?;
+            let report = import::import_file(store, file, format, &n, &mut |at| {
+                bar.set_position(at.bytes);
+                bar.set_message(format!("{}: {} records", file.display(), at.records));
+            })?;
             bar.finish_and_clear();
             let c = report.counts;
             tracing::info!(
@@ -185,7 +189,14 @@ impl<'c> Pipeline<'c> {
     }
 
     fn import_bar(&self, file: &Path) -> indicatif::ProgressBar {
-        let bar = progress::bar(self.quiet, 0, "{spinner} {msg}: {pos} records ({per_sec})");
+        // A bar over the file's bytes: records per byte vary little within a file, so the
+        // byte rate gives an honest time left.
+        let size = std::fs::metadata(file).map_or(0, |m| m.len());
+        let bar = progress::bar(
+            self.quiet,
+            size,
+            "{bar:30} {bytes}/{total_bytes} ({bytes_per_sec}, about {eta} left) {msg}",
+        );
         bar.set_message(file.display().to_string());
         bar
     }
@@ -282,7 +293,7 @@ impl<'c> Pipeline<'c> {
         options: &BuildOptions,
         gates: Option<&GateRun>,
     ) -> Result<BuildSummary> {
-        let loaded = self.timed("content", |p| p.load_content())?;
+        let loaded = self.timed("content", |p| p.load_content(options.drafts))?;
         let mut store = self.open_store()?;
         self.import_sample_if_empty(&mut store)?;
         let (metrics, status) = self.timed("aggregate", |p| p.aggregate(&store))?;
@@ -369,9 +380,9 @@ impl<'c> Pipeline<'c> {
     }
 
     /// Step: the Markdown pages and the ward offices.
-    fn load_content(&self) -> Result<Loaded> {
+    fn load_content(&self, drafts: bool) -> Result<Loaded> {
         let config = self.config;
-        let content = content::load(&config.resolve(&config.site.content))?;
+        let content = content::load(&config.resolve(&config.site.content), drafts)?;
         let offices = match &config.ward_offices {
             Some(p) => content::wards::load_offices(&config.resolve(p), config.ward_count())?,
             None => Default::default(),

@@ -129,14 +129,20 @@ impl Content {
             .find(|p| p.kind == PageKind::WardNote(ward.to_string()))
     }
 
+    /// The ward and service notes: the pages shown inside dashboard pages.
+    pub fn notes(&self) -> impl Iterator<Item = &Page> {
+        self.pages.iter().filter(|p| p.kind != PageKind::Standalone)
+    }
+
     /// Pages that are published at their own URL.
     pub fn standalone(&self) -> impl Iterator<Item = &Page> {
         self.pages.iter().filter(|p| p.kind == PageKind::Standalone)
     }
 }
 
-/// Reads every `.md` file under `dir`. A missing folder is an empty site, not an error.
-pub fn load(dir: &Path) -> Result<Content, ContentError> {
+/// Reads every `.md` file under `dir`. A missing folder is an empty site, not an error. Pages
+/// with `draft: true` are left out unless `include_drafts` (`cwfy serve --drafts` only).
+pub fn load(dir: &Path, include_drafts: bool) -> Result<Content, ContentError> {
     let mut pages = Vec::new();
     if !dir.exists() {
         return Ok(Content { pages });
@@ -169,7 +175,7 @@ pub fn load(dir: &Path) -> Result<Content, ContentError> {
         })?;
         let rel = path.strip_prefix(dir).unwrap_or(&path).to_path_buf();
         let page = parse_page(&path, &rel, &text)?;
-        if !page.front.draft {
+        if include_drafts || !page.front.draft {
             pages.push(page);
         }
     }

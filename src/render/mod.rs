@@ -384,14 +384,15 @@ impl UnitKey {
 
 /// The build's fingerprint: everything a page depends on besides its own figures. The binary
 /// (its size and modification time: a new cwfy may draw differently), the configuration, the
-/// content, the ward offices, the templates, the boundary files and the services' names and
+/// ward and service notes of the content (the standalone pages are made on every build and shown
+/// on no other page, so editing one does not make the dashboard again), the ward offices, the templates, the boundary files and the services' names and
 /// slugs. When any of them changes, every unit is made again.
 fn build_fingerprint(input: &RenderInput) -> u128 {
     let config = input.config;
     let mut key = UnitKey::new(0)
         .with(env!("CARGO_PKG_VERSION"))
         .with(&format!("{config:?}"))
-        .with(&format!("{:?}", input.content))
+        .with(&format!("{:?}", input.content.notes().collect::<Vec<_>>()))
         .with(&format!("{:?}", input.offices))
         .with(input.definitions)
         .with(&input.metrics.wards);
@@ -640,6 +641,8 @@ struct PageView<'p> {
     section: String,
     extra: &'p BTreeMap<String, serde_yaml::Value>,
     toc: Vec<TocEntry<'p>>,
+    /// A draft (`draft: true`), shown only by `cwfy serve --drafts`.
+    draft: bool,
     /// The pages of the same section, for its menu.
     siblings: Vec<Sibling<'p>>,
 }
@@ -689,6 +692,7 @@ fn page_context<'p>(page: &'p Page, content: &'p Content) -> PageView<'p> {
                 title,
             })
             .collect(),
+        draft: page.front.draft,
         siblings,
     }
 }

@@ -174,7 +174,31 @@ impl Batcher {
     }
 }
 
-/// Imports one file. `on_batch` is told the running record count after each batch.
+/// How far an import has come, after a batch was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ImportProgress {
+    /// Records seen so far (written, unchanged, ignored or rejected).
+    pub records: u64,
+    /// Bytes of the file read so far (the reader runs a batch or so ahead of the store).
+    pub bytes: u64,
+}
+
+/// Counts the bytes read through it into a counter the store's thread reads.
+struct CountingReader<R> {
+    inner: R,
+    read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Imports one file. `on_batch` is told how far the import has come after each batch.
 ///
 /// One thread reads and parses the file while this one writes the batches to the store, each in
 /// its own transaction, in file order.
@@ -183,7 +207,7 @@ pub fn import_file(
     path: &Path,
     format: Option<Format>,
     n: &Normalizer,
-    on_batch: &mut dyn FnMut(u64),
+    on_batch: &mut dyn FnMut(ImportProgress),
 ) -> Result<ImportReport, ImportError> {
     let read_err = |source| ImportError::Read {
         path: path.to_path_buf(),
@@ -199,7 +223,17 @@ pub fn import_file(
     };
     let display = path.display().to_string();
     let run = store.begin_run("import", &format.to_string(), &display, None)?;
-    let chained = std::io::Cursor::new(head).chain(file);
+    let bytes_read = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let chained = CountingReader {
+        inner: std::io::Cursor::new(head).chain(file),
+        read: bytes_read.clone(),
+    };
+    let on_batch = &mut |records| {
+        on_batch(ImportProgress {
+            records,
+            bytes: bytes_read.load(std::sync::atomic::Ordering::Relaxed),
+        })
+    };
     let display = display.as_str();
     let (result, counts, samples) = match format {
         Format::Csv => {
@@ -705,7 +739,12 @@ mod tests {
         std::fs::write(&path, text).unwrap();
         let mut store = Store::open(&dir.path().join("s.sqlite")).unwrap();
         let mut seen = Vec::new();
-        let report = import_file(&mut store, &path, None, &n(), &mut |s| seen.push(s)).unwrap();
+        let mut bytes = Vec::new();
+        let report = import_file(&mut store, &path, None, &n(), &mut |s| {
+            seen.push(s.records);
+            bytes.push(s.bytes);
+        })
+        .unwrap();
         assert_eq!(
             (report.counts.new, report.counts.unchanged),
             (2 * BATCH as u64 + 7, 1)
@@ -713,6 +752,12 @@ mod tests {
         assert_eq!(
             seen,
             vec![BATCH as u64, 2 * BATCH as u64, 2 * BATCH as u64 + 8]
+        );
+        // Bytes only grow, and the last batch has read the whole file.
+        assert!(bytes.windows(2).all(|w| w[0] <= w[1]), "{bytes:?}");
+        assert_eq!(
+            bytes.last().copied(),
+            Some(std::fs::metadata(&path).unwrap().len())
         );
         let first: i64 = store
             .connection()

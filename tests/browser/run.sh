@@ -80,7 +80,7 @@ validate() {
 }
 step "Nu HTML Checker (vnu), every page" validate
 
-"$bin" --quiet serve "$work/site" --port "$port" >"$work/serve.log" 2>&1 &
+"$bin" --quiet serve "$work/site" --no-watch --port "$port" >"$work/serve.log" 2>&1 &
 server=$!
 for _ in $(seq 50); do
   if grep -q "serving" "$work/serve.log" 2>/dev/null; then break; fi
