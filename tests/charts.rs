@@ -11,15 +11,7 @@ use support::Project;
 
 /// A project with one real day of Chicago data, built into `site/`.
 fn built() -> Project {
-    let p = Project::new(3, 2);
-    p.ok(&[
-        "import",
-        support::sample("sr-v6vf-nfxy-2021-01-01.csv")
-            .to_str()
-            .unwrap(),
-    ]);
-    p.ok(&["build", "--as-of", "2021-01-01"]);
-    p
+    Project::real_day(3, 2)
 }
 
 fn files_with(dir: &Path, ext: &str) -> Vec<std::path::PathBuf> {

@@ -129,7 +129,7 @@ fn numbers_agree_with_hand_counts_in_json_and_html() {
     let html = p.read("site/ward/1/week/2021-03-08/index.html");
     assert!(html.contains("Among the 3 wards that closed 1 or more Potholes requests this week, Ward 1 ranked 3rd, averaging 2.0 days to close."), "{html}");
     assert!(
-        html.contains("Ward 1 opened 3 and closed 3 311 requests."),
+        html.contains("Ward 1 opened 3 service requests and closed 3."),
         "{html}"
     );
 

@@ -8,6 +8,7 @@ use super::{
     Cell, Chart, ChartError, Column, DataTable, draw_svg, legend, requests, solid_swatch,
     thousands, tick_swatch,
 };
+use crate::numbers::average;
 
 /// One service's bar on a day.
 #[derive(Debug, Clone, PartialEq)]
@@ -140,20 +141,23 @@ fn finding(day: &str, services: &[ServiceBar], greatest: Option<usize>) -> Strin
             let p = s.above_pct.unwrap_or(0);
             if p > 0 {
                 format!(
-                    "{} were furthest above their average on {day}: {} against {:.1} a day before, {p}% above.",
+                    "{} were furthest above their average on {day}: {} against {} a day before, {p}% above.",
                     s.name,
                     requests(s.count),
-                    base
+                    average(base)
                 )
             } else if p == 0 {
                 format!(
-                    "No featured service was above its average on {day}; {} came closest, at its average of {:.1} a day.",
-                    s.name, base
+                    "No featured service was above its average on {day}; {} came closest, at its average of {} a day.",
+                    s.name,
+                    average(base)
                 )
             } else {
                 format!(
-                    "Every featured service was below its average on {day}; {} came closest, {}% below its {:.1} a day.",
-                    s.name, -p, base
+                    "Every featured service was below its average on {day}; {} came closest, {}% below its {} a day.",
+                    s.name,
+                    -p,
+                    average(base)
                 )
             }
         }

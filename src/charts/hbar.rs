@@ -99,7 +99,7 @@ impl HBarFrame {
             .y_label_area_size(self.label_w)
             .build_cartesian_2d(0.0..top, 0.0..n)?;
         let ticks = (top / step).round() as usize + 1;
-        let label = |v: &f64| tick_label(*v);
+        let label = |v: &f64| tick_label(*v, step);
         chart
             .configure_mesh()
             .disable_y_mesh()

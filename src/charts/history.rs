@@ -15,8 +15,8 @@ use super::{HPos, Pos, VPos};
 
 use super::palette::{self, Rgb};
 use super::{
-    Cell, Chart, ChartError, Column, DataTable, WIDTH, days_words, draw_svg, legend, line_swatch,
-    nice_axis, text_style, thousands, tick_label,
+    Cell, Chart, ChartError, Column, DataTable, DurationUnit, WIDTH, days_words, draw_svg, legend,
+    line_swatch, nice_axis, text_style, thousands, tick_label,
 };
 use crate::domain::{Day, WardNo};
 
@@ -59,8 +59,7 @@ fn time_frame<'a, 'b>(
         .y_label_area_size(52)
         .build_cartesian_2d(x0..x1, 0.0..y_top)?;
     let ticks = (y_top / y_step).round() as usize + 1;
-    let label = |v: &f64| tick_label(*v);
-    let one_decimal = |v: &f64| format!("{v:.1}");
+    let label = |v: &f64| tick_label(*v, y_step);
     let mut mesh = chart.configure_mesh();
     mesh.disable_x_mesh()
         .x_labels(0)
@@ -71,11 +70,7 @@ fn time_frame<'a, 'b>(
         .bold_line_style(palette::GRID.plot())
         .light_line_style(TRANSPARENT)
         .axis_style(palette::MUTED.plot());
-    if y_step < 1.0 {
-        mesh.y_label_formatter(&one_decimal);
-    } else {
-        mesh.y_label_formatter(&label);
-    }
+    mesh.y_label_formatter(&label);
     mesh.draw()?;
     // X labels: each January 1 over a long span, each month's first over a short one.
     let (fd, ld) = (first.date(), last.plus(7).date());
@@ -297,7 +292,7 @@ pub fn weekly_ttc(
 ) -> Result<Chart, ChartError> {
     let id = "ttc";
     let title =
-        format!("Mean days to close {service} requests, Ward {ward} and the city, week by week");
+        format!("Mean time to close {service} requests, Ward {ward} and the city, week by week");
     let desc = match (ward_mean, city_mean) {
         (Some(w), Some(c)) => {
             let cmp = if (w - c).abs() < 0.05 {
@@ -331,7 +326,9 @@ pub fn weekly_ttc(
         .flatten()
         .filter(|v| v.is_finite())
         .fold(0.0, f64::max);
-    let (top, step) = nice_axis(max);
+    // Minutes or hours when every week closed faster than that: a days axis would read 0.0.
+    let unit = DurationUnit::for_max(max);
+    let (top, step) = nice_axis(unit.of_days(max));
     let first = sorted.first().map(|w| w.start).unwrap_or(Day(0));
     let last = sorted.last().map(|w| w.start).unwrap_or(Day(0));
     let markers = sorted.len() <= MARKERS_UP_TO;
@@ -351,8 +348,11 @@ pub fn weekly_ttc(
                 ),
             ],
         )?;
-        let chart = time_frame(root, first, last, top, step, "Mean days to close")?;
-        let at = |w: &WeekHistory, v: f64| chart.backend_coord(&(f64::from(w.start.0) + 3.5, v));
+        let y_desc = format!("Mean {} to close", unit.name());
+        let chart = time_frame(root, first, last, top, step, &y_desc)?;
+        let at = |w: &WeekHistory, v: f64| {
+            chart.backend_coord(&(f64::from(w.start.0) + 3.5, unit.of_days(v)))
+        };
         for (colour, pick, round) in [
             (
                 palette::CITY,
@@ -413,8 +413,8 @@ pub fn weekly_ttc(
             .map(|w| {
                 vec![
                     Cell::Text(w.start.to_string()),
-                    Cell::Decimal(w.ward_ttc),
-                    Cell::Decimal(w.city_ttc),
+                    Cell::Days(w.ward_ttc),
+                    Cell::Days(w.city_ttc),
                 ]
             })
             .collect(),

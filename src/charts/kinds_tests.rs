@@ -344,7 +344,7 @@ fn findings_state_the_numbers() {
     );
     assert_eq!(
         c[2].desc,
-        "Ward 3 ranked 2nd of 4 wards for closing Potholes requests in the week of December 28, 2020, averaging 0.0 days; Ward 12 was fastest, averaging 0.0 days."
+        "Ward 3 ranked 2nd of 4 wards for closing Potholes requests in the week of December 28, 2020, averaging 58 minutes; Ward 12 was fastest, averaging less than a minute."
     );
     assert!(c[4].desc.starts_with("No ward closed 5 or more Potholes"));
     assert_eq!(
@@ -382,6 +382,88 @@ fn a_ward_near_zero_stays_visible_and_the_highlight_is_marked() {
         .filter_map(|n| n.text())
         .collect();
     assert!(bold.contains(&"2. Ward 3"), "{bold:?}");
+}
+
+/// The text of every `<text>` element of an SVG.
+fn svg_texts(svg: &str) -> Vec<String> {
+    let doc = roxmltree::Document::parse(svg).unwrap();
+    doc.descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text().map(str::to_string))
+        .collect()
+}
+
+/// Issue 22: graffiti closes in minutes, and the ranking read "averaging 0.0 days" for every
+/// ward, with axis ticks "0.0 0.0 0.0 0.0" under bars of different lengths.
+#[test]
+fn a_ranking_of_minutes_reads_in_minutes_with_distinct_ticks() {
+    let minute = 1.0 / 1440.0;
+    let fast: Vec<RankedWard> = [(12, 3.0), (3, 7.0), (40, 12.0), (7, 26.0)]
+        .iter()
+        .enumerate()
+        .map(|(i, (ward, minutes))| RankedWard {
+            rank: i + 1,
+            ward: *ward,
+            closed: 20,
+            ttc_mean_days: minutes * minute,
+        })
+        .collect();
+    let chart = ttc_ranking(
+        "ttc-ranking",
+        "Graffiti Removal",
+        "in the week of December 28, 2020",
+        &fast,
+        5,
+        Some(3),
+    )
+    .unwrap();
+    assert!(!chart.desc.contains("0.0"), "{}", chart.desc);
+    assert!(chart.desc.contains("averaging 7 minutes"), "{}", chart.desc);
+    let texts = svg_texts(&chart.svg);
+    assert!(
+        texts.iter().any(|t| t == "Mean minutes to close"),
+        "{texts:?}"
+    );
+    for label in ["3 min", "7 min", "12 min", "26 min"] {
+        assert!(texts.iter().any(|t| t == label), "{label}: {texts:?}");
+    }
+    // The axis ticks: every number on the chart that is not a bar label or a row label.
+    let ticks: Vec<&String> = texts
+        .iter()
+        .filter(|t| {
+            t.chars()
+                .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        })
+        .collect();
+    assert!(ticks.len() >= 3, "{texts:?}");
+    let mut distinct = ticks.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), ticks.len(), "ticks repeat: {ticks:?}");
+    assert!(!ticks.iter().any(|t| t.as_str() == "0.0"), "{ticks:?}");
+    // The table and the JSON keep days, to three decimals like the API.
+    assert_eq!(chart.table.rows[0][3].text(), "0.002");
+}
+
+/// Issue 22: a chart with one value or none is stated in words, not drawn as an empty frame.
+#[test]
+fn charts_with_one_value_or_none_say_so_in_words() {
+    let c = all_charts();
+    let empty_ranking = &c[4];
+    assert_eq!(empty_ranking.rows_with_values(), 0);
+    assert!(empty_ranking.says_more_in_words());
+    assert!(!c[2].says_more_in_words(), "four ranked wards are drawn");
+    let one = ttc_ranking(
+        "ttc-ranking",
+        "Potholes",
+        "in the week of December 28, 2020",
+        &ranked()[..1],
+        5,
+        None,
+    )
+    .unwrap();
+    assert!(one.says_more_in_words());
+    assert!(one.desc.contains("Only Ward 12"), "{}", one.desc);
 }
 
 #[test]

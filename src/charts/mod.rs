@@ -34,7 +34,7 @@ use plotters::prelude::*;
 pub(crate) use plotters::style::text_anchor::{HPos, Pos, VPos};
 use serde::Serialize;
 
-pub(crate) use crate::numbers::{days as days_words, ordinal, thousands};
+pub(crate) use crate::numbers::{DurationUnit, days as days_words, days_short, ordinal, thousands};
 
 use palette::Rgb;
 
@@ -112,6 +112,35 @@ impl Chart {
     pub fn csv(&self) -> String {
         self.table.csv()
     }
+
+    /// How many rows of the table have a value other than zero in a measure column (not a
+    /// column that names the row: ward, rank, date, week, service, place on the map).
+    pub fn rows_with_values(&self) -> usize {
+        const NAMING: [&str; 6] = ["ward", "rank", "date", "week_start", "service", "relation"];
+        let measures: Vec<usize> = (self.table.columns.iter().enumerate())
+            .filter(|(_, c)| !NAMING.contains(&c.key))
+            .map(|(i, _)| i)
+            .collect();
+        self.table
+            .rows
+            .iter()
+            .filter(|row| {
+                measures.iter().any(|&i| match row.get(i) {
+                    Some(Cell::Int(n)) => *n != 0,
+                    Some(Cell::Signed(Some(n))) => *n != 0,
+                    Some(Cell::Decimal(Some(v)) | Cell::Days(Some(v))) => *v != 0.0,
+                    _ => false,
+                })
+            })
+            .count()
+    }
+
+    /// Whether a drawing would show nothing worth a picture: no value at all, or a single one.
+    /// Pages then state the finding in words instead of drawing an empty frame; the files are
+    /// written all the same. Maps are always drawn: they show where, whatever the figures.
+    pub fn says_more_in_words(&self) -> bool {
+        !self.id.contains("map") && self.rows_with_values() <= 1
+    }
 }
 
 /// A column of a chart's table: a JSON key and a human heading.
@@ -141,13 +170,21 @@ pub enum Cell {
     Int(u64),
     /// A whole number that may be negative or undefined (a percentage change, a rank).
     Signed(Option<i64>),
-    /// A measure shown with two decimals (days, a daily average); `None` when undefined.
+    /// A measure shown with two decimals (a daily average); `None` when undefined.
     Decimal(Option<f64>),
+    /// A duration in days, with three decimals as in the JSON API (a graffiti removal closed
+    /// in 4 minutes is 0.003, not 0.00); `None` when undefined.
+    Days(Option<f64>),
 }
 
 impl Cell {
     fn rounded(v: f64) -> f64 {
         (v * 100.0).round() / 100.0
+    }
+
+    /// Days to three decimals, as the JSON API rounds them.
+    fn rounded_days(v: f64) -> f64 {
+        (v * 1000.0).round() / 1000.0
     }
 
     /// The cell as table and CSV text (an undefined measure is empty).
@@ -166,7 +203,8 @@ impl Cell {
             Cell::Int(n) => write!(out, "{n}"),
             Cell::Signed(Some(n)) => write!(out, "{n}"),
             Cell::Decimal(Some(v)) if v.is_finite() => write!(out, "{:.2}", Cell::rounded(*v)),
-            Cell::Signed(None) | Cell::Decimal(_) => Ok(()),
+            Cell::Days(Some(v)) if v.is_finite() => write!(out, "{:.3}", Cell::rounded_days(*v)),
+            Cell::Signed(None) | Cell::Decimal(_) | Cell::Days(_) => Ok(()),
         };
     }
 }
@@ -179,7 +217,10 @@ impl Serialize for Cell {
             Cell::Int(n) => serializer.serialize_u64(*n),
             Cell::Signed(Some(n)) => serializer.serialize_i64(*n),
             Cell::Decimal(Some(v)) if v.is_finite() => serializer.serialize_f64(Cell::rounded(*v)),
-            Cell::Signed(None) | Cell::Decimal(_) => serializer.serialize_none(),
+            Cell::Days(Some(v)) if v.is_finite() => {
+                serializer.serialize_f64(Cell::rounded_days(*v))
+            }
+            Cell::Signed(None) | Cell::Decimal(_) | Cell::Days(_) => serializer.serialize_none(),
         }
     }
 }
@@ -494,18 +535,9 @@ pub(crate) fn nice_axis(max: f64) -> (f64, f64) {
     (top.max(step), step)
 }
 
-/// A tick label: integers plainly, fractions with one decimal.
-pub(crate) fn tick_label(v: f64) -> String {
-    if (v - v.round()).abs() < 1e-9 {
-        thousands(v.round().max(0.0) as u64)
-    } else {
-        format!("{v:.1}")
-    }
-}
-
-/// Days as a chart label: `0.4 d`.
-pub(crate) fn days_label(d: f64) -> String {
-    format!("{:.1} d", (d * 10.0).round() / 10.0)
+/// A tick label on an axis stepping by `step` (see [`crate::numbers::tick`]).
+pub(crate) fn tick_label(v: f64, step: f64) -> String {
+    crate::numbers::tick(v, step)
 }
 
 /// `1 request` / `3 requests`.

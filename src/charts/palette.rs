@@ -1,10 +1,21 @@
 //! The chart colours, chosen for contrast (WCAG 2.1, 1.4.11 non-text contrast: 3:1).
 //!
-//! Every colour that marks data has at least 3:1 contrast against the white background; colours
-//! drawn next to each other without a white gap (weekday segments of one bar) have 3:1 against
-//! each other too. Meaning never rests on colour alone: charts also differ in shape (solid vs
+//! Every colour that marks data has at least 3:1 contrast against the white background.
+//! Categorical series (the seven weekdays of a stacked bar) have a colour each, every pair at
+//! least [`MIN_CATEGORY_DIFFERENCE`] apart in CIELAB, and segments are separated by a white
+//! hairline, so each segment meets the background at 3:1. Meaning never rests on colour alone: charts also differ in shape (solid vs
 //! outlined bars, lines vs bars, tick marks), carry direct labels, and have a table beside them.
 //! The tests below check every pair that needs it.
+
+/// An sRGB channel as linear light (0 to 1).
+fn linear(c: u8) -> f64 {
+    let c = f64::from(c) / 255.0;
+    if c <= 0.04045 {
+        c / 12.92
+    } else {
+        ((c + 0.055) / 1.055).powf(2.4)
+    }
+}
 
 /// An sRGB colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -18,15 +29,7 @@ impl Rgb {
 
     /// Relative luminance (WCAG 2.1 definition).
     pub fn luminance(self) -> f64 {
-        fn channel(c: u8) -> f64 {
-            let c = f64::from(c) / 255.0;
-            if c <= 0.04045 {
-                c / 12.92
-            } else {
-                ((c + 0.055) / 1.055).powf(2.4)
-            }
-        }
-        0.2126 * channel(self.0) + 0.7152 * channel(self.1) + 0.0722 * channel(self.2)
+        0.2126 * linear(self.0) + 0.7152 * linear(self.1) + 0.0722 * linear(self.2)
     }
 
     /// Contrast ratio between two colours (1 to 21).
@@ -63,17 +66,48 @@ pub const HIGHLIGHT: Rgb = ORANGE;
 /// The city's line beside a ward's (also dashed).
 pub const CITY: Rgb = Rgb(90, 90, 90);
 
-/// Weekday segments, Monday to Sunday: weekdays in blues, the weekend in oranges, alternating
-/// dark and mid tones so neighbours differ by 3:1 even without the white gap between them.
+/// Weekday segments, Monday to Sunday: seven different hues (blue, rust, green, purple, teal,
+/// crimson, brown), each dark enough for 3:1 on white, no two closer than
+/// [`MIN_CATEGORY_DIFFERENCE`]. (An earlier palette alternated two blues, so the legend could not
+/// tell Monday from Wednesday.)
 pub const WEEKDAYS: [Rgb; 7] = [
-    Rgb(18, 48, 79),
-    Rgb(74, 134, 197),
-    Rgb(18, 48, 79),
-    Rgb(74, 134, 197),
-    Rgb(18, 48, 79),
-    Rgb(214, 107, 28),
-    Rgb(94, 38, 4),
+    Rgb(29, 91, 148),
+    Rgb(176, 74, 10),
+    Rgb(46, 125, 50),
+    Rgb(142, 36, 170),
+    Rgb(0, 121, 107),
+    Rgb(194, 24, 91),
+    Rgb(93, 64, 55),
 ];
+
+/// The least colour difference (CIE76 ΔE*ab) between two categories of one chart: 2.3 is
+/// just noticeable side by side; 30 keeps two swatches apart in a legend at a glance.
+pub const MIN_CATEGORY_DIFFERENCE: f64 = 30.0;
+
+impl Rgb {
+    /// The colour in CIELAB (D65), for colour differences.
+    pub fn lab(self) -> (f64, f64, f64) {
+        let (r, g, b) = (linear(self.0), linear(self.1), linear(self.2));
+        let x = (0.4124 * r + 0.3576 * g + 0.1805 * b) / 0.95047;
+        let y = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+        let z = (0.0193 * r + 0.1192 * g + 0.9505 * b) / 1.08883;
+        let f = |t: f64| {
+            if t > 216.0 / 24389.0 {
+                t.cbrt()
+            } else {
+                (24389.0 / 27.0 * t + 16.0) / 116.0
+            }
+        };
+        let (fx, fy, fz) = (f(x), f(y), f(z));
+        (116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz))
+    }
+
+    /// CIE76 colour difference ΔE*ab to `other`.
+    pub fn difference(self, other: Rgb) -> f64 {
+        let (a, b) = (self.lab(), other.lab());
+        ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2) + (a.2 - b.2).powi(2)).sqrt()
+    }
+}
 
 /// Choropleth classes, lightest (zero) to darkest. The zero class is near white and is told
 /// apart by its label and hatching, not by colour.
@@ -124,16 +158,20 @@ mod tests {
         assert!(MUTED.contrast(WHITE) >= 4.5);
     }
 
+    /// Issue 22: Monday, Wednesday and Friday were one colour, Tuesday and Thursday another.
     #[test]
-    fn adjacent_weekday_segments_differ() {
-        for pair in WEEKDAYS.windows(2) {
-            assert!(
-                pair[0].contrast(pair[1]) >= 3.0,
-                "{} next to {}: {:.2}",
-                pair[0].hex(),
-                pair[1].hex(),
-                pair[0].contrast(pair[1])
-            );
+    fn every_two_weekdays_have_distinguishable_colours() {
+        assert!((WHITE.difference(Rgb(0, 0, 0)) - 100.0).abs() < 0.1);
+        for (i, a) in WEEKDAYS.iter().enumerate() {
+            for (j, b) in WEEKDAYS.iter().enumerate().skip(i + 1) {
+                assert!(
+                    a.difference(*b) >= MIN_CATEGORY_DIFFERENCE,
+                    "weekday {i} {} and weekday {j} {}: ΔE {:.1}",
+                    a.hex(),
+                    b.hex(),
+                    a.difference(*b)
+                );
+            }
         }
     }
 

@@ -4,8 +4,8 @@
 use super::hbar::{HBarFrame, RowLabel, bar, value_label};
 use super::palette;
 use super::{
-    Cell, Chart, ChartError, Column, DataTable, days_label, days_words, draw_svg, legend, ordinal,
-    solid_swatch,
+    Cell, Chart, ChartError, Column, DataTable, DurationUnit, days_short, days_words, draw_svg,
+    legend, ordinal, solid_swatch,
 };
 use crate::domain::WardNo;
 
@@ -33,7 +33,7 @@ pub fn ttc_ranking(
     min_closed: u64,
     highlight: Option<WardNo>,
 ) -> Result<Chart, ChartError> {
-    let title = format!("Mean days to close {service} requests by ward, {period}");
+    let title = format!("Mean time to close {service} requests by ward, {period}");
     let desc = finding(service, period, ranked, min_closed, highlight);
     let max = ranked.iter().map(|r| r.ttc_mean_days).fold(0.0, f64::max);
     let rows: Vec<RowLabel> = if ranked.is_empty() {
@@ -50,7 +50,15 @@ pub fn ttc_ranking(
             })
             .collect()
     };
-    let frame = HBarFrame::new(rows, max, 64, 34, "Mean days to close");
+    // Minutes or hours when every ward closed faster than that: a days axis would read 0.0.
+    let unit = DurationUnit::for_max(max);
+    let frame = HBarFrame::new(
+        rows,
+        unit.of_days(max),
+        64,
+        34,
+        &format!("Mean {} to close", unit.name()),
+    );
     let svg = draw_svg(id, &title, &desc, frame.size(), |root| {
         let mut items = Vec::new();
         if let Some(w) = highlight.filter(|w| ranked.iter().any(|r| r.ward == *w)) {
@@ -73,8 +81,8 @@ pub fn ttc_ranking(
                 } else {
                     palette::SLATE
                 };
-                let at = bar(root, chart, (b, t), r.ttc_mean_days, colour)?;
-                value_label(root, at, days_label(r.ttc_mean_days), own, palette::INK)?;
+                let at = bar(root, chart, (b, t), unit.of_days(r.ttc_mean_days), colour)?;
+                value_label(root, at, days_short(r.ttc_mean_days), own, palette::INK)?;
             }
             Ok(())
         })
@@ -93,7 +101,7 @@ pub fn ttc_ranking(
                     Cell::Int(r.rank as u64),
                     Cell::Int(u64::from(r.ward)),
                     Cell::Int(r.closed),
-                    Cell::Decimal(Some(r.ttc_mean_days)),
+                    Cell::Days(Some(r.ttc_mean_days)),
                 ]
             })
             .collect(),

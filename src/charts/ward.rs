@@ -97,7 +97,7 @@ pub fn week_opened_closed(
             .y_label_area_size(44)
             .build_cartesian_2d(0.0..n, 0.0..top)?;
         let ticks = (top / step).round() as usize + 1;
-        let label = |v: &f64| tick_label(*v);
+        let label = |v: &f64| tick_label(*v, step);
         chart
             .configure_mesh()
             .disable_x_mesh()

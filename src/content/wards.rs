@@ -135,36 +135,82 @@ fn is_web_address(url: &str) -> bool {
     !host.is_empty() && !host.contains('@') && !host.contains(' ')
 }
 
-/// "Taylor, Jeanette B." → "Jeanette B. Taylor"; "WILLIAM BURNS" → "William Burns".
+/// A name as people write it: "Taylor, Jeanette B." → "Jeanette B. Taylor"; "Burnett, Jr.,
+/// Walter" and "Walter Burnett, Jr." → "Walter Burnett Jr."; "WILLIAM BURNS" → "William Burns";
+/// "O'SHEA, MATTHEW" → "Matthew O'Shea".
 pub fn display_name(name: &str) -> String {
-    let name = name.trim();
-    let flipped = match name.split_once(',') {
-        Some((last, first)) if !first.trim().is_empty() => {
-            format!("{} {}", first.trim(), last.trim())
+    let mut parts: Vec<&str> = name
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .collect();
+    // A generational suffix may stand anywhere: a part of its own ("Burnett, Jr., Walter") or
+    // the last word of a part ("Smith, John III").
+    let mut suffix = parts
+        .iter()
+        .position(|p| generational_suffix(p).is_some())
+        .and_then(|i| generational_suffix(parts.remove(i)));
+    if suffix.is_none() {
+        for part in parts.iter_mut() {
+            if let Some((rest, last)) = part.rsplit_once(' ')
+                && let Some(found) = generational_suffix(last)
+            {
+                suffix = Some(found);
+                *part = rest.trim_end();
+                break;
+            }
         }
-        _ => name.to_string(),
+    }
+    let mut text = match parts.as_slice() {
+        [last, first] => format!("{first} {last}"),
+        _ => parts.join(", "),
     };
-    if flipped.chars().any(|c| c.is_lowercase()) {
-        flipped
+    if let Some(suffix) = suffix {
+        text.push(' ');
+        text.push_str(suffix);
+    }
+    if text.chars().any(|c| c.is_lowercase()) {
+        text
     } else {
-        title_case(&flipped)
+        title_case(&text)
     }
 }
 
+/// "Jr.", "Sr.", "II", "III", "IV" as they are usually written, for any spelling of them.
+fn generational_suffix(part: &str) -> Option<&'static str> {
+    match part.trim_end_matches('.').to_ascii_lowercase().as_str() {
+        "jr" => Some("Jr."),
+        "sr" => Some("Sr."),
+        "ii" => Some("II"),
+        "iii" => Some("III"),
+        "iv" => Some("IV"),
+        _ => None,
+    }
+}
+
+/// "O'SHEA" → "O'Shea", "SIGCHO-LOPEZ" → "Sigcho-Lopez"; "II" and "III" stay as they are.
 fn title_case(text: &str) -> String {
-    text.split(' ')
-        .map(|w| {
-            let mut c = w.chars();
-            match c.next() {
-                Some(f) => f
-                    .to_uppercase()
-                    .chain(c.flat_map(char::to_lowercase))
-                    .collect(),
-                None => String::new(),
+    let mut out = String::with_capacity(text.len());
+    let mut start = true;
+    for word in text.split(' ') {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        if matches!(word, "II" | "III" | "IV") {
+            out.push_str(word);
+            continue;
+        }
+        for c in word.chars() {
+            if start {
+                out.extend(c.to_uppercase());
+            } else {
+                out.extend(c.to_lowercase());
             }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
+            start = matches!(c, '\'' | '-' | '.');
+        }
+        start = true;
+    }
+    out
 }
 
 #[cfg(test)]
@@ -176,6 +222,15 @@ mod tests {
         assert_eq!(display_name("Taylor, Jeanette B."), "Jeanette B. Taylor");
         assert_eq!(display_name("WILLIAM BURNS"), "William Burns");
         assert_eq!(display_name("Joe Moreno"), "Joe Moreno");
+        // Issue 22: the ward list said "Jr., Walter Burnett".
+        assert_eq!(display_name("Burnett, Jr., Walter"), "Walter Burnett Jr.");
+        assert_eq!(display_name("Walter Burnett, Jr."), "Walter Burnett Jr.");
+        assert_eq!(display_name("Cardona, Jr., Felix"), "Felix Cardona Jr.");
+        assert_eq!(display_name("O'SHEA, MATTHEW J."), "Matthew J. O'Shea");
+        assert_eq!(display_name("SIGCHO-LOPEZ, BYRON"), "Byron Sigcho-Lopez");
+        assert_eq!(display_name("SMITH, JOHN III"), "John Smith III");
+        assert_eq!(display_name("Walter Burnett Jr."), "Walter Burnett Jr.");
+        assert_eq!(display_name("La Spata, Daniel"), "Daniel La Spata");
     }
 
     #[test]
@@ -205,6 +260,15 @@ mod tests {
         let now = load_offices(&root.join("ward-offices-2026-02.json"), 50).unwrap();
         assert_eq!(now.len(), 50);
         assert_eq!(now[&20].alderman, "Jeanette B. Taylor");
+        assert_eq!(now[&27].alderman, "Walter Burnett Jr.");
+        for office in now.values() {
+            let name = &office.alderman;
+            assert!(
+                !name.contains(',') && !name.starts_with("Jr"),
+                "ward {}: {name}",
+                office.ward
+            );
+        }
         assert_eq!(
             now[&25].website.as_deref(),
             Some("https://www.25thward.org")

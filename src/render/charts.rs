@@ -45,6 +45,9 @@ pub struct ChartView {
     pub svg: Option<String>,
     /// Templates test this flag, not `svg`: Tera escapes a string it tests for truth.
     pub inline: bool,
+    /// The chart would show one value or none: the page states its finding in words instead
+    /// (the SVG, CSV and JSON are still written and offered).
+    pub words_only: bool,
     /// The `.svg`, relative to the root.
     pub src: String,
     /// Width in pixels.
@@ -99,6 +102,8 @@ impl Renderer<'_> {
             base.join(dir),
             super::xml_escape(&chart.title)
         );
+        let words_only = chart.says_more_in_words();
+        let inline = inline && !words_only;
         ChartView {
             id: chart.id.clone(),
             title: chart.title.clone(),
@@ -108,6 +113,7 @@ impl Renderer<'_> {
             // put it in the page as it is.
             svg: inline.then(|| super::blocks::hold(chart.svg.clone())),
             inline,
+            words_only,
             csv: format!("{dir}{}.csv", chart.id),
             json: format!("{dir}{}.json", chart.id),
             src,

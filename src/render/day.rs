@@ -169,7 +169,7 @@ impl Dash<'_, '_> {
                     slug: info.slug.clone(),
                     name: info.name.clone(),
                     count: *count,
-                    baseline: baseline.map(|b| format!("{:.1}", b.per_day)),
+                    baseline: baseline.map(|b| crate::numbers::average(b.per_day)),
                     baseline_days: baseline.map(|b| b.days).unwrap_or(0),
                     pct: *pct,
                     above: pct.is_some_and(|p| p > 0),

@@ -804,11 +804,24 @@ where
         html.push_str("<tr>");
         for (i, cell) in row.into_iter().enumerate() {
             html.push_str(if i == 0 { "<th scope=row>" } else { "<td>" });
-            push_text(&mut html, cell.as_ref());
+            push_cell(&mut html, cell.as_ref());
         }
     }
     html.push_str("</tbody></table>");
     html
+}
+
+/// Appends a table cell: a count as people read it (`12,311`; the CSV keeps `12311`), anything
+/// else escaped.
+fn push_cell(html: &mut String, text: &str) {
+    if text.len() > 3 && text.bytes().all(|b| b.is_ascii_digit()) {
+        match text.parse::<u64>() {
+            Ok(n) => html.push_str(&thousands(n)),
+            Err(_) => html.push_str(text),
+        }
+    } else {
+        push_text(html, text);
+    }
 }
 
 /// Appends `text` escaped for an HTML text node (not an attribute: quotes stay as they are,
@@ -897,11 +910,11 @@ mod tests {
         let html = html_table(
             "Wards & <b>",
             &["Ward".to_string(), "Opened".to_string()],
-            [["1", "<script>"], ["2", "O'Hare \"3\""]],
+            [["1", "<script>"], ["2", "O'Hare \"3\""], ["3", "12311"]],
         );
         assert_eq!(
             html,
-            "<table><caption>Wards &amp; &lt;b&gt;</caption><thead><tr><th scope=col>Ward</th><th scope=col>Opened</th></tr></thead><tbody><tr><th scope=row>1<td>&lt;script&gt;<tr><th scope=row>2<td>O'Hare \"3\"</tbody></table>"
+            "<table><caption>Wards &amp; &lt;b&gt;</caption><thead><tr><th scope=col>Ward</th><th scope=col>Opened</th></tr></thead><tbody><tr><th scope=row>1<td>&lt;script&gt;<tr><th scope=row>2<td>O'Hare \"3\"<tr><th scope=row>3<td>12,311</tbody></table>"
         );
     }
 }

@@ -204,17 +204,18 @@ impl Dash<'_, '_> {
         let cfg = self.r.input.config;
         let info = m.info(s);
         let sunday = monday.plus(6);
+        let last = self.week_through(monday);
         let stats: Vec<(WardNo, WindowStats)> = (1..=m.wards)
-            .map(|w| (w, m.ward_window(s, w, monday, sunday)))
+            .map(|w| (w, m.ward_window(s, w, monday, last)))
             .collect();
         let ranking = self.ranking(s, monday);
-        let city = m.city_window(s, monday, sunday);
-        let unassigned = m.ward_window(s, 0, monday, sunday).opened;
+        let city = m.city_window(s, monday, last);
+        let unassigned = m.ward_window(s, 0, monday, last).opened;
         let base = urls::service_week(&info.slug, monday);
         let mut ward_rows = Vec::new();
         let mut api_wards = BTreeMap::new();
         for (w, st) in &stats {
-            let by_day = m.ward_opened_daily(s, *w, monday, sunday);
+            let by_day = m.ward_opened_daily(s, *w, monday, last);
             let rank = ranking.of(*w).map(|r| r.rank);
             api_wards.insert(
                 w.to_string(),
@@ -281,7 +282,7 @@ impl Dash<'_, '_> {
                         r.rank.to_string(),
                         r.ward.to_string(),
                         r.closed.to_string(),
-                        format!("{:.2}", r.ttc_mean_days),
+                        format!("{:.3}", r.ttc_mean_days),
                     ]
                 })
                 .collect(),
@@ -289,7 +290,8 @@ impl Dash<'_, '_> {
         };
         let prev = monday.plus(-7);
         let next = monday.plus(7);
-        let summary = service_week_summary(&info.name, &cfg.city.name, monday, &city);
+        let summary =
+            service_week_summary(&info.name, &cfg.city.name, monday, &city, sunday <= last);
         let note = self.r.input.content.service_note(&info.slug);
         let form = cfg
             .city
@@ -412,11 +414,13 @@ impl Dash<'_, '_> {
         let bars: Vec<charts::WardWeekBar> = (1..=m.wards)
             .map(|w| {
                 let mut by_day = [0u64; 7];
-                by_day.copy_from_slice(&m.ward_opened_daily(s, w, monday, monday.plus(6)));
+                let last = self.week_through(monday);
+                let counted = m.ward_opened_daily(s, w, monday, last);
+                by_day[..counted.len()].copy_from_slice(&counted);
                 charts::WardWeekBar {
                     ward: w,
                     by_day,
-                    closed: m.ward_window(s, w, monday, monday.plus(6)).closed,
+                    closed: m.ward_window(s, w, monday, last).closed,
                 }
             })
             .collect();

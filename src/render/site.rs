@@ -167,7 +167,7 @@ pub fn render(r: &Renderer) -> Result<DashReport, RenderError> {
                 .flat_map(|s| range.weeks().map(move |w| (s, w)))
                 .collect();
             jobs.into_par_iter()
-                .map(|(s, w)| ((s, w), m.ranking(s, w, w.plus(6))))
+                .map(|(s, w)| ((s, w), m.ranking(s, w, range.week_end(w))))
                 .collect()
         }
         None => HashMap::new(),
@@ -242,7 +242,7 @@ impl Dash<'_, '_> {
     pub(super) fn ranking(&self, s: ServiceIdx, monday: Day) -> Ranking {
         match self.rankings.get(&(s, monday)) {
             Some(r) => r.clone(),
-            None => self.m.ranking(s, monday, monday.plus(6)),
+            None => self.m.ranking(s, monday, self.week_through(monday)),
         }
     }
 
@@ -253,6 +253,14 @@ impl Dash<'_, '_> {
             Some(range) => self.m.opened_by_day(range.first_day, range.last),
             None => self.m.opened_by_day(Day(1), Day(0)),
         })
+    }
+
+    /// The last day a week's figures count: its Sunday, or the last day of data when the week
+    /// is not over. Every figure of a week page (headline, sentences, tables, charts, JSON)
+    /// counts the same days, the ones its "data through" line names.
+    pub(super) fn week_through(&self, monday: Day) -> Day {
+        self.range
+            .map_or(monday.plus(6), |range| range.week_end(monday))
     }
 
     pub(super) fn featured(&self) -> Vec<ServiceIdx> {

@@ -154,7 +154,7 @@ impl Dash<'_, '_> {
             pages += p;
             files += f;
             let (opened, closed) = m
-                .ward_days(ward, monday, sunday)
+                .ward_days(ward, monday, range.week_end(monday))
                 .iter()
                 .fold((0, 0), |(o, c), d| (o + d.1, c + d.2));
             feed_entries.push((
@@ -282,7 +282,9 @@ impl Dash<'_, '_> {
         let sunday = monday.plus(6);
         let last = range.week_end(monday);
         let complete = sunday <= range.last;
-        let days = m.ward_days(ward, monday, sunday);
+        // Days after the last day of data are not counted, though the source may already hold
+        // closes on them: the page says "data through {last}".
+        let days = m.ward_days(ward, monday, last);
         let opened: u64 = days.iter().map(|d| d.1).sum();
         let closed: u64 = days.iter().map(|d| d.2).sum();
         let base = urls::ward_week(ward, monday);
@@ -293,7 +295,7 @@ impl Dash<'_, '_> {
                 label: format!("{} {}", &weekday_name(*d)[..3], short_date(*d)),
                 opened: *o,
                 closed: *c,
-                future: *d > range.last,
+                future: false,
             })
             .collect();
         let days_table = Table {
@@ -304,14 +306,13 @@ impl Dash<'_, '_> {
             header: vec!["Date".into(), "Opened".into(), "Closed".into()],
             rows: days
                 .iter()
-                .filter(|(d, _, _)| *d <= range.last)
                 .map(|(d, o, c)| vec![d.to_string(), o.to_string(), c.to_string()])
                 .collect(),
             csv: format!("{base}days.csv"),
         };
 
         let (services, api_services, ranking_sentences) =
-            self.ward_week_services(ward, monday, sunday);
+            self.ward_week_services(ward, monday, last);
         let services_table = Table {
             caption: format!(
                 "Each service in Ward {ward}, week of {}",
@@ -333,14 +334,14 @@ impl Dash<'_, '_> {
                         s.name.clone(),
                         s.opened.to_string(),
                         s.closed.to_string(),
-                        // The table shows what the API says, to two decimals.
+                        // The table shows what the API says: days to three decimals.
                         a.ttc_mean_days
                             .rounded()
-                            .map(|v| format!("{v:.2}"))
+                            .map(|v| format!("{v:.3}"))
                             .unwrap_or_default(),
                         a.ttc_median_days
                             .rounded()
-                            .map(|v| format!("{v:.2}"))
+                            .map(|v| format!("{v:.3}"))
                             .unwrap_or_default(),
                         a.rank.map(|v| v.to_string()).unwrap_or_default(),
                     ]
@@ -426,7 +427,7 @@ impl Dash<'_, '_> {
         &self,
         ward: WardNo,
         monday: Day,
-        sunday: Day,
+        last: Day,
     ) -> (
         Vec<WardWeekServiceRow>,
         Vec<WardWeekApiService>,
@@ -438,7 +439,7 @@ impl Dash<'_, '_> {
         let mut ranking_sentences = Vec::new();
         for s in m.service_ids() {
             let info = m.info(s);
-            let stats = m.ward_window(s, ward, monday, sunday);
+            let stats = m.ward_window(s, ward, monday, last);
             if !info.featured && stats.opened == 0 && stats.closed == 0 {
                 continue;
             }
@@ -558,7 +559,13 @@ impl Dash<'_, '_> {
         // The TTC ranking of the service this ward closed most of this week.
         let best = m
             .service_ids()
-            .map(|s| (s, m.ward_window(s, ward, monday, monday.plus(6)).closed))
+            .map(|s| {
+                (
+                    s,
+                    m.ward_window(s, ward, monday, range.week_end(monday))
+                        .closed,
+                )
+            })
             .filter(|(_, closed)| *closed > 0)
             .max_by_key(|(s, closed)| (*closed, std::cmp::Reverse(*s)));
         if let Some((s, _)) = best {

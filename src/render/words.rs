@@ -3,6 +3,7 @@
 use super::{format_days, thousands};
 use crate::aggregate::{Ranking, WindowStats};
 use crate::domain::{Day, WardNo};
+use crate::numbers::average;
 pub use crate::numbers::ordinal;
 
 /// A duration in days as the pages write it, or a dash when there is none.
@@ -95,22 +96,22 @@ pub(super) fn baseline_sentence(
             b.days
         ),
         (Some(b), Some(p)) if p > 0 => format!(
-            "{} {requests}, {p}% above the average of {:.1} a day over the previous {} days.",
+            "{} {requests}, {p}% above the average of {} a day over the previous {} days.",
             thousands(count),
-            b.per_day,
+            average(b.per_day),
             b.days
         ),
         (Some(b), Some(p)) if p < 0 => format!(
-            "{} {requests}, {}% below the average of {:.1} a day over the previous {} days.",
+            "{} {requests}, {}% below the average of {} a day over the previous {} days.",
             thousands(count),
             -p,
-            b.per_day,
+            average(b.per_day),
             b.days
         ),
         (Some(b), _) => format!(
-            "{} {requests}, the same as the average of {:.1} a day over the previous {} days.",
+            "{} {requests}, the same as the average of {} a day over the previous {} days.",
             thousands(count),
-            b.per_day,
+            average(b.per_day),
             b.days
         ),
     }
@@ -151,6 +152,7 @@ pub(super) fn service_week_summary(
     city_name: &str,
     monday: Day,
     city: &WindowStats,
+    complete: bool,
 ) -> String {
     if city.opened == 0 && city.closed == 0 {
         format!(
@@ -159,10 +161,11 @@ pub(super) fn service_week_summary(
         )
     } else {
         format!(
-            "In the week of {}, {city_name} opened {} and closed {} {service} requests{}.",
+            "In the week of {}, {city_name} opened {} and closed {} {service} requests{}{}.",
             week_label(monday),
             thousands(city.opened),
             thousands(city.closed),
+            if complete { "" } else { " so far" },
             city.ttc
                 .map(|t| format!(", closing them in {} on average", format_days(t.mean_days)))
                 .unwrap_or_default()
@@ -185,9 +188,11 @@ pub(super) fn ward_week_summary(
         )
     } else {
         format!(
-            "In the week of {}, Ward {ward} opened {} and closed {} 311 requests{}.",
+            // Never a count right before "311": "closed 12 311 requests" reads as 12,311.
+            "In the week of {}, Ward {ward} opened {} service request{} and closed {}{}.",
             week_label(monday),
             thousands(opened),
+            if opened == 1 { "" } else { "s" },
             thousands(closed),
             if complete { "" } else { " so far" }
         )

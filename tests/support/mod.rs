@@ -86,6 +86,18 @@ impl Project {
         Project { dir }
     }
 
+    /// A project with one real day of Chicago data (the portal's 2,953 requests of January 1,
+    /// 2021), built into `site/` as of that day, with `days` day pages and `weeks` week pages.
+    pub fn real_day(days: u32, weeks: u32) -> Project {
+        let p = Project::new(days, weeks);
+        p.ok(&[
+            "import",
+            sample("sr-v6vf-nfxy-2021-01-01.csv").to_str().unwrap(),
+        ]);
+        p.ok(&["build", "--as-of", "2021-01-01"]);
+        p
+    }
+
     /// The project folder.
     pub fn path(&self) -> &Path {
         self.dir.path()
