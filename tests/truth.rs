@@ -446,3 +446,28 @@ fn every_figure_of_a_synthetic_city_agrees_with_its_json() {
     let ranking = p.read("site/ward/7/week/2021-03-01/index.html");
     assert!(!text_of(&ranking).contains("0.0 days"));
 }
+
+/// Every page of a site built elsewhere: `tests/browser/run.sh` builds the whole bundled sample
+/// (2010–2014, 2018 and 2021) and runs this on it with
+/// `CWFY_TRUTH_SITE=DIR cargo test --test truth -- --ignored`.
+#[test]
+#[ignore = "checks the site folder named by CWFY_TRUTH_SITE (tests/browser/run.sh sets it)"]
+fn every_figure_of_a_built_site_agrees_with_its_json() {
+    let site = std::env::var_os("CWFY_TRUTH_SITE")
+        .map(std::path::PathBuf::from)
+        .expect("set CWFY_TRUTH_SITE to a built site folder");
+    let (wards, services, days) = (
+        check_ward_weeks(&site),
+        check_service_weeks(&site),
+        check_days(&site),
+    );
+    eprintln!(
+        "{}: {wards} ward week pages, {services} service week pages and {days} day pages agree with their JSON",
+        site.display()
+    );
+    assert!(
+        wards > 0 && services > 0 && days > 0,
+        "no pages in {}",
+        site.display()
+    );
+}

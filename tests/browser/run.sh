@@ -65,6 +65,12 @@ echo "built in $((SECONDS - started))s: $(find "$work/site" -name '*.html' | wc 
 
 step "cwfy check" "$bin" --config "$work/config.yaml" check "$work/site"
 
+# One figure, one value, on every ward week, service week and day page (tests/truth.rs).
+truth() {
+  (cd "$root" && CWFY_TRUTH_SITE="$work/site" cargo test -q --test truth -- --ignored --nocapture)
+}
+step "every figure agrees with its JSON (tests/truth.rs)" truth
+
 validate() {
   local out="$work/vnu.txt"
   # --errors-only: warnings are advice; errors are invalid HTML.
