@@ -186,6 +186,48 @@ fn a_rebuild_keeps_unchanged_files_and_their_times() {
     );
 }
 
+/// "units made" in a build's log.
+fn units_made(log: &str) -> u64 {
+    let at = log.find(" units made").expect("the build line");
+    log[..at].rsplit(' ').next().unwrap().parse().unwrap()
+}
+
+/// Editing a page's words makes that page again and nothing else; a ward or service note makes
+/// only that ward's or service's week pages again (what `cwfy serve` relies on).
+#[test]
+fn an_edited_page_or_note_remakes_only_the_pages_that_show_it() {
+    let p = Project::new(7, 2);
+    p.write("hostile.csv", HOSTILE_CSV);
+    p.ok(&["import", "hostile.csv"]);
+    let first = p.ok(&["build"]);
+    let all = units_made(&first);
+    assert!(all > 20, "{first}");
+    let about = p.read("content/about/index.md");
+    p.write(
+        "content/about/index.md",
+        format!("{about}\nOne more line.\n"),
+    );
+    let log = p.ok(&["build"]);
+    assert_eq!(units_made(&log), 0, "{log}");
+    assert!(p.read("site/about/index.html").contains("One more line."));
+    let note = p.read("content/service/potholes.md");
+    p.write(
+        "content/service/potholes.md",
+        format!("{note}\nA new paragraph on potholes.\n"),
+    );
+    let log = p.ok(&["build"]);
+    let remade = units_made(&log);
+    assert!(remade > 0 && remade < all / 4, "{remade} of {all}: {log}");
+    let week = std::fs::read_dir(p.join("site/service/potholes/week"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let page = std::fs::read_to_string(week.join("index.html")).unwrap();
+    assert!(page.contains("A new paragraph on potholes."));
+}
+
 #[test]
 fn broken_front_matter_names_file_and_line() {
     let p = Project::new(7, 2);

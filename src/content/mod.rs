@@ -129,11 +129,6 @@ impl Content {
             .find(|p| p.kind == PageKind::WardNote(ward.to_string()))
     }
 
-    /// The ward and service notes: the pages shown inside dashboard pages.
-    pub fn notes(&self) -> impl Iterator<Item = &Page> {
-        self.pages.iter().filter(|p| p.kind != PageKind::Standalone)
-    }
-
     /// Pages that are published at their own URL.
     pub fn standalone(&self) -> impl Iterator<Item = &Page> {
         self.pages.iter().filter(|p| p.kind == PageKind::Standalone)

@@ -384,15 +384,15 @@ impl UnitKey {
 
 /// The build's fingerprint: everything a page depends on besides its own figures. The binary
 /// (its size and modification time: a new cwfy may draw differently), the configuration, the
-/// ward and service notes of the content (the standalone pages are made on every build and shown
-/// on no other page, so editing one does not make the dashboard again), the ward offices, the templates, the boundary files and the services' names and
-/// slugs. When any of them changes, every unit is made again.
+/// ward offices, the templates, the boundary files and the services' names and
+/// slugs. When any of them changes, every unit is made again. The content is not in it: the
+/// Markdown pages are made on every build, and each ward or service note is in the keys of the
+/// pages that show it, so editing one makes only those again.
 fn build_fingerprint(input: &RenderInput) -> u128 {
     let config = input.config;
     let mut key = UnitKey::new(0)
         .with(env!("CARGO_PKG_VERSION"))
         .with(&format!("{config:?}"))
-        .with(&format!("{:?}", input.content.notes().collect::<Vec<_>>()))
         .with(&format!("{:?}", input.offices))
         .with(input.definitions)
         .with(&input.metrics.wards);

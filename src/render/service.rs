@@ -107,8 +107,10 @@ impl Dash<'_, '_> {
         let (mut pages, mut files) = (0, 0);
         for monday in range.weeks() {
             let sunday = monday.plus(6);
-            // The week's figures of every ward, the page's place in the range, and the one
-            // whole-history figure the page states (closes before the open).
+            // The week's figures of every ward, the page's place in the range, the one
+            // whole-history figure the page states (closes before the open), and the
+            // service's editorial note.
+            let note = self.r.input.content.service_note(&m.info(s).slug);
             let key = self
                 .r
                 .unit_key()
@@ -120,7 +122,8 @@ impl Dash<'_, '_> {
                 .with(&(sunday > range.last).then_some(range.last.0))
                 .with(&range.has_week(monday.plus(-7)))
                 .with(&range.has_week(monday.plus(7)))
-                .with(&(monday == range.last_week));
+                .with(&(monday == range.last_week))
+                .with(&note.map(|p| &p.html));
             let url = urls::service_week(&m.info(s).slug, monday);
             let done = self
                 .r

@@ -122,6 +122,7 @@ impl Dash<'_, '_> {
         let m = self.m;
         let (mut pages, mut files) = self.ward_maps(range, ward)?;
         let mut feed_entries = Vec::new();
+        let note = self.r.input.content.ward_note(ward).map(|p| &p.html);
         // Every week page lists the ward's busiest days over all the data.
         let busiest: Vec<(i32, u64)> = m
             .ward_busiest_days(ward, 6)
@@ -132,7 +133,8 @@ impl Dash<'_, '_> {
             let sunday = monday.plus(6);
             let complete = sunday <= range.last;
             // A week page shows that week's figures (its rankings compare every ward, so the
-            // whole city's week counts), the busiest days and its place in the range.
+            // whole city's week counts), the busiest days, its place in the range and the
+            // ward's editorial note.
             let key = self
                 .r
                 .unit_key()
@@ -144,7 +146,8 @@ impl Dash<'_, '_> {
                 .with(&range.has_week(monday.plus(-7)))
                 .with(&range.has_week(monday.plus(7)))
                 .with(&(monday == range.last_week))
-                .with(&busiest);
+                .with(&busiest)
+                .with(&note);
             let done = self
                 .r
                 .unit(&urls::ward_week(ward, monday), key.finish(), || {
