@@ -308,8 +308,10 @@ pub fn run(cli: &Cli) -> Result<u8> {
         Command::Check { dir } => {
             let (dir, config) = site_dir(cli, dir.as_deref())?;
             let options = crate::check::CheckOptions {
-                base_url: config.map(|c| c.site.base_url.to_string()),
-                ..Default::default()
+                base_url: config.as_ref().map(|c| c.site.base_url.to_string()),
+                max_page_bytes: config
+                    .as_ref()
+                    .map_or(crate::check::MAX_PAGE_BYTES, |c| c.site.budget.page_bytes.0),
             };
             let started = Instant::now();
             let spinner =

@@ -97,6 +97,98 @@ pub struct SiteConfig {
     /// Output folder.
     #[serde(default = "default_output")]
     pub output: PathBuf,
+    /// What the published site may take: a build over it fails before publishing.
+    #[serde(default)]
+    pub budget: SiteBudget,
+}
+
+/// The room a static host gives a site (`site.budget`). The defaults fit GitHub Pages (1 GB a
+/// site) and, by file count, GitLab Pages (200,000) and Cloudflare Pages' paid plan (100,000).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteBudget {
+    /// Bytes of the whole site (`1 GB`, `500 MB` or a number of bytes).
+    #[serde(default = "default_budget_bytes")]
+    pub bytes: ByteSize,
+    /// Files of the whole site.
+    #[serde(default = "default_budget_files")]
+    pub files: u64,
+    /// Bytes of one HTML page (what a phone downloads before it can show anything).
+    #[serde(default = "default_budget_page_bytes")]
+    pub page_bytes: ByteSize,
+}
+
+impl Default for SiteBudget {
+    fn default() -> Self {
+        SiteBudget {
+            bytes: default_budget_bytes(),
+            files: default_budget_files(),
+            page_bytes: default_budget_page_bytes(),
+        }
+    }
+}
+
+fn default_budget_bytes() -> ByteSize {
+    ByteSize(1_000_000_000)
+}
+fn default_budget_files() -> u64 {
+    100_000
+}
+fn default_budget_page_bytes() -> ByteSize {
+    ByteSize(100_000)
+}
+
+/// A size in bytes, written as a number or with a decimal unit as hosts state their limits:
+/// `1 GB`, `100 KB`, `25MB`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    /// Parses `1 GB`, `100 KB`, `25MB`, `512 B` or `1000`.
+    pub fn parse(text: &str) -> Result<ByteSize, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(text.len());
+        let (number, unit) = (text[..split].trim(), text[split..].trim());
+        let n: f64 = number
+            .parse()
+            .map_err(|_| format!("{text:?}: write a size like 1 GB, 100 KB or 500000"))?;
+        let scale = match unit.to_ascii_uppercase().as_str() {
+            "" | "B" => 1.0,
+            "KB" => 1e3,
+            "MB" => 1e6,
+            "GB" => 1e9,
+            other => {
+                return Err(format!(
+                    "{text:?}: unknown unit {other:?}; use B, KB, MB or GB"
+                ));
+            }
+        };
+        Ok(ByteSize((n * scale).round() as u64))
+    }
+}
+
+impl std::fmt::Display for ByteSize {
+    /// `1.00 GB`, `687 MB`, `98 KB`, `512 B`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&crate::numbers::bytes(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Number(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Number(n) => Ok(ByteSize(n)),
+            Raw::Text(t) => ByteSize::parse(&t).map_err(serde::de::Error::custom),
+        }
+    }
 }
 
 fn default_language() -> String {
@@ -923,6 +1015,22 @@ fn line_of(text: &str, needle: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sizes_are_written_as_hosts_write_them() {
+        assert_eq!(ByteSize::parse("1 GB"), Ok(ByteSize(1_000_000_000)));
+        assert_eq!(ByteSize::parse("100 KB"), Ok(ByteSize(100_000)));
+        assert_eq!(ByteSize::parse("25MB"), Ok(ByteSize(25_000_000)));
+        assert_eq!(ByteSize::parse("1.5 gb"), Ok(ByteSize(1_500_000_000)));
+        assert_eq!(ByteSize::parse("512"), Ok(ByteSize(512)));
+        assert!(
+            ByteSize::parse("1 GiB")
+                .unwrap_err()
+                .contains("unknown unit")
+        );
+        assert!(ByteSize::parse("lots").is_err());
+        assert_eq!(SiteBudget::default().bytes, ByteSize(1_000_000_000));
+    }
 
     const MINIMAL: &str = "site:\n  title: T\n  base_url: https://example.org/sub\ncity:\n  name: Chicago\n  wards: 50\n  disclaimer: D\n";
 

@@ -132,6 +132,20 @@ impl DurationUnit {
     }
 }
 
+/// A size as hosts state their limits (decimal units): `1.20 GB`, `687 MB`, `98 KB`, `512 B`.
+pub fn bytes(n: u64) -> String {
+    let b = n as f64;
+    if b >= 1e9 {
+        format!("{:.2} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.0} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.0} KB", b / 1e3)
+    } else {
+        format!("{n} B")
+    }
+}
+
 /// An average count (requests a day), as people read it: one decimal from 1 on (`25.0`), and
 /// two significant digits below (`0.4`, `0.02`, `0.004`), so that a rare service's average is
 /// never shown as `0.0`.
@@ -213,6 +227,14 @@ mod tests {
         assert_eq!(DurationUnit::for_max(0.5), DurationUnit::Hours);
         assert_eq!(DurationUnit::for_max(3.0), DurationUnit::Days);
         assert_eq!(DurationUnit::Hours.of_days(0.5), 12.0);
+    }
+
+    #[test]
+    fn sizes_read_as_hosts_write_them() {
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(98_400), "98 KB");
+        assert_eq!(bytes(687_000_000), "687 MB");
+        assert_eq!(bytes(1_000_000_000), "1.00 GB");
     }
 
     #[test]

@@ -327,6 +327,10 @@ impl<'c> Pipeline<'c> {
             as_of,
         };
         let (out, rendered) = self.timed("render", |p| p.render(&input, &output))?;
+        if let Err(over) = out.check_budget(&budget_of(self.config)) {
+            out.abandon();
+            return Err(over.into());
+        }
         let published = self.timed("publish", |_| -> Result<PublishReport> {
             let published = out.finish()?;
             store.set_meta(PUBLISHED_REQUESTS, &status.requests.to_string())?;
@@ -501,6 +505,16 @@ impl<'c> Pipeline<'c> {
                 )))
             }
         }
+    }
+}
+
+/// The config's `site.budget` as publishing checks it.
+fn budget_of(config: &Config) -> crate::publish::Budget {
+    let b = config.site.budget;
+    crate::publish::Budget {
+        bytes: b.bytes.0,
+        files: b.files,
+        page_bytes: b.page_bytes.0,
     }
 }
 

@@ -132,6 +132,83 @@ pub struct PublishReport {
     pub units_kept: usize,
 }
 
+/// The room a host gives a site, checked on the staged site before it is published
+/// ([`Output::check_budget`]). The config's `site.budget` fills it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    /// Bytes of the whole site.
+    pub bytes: u64,
+    /// Files of the whole site.
+    pub files: u64,
+    /// Bytes of one HTML page.
+    pub page_bytes: u64,
+}
+
+/// The staged site does not fit its budget; nothing was published. The message says by how
+/// much, which kinds of file take the most room, and which pages are too big.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct OverBudget(pub String);
+
+/// A file's kind for the budget report: its path with the parts that vary from page to page
+/// (numbers, dates, slugs) replaced by `*`, and for a file whose own name varies, `*.ext`:
+/// `ward/12/week/2021-03-08/index.html` → `ward/*/week/*/index.html`,
+/// `api/v1/wards/12/weeks/2021-03-08.json` → `api/v1/wards/*/weeks/*.json`.
+pub fn file_kind(path: &str) -> String {
+    /// The words of the site's URLs (SPEC §6/§7); any other folder name is a slug.
+    const FIXED: [&str; 17] = [
+        "api",
+        "v1",
+        "ward",
+        "wards",
+        "week",
+        "weeks",
+        "service",
+        "services",
+        "day",
+        "days",
+        "data",
+        "feeds",
+        "about",
+        "photos",
+        "status",
+        "district",
+        "districts",
+    ];
+    let parts: Vec<&str> = path.split('/').collect();
+    let last = parts.len() - 1;
+    parts
+        .iter()
+        .enumerate()
+        .map(|(i, part)| {
+            let varies = !FIXED.contains(part) && part.bytes().any(|b| b.is_ascii_digit());
+            if i == last {
+                if varies {
+                    match part.rsplit_once('.') {
+                        Some((_, ext)) => format!("*.{ext}"),
+                        None => "*".into(),
+                    }
+                } else {
+                    part.to_string()
+                }
+            } else if varies || (i > 0 && !FIXED.contains(part)) {
+                "*".into()
+            } else {
+                part.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// The folder part of a [`file_kind`]: the kind of page a file belongs to.
+fn page_kind(kind: &str) -> &str {
+    match kind.rfind('/') {
+        Some(i) => &kind[..=i],
+        None => "(the site's root)",
+    }
+}
+
 /// How a file is treated on its way out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -674,6 +751,68 @@ impl Output {
         written.contains_key(rel)
     }
 
+    /// Checks the staged site against `budget`: its files and bytes (with `manifest.json`,
+    /// estimated from its entries), and every page's bytes. On failure the message names the
+    /// page kinds that take the most room and the biggest pages over the page budget.
+    pub fn check_budget(&self, budget: &Budget) -> Result<(), OverBudget> {
+        use crate::numbers::thousands;
+        let written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        // A manifest entry is the path, the size and 64 hex digits, about 100 bytes of JSON.
+        let manifest: u64 = written.keys().map(|p| p.len() as u64 + 100).sum();
+        let files = written.len() as u64 + 1;
+        let bytes: u64 = written.values().map(|(e, _)| e.size).sum::<u64>() + manifest;
+        let mut big_pages: Vec<(&str, u64)> = written
+            .iter()
+            .filter(|(p, (e, _))| p.ends_with(".html") && e.size > budget.page_bytes)
+            .map(|(p, (e, _))| (p.as_str(), e.size))
+            .collect();
+        if files <= budget.files && bytes <= budget.bytes && big_pages.is_empty() {
+            return Ok(());
+        }
+        let size = crate::numbers::bytes;
+        let mut lines = vec![format!(
+            "the site does not fit site.budget, so it was not published (the previous site stays): \
+             {} files of {} allowed, {} of {} allowed, {} pages over {}",
+            thousands(files),
+            thousands(budget.files),
+            size(bytes),
+            size(budget.bytes),
+            big_pages.len(),
+            size(budget.page_bytes)
+        )];
+        let mut kinds: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for (path, (entry, _)) in written.iter() {
+            let kind = file_kind(path);
+            let slot = kinds.entry(page_kind(&kind).to_string()).or_default();
+            slot.0 += 1;
+            slot.1 += entry.size;
+        }
+        let mut kinds: Vec<(String, (u64, u64))> = kinds.into_iter().collect();
+        if files > budget.files {
+            kinds.sort_by(|a, b| b.1.0.cmp(&a.1.0).then(a.0.cmp(&b.0)));
+        } else {
+            kinds.sort_by(|a, b| b.1.1.cmp(&a.1.1).then(a.0.cmp(&b.0)));
+        }
+        lines.push("  the kinds of page that take the most room:".into());
+        for (kind, (n, b)) in kinds.iter().take(6) {
+            lines.push(format!(
+                "    {kind}: {} files, {} ({:.0} % of the bytes)",
+                thousands(*n),
+                size(*b),
+                100.0 * *b as f64 / bytes.max(1) as f64
+            ));
+        }
+        big_pages.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        for (page, b) in big_pages.iter().take(5) {
+            lines.push(format!("  too big: {page} ({})", size(*b)));
+        }
+        lines.push(
+            "  raise site.budget in the config if your host allows more, or publish less history (history: days, weeks)"
+                .into(),
+        );
+        Err(OverBudget(lines.join("\n")))
+    }
+
     /// Writes `manifest.json` and swaps the new site in. Until this returns, the old site stands.
     pub fn finish(self) -> Result<PublishReport, PublishError> {
         let written = self.written.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -941,6 +1080,35 @@ pub fn hex(bytes: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_kinds_replace_what_varies_from_page_to_page() {
+        for (path, kind) in [
+            (
+                "ward/12/week/2021-03-08/index.html",
+                "ward/*/week/*/index.html",
+            ),
+            (
+                "ward/12/week/2021-03-08/ttc-ranking.svg",
+                "ward/*/week/*/ttc-ranking.svg",
+            ),
+            (
+                "api/v1/wards/12/weeks/2021-03-08.json",
+                "api/v1/wards/*/weeks/*.json",
+            ),
+            ("ward/3/potholes/index.html", "ward/*/*/index.html"),
+            (
+                "service/potholes/week/2021-03-08/index.html",
+                "service/*/week/*/index.html",
+            ),
+            ("day/2021-01-01/index.html", "day/*/index.html"),
+            ("index.html", "index.html"),
+            ("about/methodology/index.html", "about/*/index.html"),
+        ] {
+            assert_eq!(file_kind(path), kind, "{path}");
+        }
+        assert_eq!(page_kind("ward/*/week/*/index.html"), "ward/*/week/*/");
+    }
 
     #[test]
     fn inline_svgs_and_tables_are_kept_as_written_while_the_page_around_them_is_minified() {

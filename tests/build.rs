@@ -228,6 +228,56 @@ fn an_edited_page_or_note_remakes_only_the_pages_that_show_it() {
     assert!(page.contains("A new paragraph on potholes."));
 }
 
+/// A site that does not fit `site.budget` is not published: the previous site stays, and the
+/// message names the kinds of page that take the most room and the pages over the page budget.
+#[test]
+fn a_site_over_its_budget_is_not_published_and_the_message_says_what_takes_room() {
+    let p = Project::real_day(3, 1);
+    let before = p.read("site/manifest.json");
+    let files = before.matches("\"path\"").count();
+    p.edit_config(
+        "    files: 100000\n",
+        &format!("    files: {}\n", files / 2),
+    );
+    let out = p.run(&["build", "--as-of", "2021-01-01"]);
+    let (code, stderr) = support::code_and_stderr(&out);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("does not fit site.budget"), "{stderr}");
+    assert!(stderr.contains("the previous site stays"), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "of {} allowed",
+            cwfy::numbers::thousands(files as u64 / 2)
+        )),
+        "{stderr}"
+    );
+    // The biggest kinds by file count come first: the ward × service pages and their charts.
+    let kinds = stderr.split("take the most room:").nth(1).unwrap();
+    assert!(kinds.contains("ward/*/*/: "), "{stderr}");
+    assert!(kinds.contains("ward/*/week/*/: "), "{stderr}");
+    assert_eq!(
+        p.read("site/manifest.json"),
+        before,
+        "the old site is untouched"
+    );
+
+    p.edit_config(
+        &format!("    files: {}\n", files / 2),
+        "    files: 100000\n",
+    );
+    p.edit_config("    page_bytes: 100 KB\n", "    page_bytes: 8 KB\n");
+    let out = p.run(&["build", "--as-of", "2021-01-01"]);
+    let (code, stderr) = support::code_and_stderr(&out);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("too big: "), "{stderr}");
+    assert!(stderr.contains("pages over 8 KB"), "{stderr}");
+    // cwfy check holds pages to the same budget.
+    let out = p.run(&["check"]);
+    assert_eq!(out.status.code(), Some(1));
+    p.edit_config("    page_bytes: 8 KB\n", "    page_bytes: 100 KB\n");
+    p.ok(&["build", "--as-of", "2021-01-01"]);
+}
+
 #[test]
 fn broken_front_matter_names_file_and_line() {
     let p = Project::new(7, 2);
