@@ -36,6 +36,14 @@ pub enum CheckError {
         /// Why.
         reason: String,
     },
+    /// The earlier manifest to compare with could not be read.
+    #[error("{path}: cannot read the earlier manifest: {reason}")]
+    Earlier {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// What to check against.
@@ -46,6 +54,51 @@ pub struct CheckOptions {
     pub base_url: Option<String>,
     /// The page size budget in bytes.
     pub max_page_bytes: u64,
+    /// The files an earlier build published (from its `manifest.json`): each must still be
+    /// there, as itself or as a redirect to where its content moved.
+    pub earlier: Option<EarlierSite>,
+}
+
+/// What an earlier build published, read from its `manifest.json`.
+#[derive(Debug, Clone, Default)]
+pub struct EarlierSite {
+    /// The manifest it was read from, for the report.
+    pub source: String,
+    /// Every file it lists, relative to the site, `/`-separated.
+    pub files: Vec<String>,
+}
+
+impl EarlierSite {
+    /// Reads `path`: a `manifest.json`, or a site folder holding one.
+    pub fn read(path: &Path) -> Result<EarlierSite, CheckError> {
+        #[derive(serde::Deserialize)]
+        struct Entry {
+            path: String,
+        }
+        #[derive(serde::Deserialize)]
+        struct Manifest {
+            files: Vec<Entry>,
+        }
+        let file = if path.is_dir() {
+            path.join("manifest.json")
+        } else {
+            path.to_path_buf()
+        };
+        let unreadable = |reason: String| CheckError::Earlier {
+            path: file.clone(),
+            reason,
+        };
+        let bytes = std::fs::read(&file).map_err(|e| unreadable(e.to_string()))?;
+        let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
+            unreadable(format!(
+                "not a cwfy manifest.json ({e}); name the manifest.json of an earlier build, or its site folder"
+            ))
+        })?;
+        Ok(EarlierSite {
+            source: file.display().to_string(),
+            files: manifest.files.into_iter().map(|e| e.path).collect(),
+        })
+    }
 }
 
 impl Default for CheckOptions {
@@ -53,6 +106,7 @@ impl Default for CheckOptions {
         CheckOptions {
             base_url: None,
             max_page_bytes: MAX_PAGE_BYTES,
+            earlier: None,
         }
     }
 }
@@ -78,6 +132,9 @@ pub enum Kind {
     InvalidJson,
     /// A file that could not be read, or a page that is not UTF-8.
     Unreadable,
+    /// A file an earlier build published that this site no longer has (neither the file nor a
+    /// redirect): a link someone saved now breaks.
+    Vanished,
     /// A page with a `<script>` (a warning: pages must work without JavaScript).
     Script,
 }
@@ -95,6 +152,9 @@ impl Kind {
             Kind::InvalidXml => "SVG and XML files that do not parse",
             Kind::InvalidJson => "JSON files that do not parse",
             Kind::Unreadable => "Unreadable files",
+            Kind::Vanished => {
+                "Addresses an earlier build published that this site no longer has (keep them, or leave a redirect)"
+            }
             Kind::Script => "Pages with a <script> (warning: pages must work without JavaScript)",
         }
     }
@@ -171,11 +231,17 @@ impl CheckReport {
         );
         for (kind, list) in grouped {
             out.push_str(&format!("\n{} ({}):\n", kind.title(), list.len()));
-            for p in list.iter().take(LIST_LIMIT) {
+            // Every vanished address is listed: each is a link someone may have saved.
+            let limit = if kind == Kind::Vanished {
+                usize::MAX
+            } else {
+                LIST_LIMIT
+            };
+            for p in list.iter().take(limit) {
                 out.push_str(&format!("  {}: {}\n", p.file, p.detail));
             }
-            if list.len() > LIST_LIMIT {
-                out.push_str(&format!("  … and {} more\n", list.len() - LIST_LIMIT));
+            if list.len() > limit {
+                out.push_str(&format!("  … and {} more\n", list.len() - limit));
             }
         }
         out
@@ -243,6 +309,17 @@ pub fn check_site(dir: &Path, options: &CheckOptions) -> Result<CheckReport, Che
         links += l;
         charts += c;
         problems.extend(p);
+    }
+    if let Some(earlier) = &options.earlier {
+        for path in &earlier.files {
+            if path != "manifest.json" && !file_set.contains(path.as_str()) {
+                problems.push(Problem {
+                    kind: Kind::Vanished,
+                    file: path.clone(),
+                    detail: format!("listed in {}", earlier.source),
+                });
+            }
+        }
     }
     problems.sort();
     Ok(CheckReport {

@@ -74,6 +74,10 @@ pub enum Command {
     Check {
         /// The site folder (default: the config's `site.output`).
         dir: Option<PathBuf>,
+        /// An earlier build's `manifest.json` (or its site folder): every file it lists must
+        /// still be there, or the check fails listing the addresses that vanished.
+        #[arg(long, value_name = "MANIFEST")]
+        against: Option<PathBuf>,
     },
     /// Ask the configured source whether it works: `cwfy source check`.
     Source {
@@ -305,13 +309,18 @@ pub fn run(cli: &Cli) -> Result<u8> {
                 None => Ok(EXIT_OK),
             }
         }
-        Command::Check { dir } => {
+        Command::Check { dir, against } => {
             let (dir, config) = site_dir(cli, dir.as_deref())?;
+            let earlier = against
+                .as_deref()
+                .map(crate::check::EarlierSite::read)
+                .transpose()?;
             let options = crate::check::CheckOptions {
                 base_url: config.as_ref().map(|c| c.site.base_url.to_string()),
                 max_page_bytes: config
                     .as_ref()
                     .map_or(crate::check::MAX_PAGE_BYTES, |c| c.site.budget.page_bytes.0),
+                earlier,
             };
             let started = Instant::now();
             let spinner =

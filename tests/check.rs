@@ -82,3 +82,56 @@ fn a_missing_site_is_an_error_that_says_what_to_do() {
     assert!(stderr.contains("nowhere: no such folder"), "{stderr}");
     assert!(stderr.contains("cwfy build"), "{stderr}");
 }
+
+/// Issue 21: a page journalists linked to must not vanish. `cwfy check --against` an earlier
+/// build's manifest lists every address that build published and this site no longer has.
+#[test]
+fn check_against_an_earlier_manifest_lists_the_addresses_that_vanished() {
+    let p = Project::new(10, 2);
+    // Ten days of requests, one a day in Ward 3.
+    let lines: String = (1..=10)
+        .map(|d| {
+            format!(
+                "{{\"service_request_id\": \"R{d}\", \"status\": \"open\", \"service_name\": \"Pothole in Street\", \"service_code\": \"4fd3b656e750846c53000004\", \"requested_datetime\": \"2021-03-{d:02}T08:00:00-06:00\", \"extended_attributes\": {{\"ward\": \"3\"}}}}\n"
+            )
+        })
+        .collect();
+    p.write("ten-days.jsonl", lines);
+    p.ok(&["import", "ten-days.jsonl"]);
+    p.ok(&["build", "--as-of", "2021-03-10"]);
+    let earlier = p.join("earlier-manifest.json");
+    std::fs::copy(p.join("site/manifest.json"), &earlier).unwrap();
+    let same = p.run(&["check", "--against", earlier.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&same.stdout).into_owned();
+    assert_eq!(same.status.code(), Some(0), "{stdout}");
+    // The site folder itself works as well as its manifest.
+    let folder = p.run(&["check", "--against", p.join("site").to_str().unwrap()]);
+    assert_eq!(folder.status.code(), Some(0));
+
+    // Publish fewer days: the day pages that fall out of the window vanish.
+    p.edit_config("  days: 10\n", "  days: 3\n");
+    p.ok(&["build", "--as-of", "2021-03-10"]);
+    let out = p.run(&["check", "--against", earlier.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("Addresses an earlier build published"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  day/2021-03-01/index.html: listed in "),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  day/2021-03-07/index.html: listed in "),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("  day/2021-03-08/index.html"), "{stdout}");
+
+    let bad = p.join("not-a-manifest.json");
+    std::fs::write(&bad, "[1, 2]").unwrap();
+    let out = p.run(&["check", "--against", bad.to_str().unwrap()]);
+    let (code, stderr) = support::code_and_stderr(&out);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("not a cwfy manifest.json"), "{stderr}");
+}
