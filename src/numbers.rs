@@ -27,6 +27,33 @@ pub fn ordinal(n: usize) -> String {
     format!("{n}{suffix}")
 }
 
+/// A duration as a person would say it: the unit, and the value in it as it is shown.
+enum Spoken {
+    /// Under a minute.
+    UnderAMinute,
+    /// Whole minutes, under an hour.
+    Minutes(f64),
+    /// Hours (not rounded), under a day.
+    Hours(f64),
+    /// Days to one decimal.
+    Days(f64),
+}
+
+/// The one rule for which unit a duration of `d` days is given in (words and bar labels).
+fn spoken(d: f64) -> Spoken {
+    let minutes = d * MINUTES_PER_DAY;
+    let hours = d * HOURS_PER_DAY;
+    if minutes < 1.0 {
+        Spoken::UnderAMinute
+    } else if minutes.round() < 60.0 {
+        Spoken::Minutes(minutes.round())
+    } else if (hours * 10.0).round() / 10.0 < HOURS_PER_DAY {
+        Spoken::Hours(hours)
+    } else {
+        Spoken::Days((d * 10.0).round() / 10.0)
+    }
+}
+
 /// A duration given in days, in words and in the unit a person would use: `less than a minute`,
 /// `12 minutes`, `1 hour`, `5.5 hours`, `14 hours`, `1 day`, `12.0 days` (a day or more: days,
 /// one decimal); `no data` for a figure that is not a number.
@@ -34,27 +61,13 @@ pub fn days(d: f64) -> String {
     if !d.is_finite() {
         return "no data".into();
     }
-    let minutes = d * MINUTES_PER_DAY;
-    if minutes < 1.0 {
-        return "less than a minute".into();
-    }
-    if minutes.round() < 60.0 {
-        return plural(minutes.round(), "minute");
-    }
-    let hours = d * HOURS_PER_DAY;
-    if (hours * 10.0).round() / 10.0 < HOURS_PER_DAY {
-        let shown = if hours < 10.0 {
-            (hours * 10.0).round() / 10.0
-        } else {
-            hours.round()
-        };
-        return plural(shown, "hour");
-    }
-    let rounded = (d * 10.0).round() / 10.0;
-    if rounded == 1.0 {
-        "1 day".into()
-    } else {
-        format!("{rounded:.1} days")
+    match spoken(d) {
+        Spoken::UnderAMinute => "less than a minute".into(),
+        Spoken::Minutes(m) => plural(m, "minute"),
+        Spoken::Hours(h) if h < 10.0 => plural((h * 10.0).round() / 10.0, "hour"),
+        Spoken::Hours(h) => plural(h.round(), "hour"),
+        Spoken::Days(1.0) => "1 day".into(),
+        Spoken::Days(d) => format!("{d:.1} days"),
     }
 }
 
@@ -73,21 +86,28 @@ const MINUTES_PER_DAY: f64 = 1440.0;
 const HOURS_PER_DAY: f64 = 24.0;
 
 /// A duration given in days, short, for a label beside a bar: `<1 min`, `12 min`, `5.5 h`,
-/// `3.2 d`. The unit follows the same thresholds as [`days`].
+/// `3.2 d`, in the same unit as [`days`] gives it.
 pub fn days_short(d: f64) -> String {
     if !d.is_finite() {
         return "n/a".into();
     }
-    let minutes = d * MINUTES_PER_DAY;
-    if minutes < 1.0 {
-        "<1 min".into()
-    } else if minutes.round() < 60.0 {
-        format!("{:.0} min", minutes.round())
-    } else if (d * HOURS_PER_DAY * 10.0).round() / 10.0 < HOURS_PER_DAY {
-        format!("{:.1} h", d * HOURS_PER_DAY)
-    } else {
-        format!("{:.1} d", (d * 10.0).round() / 10.0)
+    match spoken(d) {
+        Spoken::UnderAMinute => "<1 min".into(),
+        Spoken::Minutes(m) => format!("{m:.0} min"),
+        Spoken::Hours(h) => format!("{h:.1} h"),
+        Spoken::Days(d) => format!("{d:.1} d"),
     }
+}
+
+/// A duration in days as a figure in tables, CSV and JSON: three decimals, as the JSON API
+/// rounds it (a graffiti removal closed in 4 minutes is `0.003`, not `0.00`).
+pub fn days_figure(d: f64) -> f64 {
+    (d * 1000.0).round() / 1000.0
+}
+
+/// [`days_figure`] as table and CSV text: `0.003`, `2.500`.
+pub fn days_figure_text(d: f64) -> String {
+    format!("{:.3}", days_figure(d))
 }
 
 /// The unit an axis of durations reads best in.

@@ -96,11 +96,10 @@ pub fn run(options: &PreviewOptions) -> Result<()> {
         }
         let changed = differences(&before, &settled, &config.root);
         tracing::info!("changed: {changed}; rebuilding");
-        build(options, &output, &live);
+        let read = build(options, &output, &live);
         // What the build read is what counts as seen: an edit saved while it ran is compared
         // against that, so it makes the next rebuild. The config may now name other folders.
-        let now_watched =
-            watched_paths(&options.config, Config::load(&options.config).ok().as_ref());
+        let now_watched = watched_paths(&options.config, read.as_ref());
         before = if now_watched == watched {
             settled
         } else {
@@ -126,19 +125,25 @@ pub fn default_output(config: &Config, drafts: bool) -> PathBuf {
 }
 
 /// One build into `output` with the config as it is now; the server is told, then the terminal
-/// (in that order, so a page fetched after the log line shows the outcome).
-fn build(options: &PreviewOptions, output: &Path, live: &Live) {
+/// (in that order, so a page fetched after the log line shows the outcome). Returns the config
+/// the build read, when it could be read.
+fn build(options: &PreviewOptions, output: &Path, live: &Live) -> Option<Config> {
     let started = Instant::now();
-    let result = (|| -> Result<_> {
-        let config = Config::load(&options.config)?;
-        let _lock = RunLock::acquire(&config)?;
-        let build = BuildOptions {
-            output: Some(output.to_path_buf()),
-            as_of: None,
-            drafts: options.drafts,
-        };
-        Pipeline::new(&config, options.quiet).build(&build, None)
-    })();
+    let (result, config) = match Config::load(&options.config) {
+        Ok(config) => {
+            let built = (|| {
+                let _lock = RunLock::acquire(&config)?;
+                let build = BuildOptions {
+                    output: Some(output.to_path_buf()),
+                    as_of: None,
+                    drafts: options.drafts,
+                };
+                Pipeline::new(&config, options.quiet).build(&build, None)
+            })();
+            (built, Some(config))
+        }
+        Err(e) => (Err(e.into()), None),
+    };
     live.rebuilt(result.as_ref().err().map(|e| format!("{e:#}")));
     match &result {
         Ok(summary) => tracing::info!(
@@ -152,6 +157,7 @@ fn build(options: &PreviewOptions, output: &Path, live: &Live) {
             "the rebuild failed; still serving the last good site. {e:#}\n  fix it and save: the site rebuilds by itself"
         ),
     }
+    config
 }
 
 /// The files and folders to watch: the config, and the content, templates, static files and ward

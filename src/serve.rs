@@ -17,8 +17,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+/// The path of the reload event stream, as a literal for `concat!`.
+macro_rules! live_path {
+    () => {
+        "/__cwfy/live"
+    };
+}
+
 /// The path of the reload event stream of a live server.
-pub const LIVE_PATH: &str = "/__cwfy/live";
+pub const LIVE_PATH: &str = live_path!();
 
 /// What a live server tells its pages: how many rebuilds there have been, and the error of the
 /// last one if it failed.
@@ -66,8 +73,12 @@ impl Live {
 
 /// The script a live server adds to each page: reload when the rebuild count changes (an
 /// `EventSource` reconnects by itself when the server restarts).
-const RELOAD_SCRIPT: &str = "<script>(function(){var seen;var s=new EventSource(\"/__cwfy/live\");\
-s.onmessage=function(e){if(seen===undefined){seen=e.data}else if(e.data!==seen){location.reload()}}})();</script>";
+const RELOAD_SCRIPT: &str = concat!(
+    "<script>(function(){var seen;var s=new EventSource(\"",
+    live_path!(),
+    "\");s.onmessage=function(e){if(seen===undefined){seen=e.data}\
+else if(e.data!==seen){location.reload()}}})();</script>"
+);
 
 /// `page` as a live server sends it: with the reload script, and the error banner when the last
 /// rebuild failed. Appended after the document's end, where browsers still put it in the body.

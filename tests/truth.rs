@@ -95,16 +95,20 @@ fn words_for(days: &Value) -> Vec<String> {
     }
 }
 
+/// Every week document under `dir` (`…/weeks/MONDAY.json`), parsed.
+fn week_documents(dir: &Path) -> Vec<Value> {
+    walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.path().parent().and_then(|p| p.file_name()) == Some("weeks".as_ref()))
+        .map(|e| json(e.path()))
+        .collect()
+}
+
 /// Checks every ward week page of `site` against its JSON; returns how many pages it checked.
 fn check_ward_weeks(site: &Path) -> usize {
     let mut checked = 0;
-    for entry in walkdir::WalkDir::new(site.join("api/v1/wards")) {
-        let entry = entry.unwrap();
-        let path = entry.path();
-        if path.parent().and_then(|p| p.file_name()) != Some("weeks".as_ref()) {
-            continue;
-        }
-        let api = json(path);
+    for api in week_documents(&site.join("api/v1/wards")) {
         let ward = u(&api["ward"]);
         let monday = api["week_start"].as_str().unwrap().to_string();
         let page_path = site.join(format!("ward/{ward}/week/{monday}/index.html"));
@@ -243,13 +247,7 @@ fn figure(html: &str, label: &str) -> u64 {
 /// Checks every service week page of `site` against its JSON; returns how many it checked.
 fn check_service_weeks(site: &Path) -> usize {
     let mut checked = 0;
-    for entry in walkdir::WalkDir::new(site.join("api/v1/services")) {
-        let entry = entry.unwrap();
-        let path = entry.path();
-        if path.parent().and_then(|p| p.file_name()) != Some("weeks".as_ref()) {
-            continue;
-        }
-        let api = json(path);
+    for api in week_documents(&site.join("api/v1/services")) {
         let slug = api["slug"].as_str().unwrap();
         let monday = api["week_start"].as_str().unwrap();
         let html =

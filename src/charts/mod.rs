@@ -182,11 +182,6 @@ impl Cell {
         (v * 100.0).round() / 100.0
     }
 
-    /// Days to three decimals, as the JSON API rounds them.
-    fn rounded_days(v: f64) -> f64 {
-        (v * 1000.0).round() / 1000.0
-    }
-
     /// The cell as table and CSV text (an undefined measure is empty).
     pub fn text(&self) -> String {
         let mut text = String::new();
@@ -203,7 +198,9 @@ impl Cell {
             Cell::Int(n) => write!(out, "{n}"),
             Cell::Signed(Some(n)) => write!(out, "{n}"),
             Cell::Decimal(Some(v)) if v.is_finite() => write!(out, "{:.2}", Cell::rounded(*v)),
-            Cell::Days(Some(v)) if v.is_finite() => write!(out, "{:.3}", Cell::rounded_days(*v)),
+            Cell::Days(Some(v)) if v.is_finite() => {
+                out.write_str(&crate::numbers::days_figure_text(*v))
+            }
             Cell::Signed(None) | Cell::Decimal(_) | Cell::Days(_) => Ok(()),
         };
     }
@@ -218,7 +215,7 @@ impl Serialize for Cell {
             Cell::Signed(Some(n)) => serializer.serialize_i64(*n),
             Cell::Decimal(Some(v)) if v.is_finite() => serializer.serialize_f64(Cell::rounded(*v)),
             Cell::Days(Some(v)) if v.is_finite() => {
-                serializer.serialize_f64(Cell::rounded_days(*v))
+                serializer.serialize_f64(crate::numbers::days_figure(*v))
             }
             Cell::Signed(None) | Cell::Decimal(_) | Cell::Days(_) => serializer.serialize_none(),
         }

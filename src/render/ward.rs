@@ -340,11 +340,11 @@ impl Dash<'_, '_> {
                         // The table shows what the API says: days to three decimals.
                         a.ttc_mean_days
                             .rounded()
-                            .map(|v| format!("{v:.3}"))
+                            .map(crate::numbers::days_figure_text)
                             .unwrap_or_default(),
                         a.ttc_median_days
                             .rounded()
-                            .map(|v| format!("{v:.3}"))
+                            .map(crate::numbers::days_figure_text)
                             .unwrap_or_default(),
                         a.rank.map(|v| v.to_string()).unwrap_or_default(),
                     ]
