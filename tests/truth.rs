@@ -275,6 +275,23 @@ fn check_service_weeks(site: &Path) -> usize {
             sum += u(&w["opened"]);
         }
         assert_eq!(sum + u(&api["city"]["unassigned"]), opened, "{what}: wards");
+        // The ranking table: each ranked ward's mean days as the JSON rounds it.
+        for row in table_rows(&html, "Wards ranked by mean days to close") {
+            let w = &wards[&row[1]];
+            assert_eq!(
+                u(&w["rank"]).to_string(),
+                row[0],
+                "{what}: ward {} rank",
+                row[1]
+            );
+            let json_days = w["ttc_mean_days"].as_f64().unwrap();
+            assert_eq!(
+                row[3],
+                format!("{json_days:.3}"),
+                "{what}: ward {} mean days",
+                row[1]
+            );
+        }
         checked += 1;
     }
     checked
@@ -354,6 +371,44 @@ fn check_days(site: &Path) -> usize {
     checked
 }
 
+/// Checks every ward × service page of `site`: its week-by-week table and its time-to-close
+/// chart give each week's ward and city mean days alike; returns how many pages it checked.
+fn check_ward_services(site: &Path) -> usize {
+    let mut checked = 0;
+    for entry in walkdir::WalkDir::new(site.join("ward")).max_depth(2) {
+        let dir = entry.unwrap().into_path();
+        let (weeks, ttc) = (dir.join("weeks.csv"), dir.join("ttc.csv"));
+        if !weeks.is_file() || !ttc.is_file() {
+            continue;
+        }
+        let rows = |path: &Path| -> Vec<Vec<String>> {
+            std::fs::read_to_string(path)
+                .unwrap()
+                .lines()
+                .skip(1)
+                .map(|l| l.split(',').map(str::to_string).collect())
+                .collect()
+        };
+        let chart: BTreeMap<String, (String, String)> = rows(&ttc)
+            .into_iter()
+            .map(|r| (r[0].clone(), (r[1].clone(), r[2].clone())))
+            .collect();
+        for row in rows(&weeks) {
+            if let Some((ward, city)) = chart.get(&row[0]) {
+                assert_eq!(
+                    (&row[3], &row[4]),
+                    (ward, city),
+                    "{}: week of {}: table and chart",
+                    dir.display(),
+                    row[0]
+                );
+            }
+        }
+        checked += 1;
+    }
+    checked
+}
+
 /// A project with the real data portal day (2,953 requests of January 1, 2021, some closed on
 /// January 2 and later) built as of that day.
 #[test]
@@ -363,6 +418,7 @@ fn every_figure_of_the_real_day_agrees_with_its_json() {
     assert!(check_ward_weeks(&site) >= 50);
     assert!(check_service_weeks(&site) >= 12);
     assert!(check_days(&site) >= 1);
+    assert!(check_ward_services(&site) >= 50);
 
     // The example of the issue: Ward 12, week of December 28, 2020.
     let html = p.read("site/ward/12/week/2020-12-28/index.html");
@@ -441,6 +497,7 @@ fn every_figure_of_a_synthetic_city_agrees_with_its_json() {
     assert!(check_ward_weeks(&site) >= 150, "three weeks of fifty wards");
     assert!(check_service_weeks(&site) >= 9);
     assert!(check_days(&site) >= 17);
+    assert!(check_ward_services(&site) >= 50);
     let ranking = p.read("site/ward/7/week/2021-03-01/index.html");
     assert!(!text_of(&ranking).contains("0.0 days"));
 }
@@ -454,13 +511,15 @@ fn every_figure_of_a_built_site_agrees_with_its_json() {
     let site = std::env::var_os("CWFY_TRUTH_SITE")
         .map(std::path::PathBuf::from)
         .expect("set CWFY_TRUTH_SITE to a built site folder");
-    let (wards, services, days) = (
+    let (wards, services, days, ward_services) = (
         check_ward_weeks(&site),
         check_service_weeks(&site),
         check_days(&site),
+        check_ward_services(&site),
     );
     eprintln!(
-        "{}: {wards} ward week pages, {services} service week pages and {days} day pages agree with their JSON",
+        "{}: {wards} ward week pages, {services} service week pages and {days} day pages agree with their JSON, \
+         and {ward_services} ward × service pages with their charts",
         site.display()
     );
     assert!(

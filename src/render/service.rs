@@ -285,7 +285,7 @@ impl Dash<'_, '_> {
                         r.rank.to_string(),
                         r.ward.to_string(),
                         r.closed.to_string(),
-                        format!("{:.3}", r.ttc_mean_days),
+                        crate::numbers::days_figure_text(r.ttc_mean_days),
                     ]
                 })
                 .collect(),

@@ -89,10 +89,10 @@ impl Dash<'_, '_> {
                         w.opened.to_string(),
                         w.closed.to_string(),
                         w.ttc
-                            .map(|t| format!("{:.3}", t.mean_days))
+                            .map(|t| crate::numbers::days_figure_text(t.mean_days))
                             .unwrap_or_default(),
                         c.ttc
-                            .map(|t| format!("{:.3}", t.mean_days))
+                            .map(|t| crate::numbers::days_figure_text(t.mean_days))
                             .unwrap_or_default(),
                     ]
                 })
