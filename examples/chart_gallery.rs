@@ -140,7 +140,7 @@ fn main() -> anyhow::Result<()> {
         ("2023", "wards-2023-simplified.geojson"),
     ] {
         let t = std::time::Instant::now();
-        let b = cache.get(&root.join("data/boundaries").join(file))?;
+        let b = cache.get(&root.join("data/boundaries").join(file), None)?;
         eprintln!(
             "{file}: loaded in {:?}, city points {}, detail points {}",
             t.elapsed(),

@@ -821,6 +821,12 @@ fn request(
         updated_at: Some(clock.resolve(snap.modified).0),
         closed_at,
         ward: life.ward,
+        // Written straight to the store, as a record's own ward: not placed by location.
+        placement: if life.ward.is_some() {
+            cwfy::domain::Placement::Record
+        } else {
+            cwfy::domain::Placement::NoMap
+        },
         duplicate: life.duplicate,
         parent_id: life.parent.clone(),
         lat,
@@ -1062,7 +1068,7 @@ mod tests {
     fn direct_requests_equal_what_import_parses() {
         let tz = TimeZone::get("America/Chicago").unwrap();
         let n = Normalizer::new(tz.clone(), 50);
-        let header = CsvHeader::new(&csv::StringRecord::from(V6VF_HEADER.to_vec())).unwrap();
+        let header = CsvHeader::new(&csv::StringRecord::from(V6VF_HEADER.to_vec()), None).unwrap();
         let model = Model::load().unwrap();
         for format in [Format::Csv, Format::Open311] {
             let a = args(20_000, 2, format);

@@ -187,6 +187,8 @@ pub struct Totals {
     pub unassigned: u64,
     /// Closes before the open (excluded from time-to-close).
     pub negative_durations: u64,
+    /// Counted requests by where their district came from (`Placement::code` order).
+    pub placements: [u64; 8],
 }
 
 impl std::ops::AddAssign for Totals {
@@ -198,6 +200,9 @@ impl std::ops::AddAssign for Totals {
         self.excluded += o.excluded;
         self.unassigned += o.unassigned;
         self.negative_durations += o.negative_durations;
+        for (mine, theirs) in self.placements.iter_mut().zip(o.placements) {
+            *mine += theirs;
+        }
     }
 }
 
@@ -451,6 +456,7 @@ impl Builder {
             return;
         };
         self.totals.counted += 1;
+        self.totals.placements[usize::from(r.placement.code())] += 1;
         let ward = r.ward.filter(|w| (1..=self.wards).contains(w)).unwrap_or(0);
         if ward == 0 {
             self.totals.unassigned += 1;
@@ -1257,6 +1263,7 @@ mod tests {
             requested_at: open,
             closed_at: close,
             ward,
+            placement: crate::domain::Placement::Record,
             duplicate: dup,
         }
     }

@@ -93,6 +93,12 @@ pub enum Command {
     },
     /// Print the man page (roff): `cwfy man > cwfy.1 && man ./cwfy.1`.
     Man,
+    /// Start a folder for a new city: a commented config.yaml, About and Methodology pages to
+    /// edit, and the templates and stylesheet. Never overwrites a file.
+    Init {
+        /// The folder to create (or an empty one).
+        dir: PathBuf,
+    },
     /// Preview the site on 127.0.0.1: build it, serve it, and rebuild and reload open pages
     /// whenever content/, templates/, static/ or the config change.
     Serve {
@@ -354,6 +360,20 @@ pub fn run(cli: &Cli) -> Result<u8> {
             use clap::CommandFactory;
             let mut command = Cli::command();
             clap_complete::generate(*shell, &mut command, "cwfy", &mut std::io::stdout());
+            Ok(EXIT_OK)
+        }
+        Command::Init { dir } => {
+            let written = crate::init::init(dir)?;
+            let config = dir.join("config.yaml");
+            println!(
+                "wrote {} files into {}; edit {} (every CHANGE ME), add the district maps under {}, then:\n  cwfy --config {} import YOUR-EXPORT.csv\n  cwfy --config {} build",
+                written.len(),
+                dir.display(),
+                config.display(),
+                dir.join("data/boundaries").display(),
+                config.display(),
+                config.display()
+            );
             Ok(EXIT_OK)
         }
         Command::Man => {

@@ -40,14 +40,18 @@ pub enum ConfigError {
 pub struct Config {
     /// Site title, base URL and where templates, content and static files live.
     pub site: SiteConfig,
-    /// The city: name, time zone, number of wards, links to its own services.
+    /// The city: name, time zone, its districts and what they are called, links to its services.
     pub city: CityConfig,
-    /// The ward boundary maps and the dates each was in force.
+    /// The district boundary maps and the dates each was in force.
     #[serde(default)]
     pub boundaries: Vec<BoundaryMap>,
-    /// The ward offices file (aldermen and contacts).
+    /// The district offices file (representatives and contacts); optional. `ward_offices` is the
+    /// older name of this key.
+    #[serde(default, alias = "ward_offices")]
+    pub district_offices: Option<PathBuf>,
+    /// How `cwfy import` reads a CSV export whose columns are not a layout cwfy knows.
     #[serde(default)]
-    pub ward_offices: Option<PathBuf>,
+    pub import: ImportConfig,
     /// Featured and excluded service types.
     #[serde(default)]
     pub services: ServicesConfig,
@@ -267,8 +271,24 @@ pub struct CityConfig {
     /// IANA time zone all days and weeks are counted in.
     #[serde(default = "default_time_zone")]
     pub time_zone: TimeZoneName,
-    /// Number of wards; valid wards are 1..=wards.
-    pub wards: Wards,
+    /// Number of districts; valid districts are 1..=districts. `wards` is the older name.
+    #[serde(alias = "wards")]
+    pub districts: Wards,
+    /// The word pages and addresses use for a district: `ward` gives `/ward/12/` and "Ward 12",
+    /// `district` gives `/district/3/` and "District 3".
+    #[serde(default = "default_district_name")]
+    pub district_name: DistrictName,
+    /// The plural of `district_name`, when it is not `district_name` + "s".
+    #[serde(default)]
+    pub district_plural: Option<String>,
+    /// Where a request's district comes from: `record` (its own district field, its location
+    /// when the field is empty or invalid) or `location` (always its location).
+    #[serde(default)]
+    pub districts_from: DistrictsFrom,
+    /// Points (latitude, longitude) the city's records use to mean "no location", such as a
+    /// City Hall placeholder; a request there is unassigned.
+    #[serde(default)]
+    pub no_location_points: Vec<(f64, f64)>,
     /// Link to the city's 311 request form; `{name}` is replaced by the service name.
     #[serde(default)]
     pub request_form_url: Option<String>,
@@ -280,6 +300,106 @@ pub struct CityConfig {
     /// Who publishes the data (for citation lines).
     #[serde(default = "default_publisher")]
     pub data_publisher: String,
+}
+
+fn default_district_name() -> DistrictName {
+    DistrictName("ward".into())
+}
+
+/// The word for a district: lower-case letters (and dashes), used in URLs and sentences.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistrictName(pub String);
+
+impl<'de> Deserialize<'de> for DistrictName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        let ok = !text.is_empty()
+            && text.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            && !text.starts_with('-')
+            && !text.ends_with('-');
+        if ok && !RESERVED_SEGMENTS.contains(&text.as_str()) {
+            Ok(DistrictName(text))
+        } else {
+            Err(keyed(
+                "district_name",
+                format!(
+                    "district_name {text:?} must be one lower-case word such as \"ward\" or \"district\" (it is a URL segment), and not one of {RESERVED_SEGMENTS:?}"
+                ),
+            ))
+        }
+    }
+}
+
+/// Top-level folders of the site a district word may not take.
+const RESERVED_SEGMENTS: &[&str] = &[
+    "day", "service", "api", "feeds", "data", "static", "about", "status", "photos",
+];
+
+/// Where a request's district comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DistrictsFrom {
+    /// The record's own district field; the location when the field is empty or invalid.
+    #[default]
+    Record,
+    /// Always the location, on the boundary map in force on the day it was opened.
+    Location,
+}
+
+/// `import:` keys: a column map for CSV exports of other layouts.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportConfig {
+    /// Which column holds each field; when set, a CSV whose header has the `id` column is read
+    /// with this map.
+    #[serde(default)]
+    pub columns: Option<ColumnMap>,
+    /// The zone the export's times without an offset are in; the city's when absent. (A status
+    /// starting with "open", or empty, means open; any other status with a close time, closed.)
+    #[serde(default)]
+    pub time_zone: Option<TimeZoneName>,
+}
+
+/// CSV column names for each field cwfy keeps. `id`, `opened` and `service_name` are required.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnMap {
+    /// The request's id.
+    pub id: String,
+    /// When it was opened.
+    pub opened: String,
+    /// When it was closed.
+    #[serde(default)]
+    pub closed: Option<String>,
+    /// When the record last changed.
+    #[serde(default)]
+    pub updated: Option<String>,
+    /// The service type's name.
+    pub service_name: String,
+    /// The service type's code.
+    #[serde(default)]
+    pub service_code: Option<String>,
+    /// The status (`Open`, `Closed`…).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// The district number in the record.
+    #[serde(default)]
+    pub district: Option<String>,
+    /// Latitude (WGS84).
+    #[serde(default)]
+    pub latitude: Option<String>,
+    /// Longitude (WGS84).
+    #[serde(default)]
+    pub longitude: Option<String>,
+    /// The street address.
+    #[serde(default)]
+    pub address: Option<String>,
+    /// A description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// How the request came in.
+    #[serde(default)]
+    pub channel: Option<String>,
 }
 
 fn default_publisher() -> String {
@@ -315,7 +435,7 @@ impl<'de> Deserialize<'de> for TimeZoneName {
     }
 }
 
-/// The number of wards, 1..=255.
+/// The number of districts (wards), 1..=255.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Wards(pub u8);
 
@@ -325,8 +445,8 @@ impl<'de> Deserialize<'de> for Wards {
         match u8::try_from(n) {
             Ok(n) if n >= 1 => Ok(Wards(n)),
             _ => Err(keyed(
-                "wards",
-                format!("wards must be a whole number from 1 to 255, got {n}"),
+                "districts",
+                format!("districts must be a whole number from 1 to 255, got {n}"),
             )),
         }
     }
@@ -351,8 +471,12 @@ impl<'de> Deserialize<'de> for ConfigDate {
 pub struct BoundaryMap {
     /// A short name ("2015").
     pub name: String,
-    /// GeoJSON file with one feature per ward (property `ward`).
+    /// GeoJSON file with one feature per district.
     pub file: PathBuf,
+    /// The feature property holding the district number; when absent, `ward`, `WARD`,
+    /// `District_N`, `ward_id`, `DISTRICT` or `district`, whichever a feature has.
+    #[serde(default)]
+    pub id_property: Option<String>,
     /// First day in force.
     pub from: ConfigDate,
     /// First day no longer in force.
@@ -900,26 +1024,41 @@ impl Config {
         &self.city.time_zone.tz
     }
 
-    /// The number of wards.
+    /// The number of districts.
     pub fn ward_count(&self) -> u8 {
-        self.city.wards.0
+        self.city.districts.0
+    }
+
+    /// The words for the city's districts.
+    pub fn terms(&self) -> crate::domain::Terms {
+        crate::domain::Terms::new(
+            &self.city.district_name.0,
+            self.city.district_plural.as_deref(),
+        )
     }
 
     /// The boundary map in force on `day`, if any is configured.
     pub fn boundary_for(&self, day: Day) -> Option<&BoundaryMap> {
-        let date = day.date();
-        self.boundaries
-            .iter()
-            .find(|m| m.from.0 <= date && m.until.is_none_or(|u| date < u.0))
-            .or_else(|| {
-                // Before the first map or in a gap: the nearest earlier map, else the first.
-                self.boundaries
-                    .iter()
-                    .filter(|m| m.from.0 <= date)
-                    .max_by_key(|m| m.from.0)
-                    .or_else(|| self.boundaries.iter().min_by_key(|m| m.from.0))
-            })
+        let maps: Vec<&BoundaryMap> = self.boundaries.iter().collect();
+        map_in_force(&maps, day).map(|i| &self.boundaries[i])
     }
+}
+
+/// Which of `maps` is in force on `day`: the one whose dates hold it; before the first map or in
+/// a gap, the nearest earlier map, else the first. The maps a page draws and the maps requests
+/// are placed on are chosen by this one rule.
+pub fn map_in_force(maps: &[&BoundaryMap], day: Day) -> Option<usize> {
+    let date = day.date();
+    let indexed = || maps.iter().enumerate();
+    indexed()
+        .find(|(_, m)| m.from.0 <= date && m.until.is_none_or(|u| date < u.0))
+        .or_else(|| {
+            indexed()
+                .filter(|(_, m)| m.from.0 <= date)
+                .max_by_key(|(_, m)| m.from.0)
+                .or_else(|| indexed().min_by_key(|(_, m)| m.from.0))
+        })
+        .map(|(i, _)| i)
 }
 
 /// Marks a value error with the key it is about. serde_yaml places errors raised inside a value's
@@ -1032,7 +1171,7 @@ mod tests {
         assert_eq!(SiteBudget::default().bytes, ByteSize(1_000_000_000));
     }
 
-    const MINIMAL: &str = "site:\n  title: T\n  base_url: https://example.org/sub\ncity:\n  name: Chicago\n  wards: 50\n  disclaimer: D\n";
+    const MINIMAL: &str = "site:\n  title: T\n  base_url: https://example.org/sub\ncity:\n  name: Chicago\n  districts: 50\n  disclaimer: D\n";
 
     #[test]
     fn minimal_config_gets_defaults() {
@@ -1056,12 +1195,21 @@ mod tests {
 
     #[test]
     fn bad_values_name_key_and_line() {
-        let text = MINIMAL.replace("wards: 50", "wards: 0");
+        let text = MINIMAL.replace("districts: 50", "districts: 0");
         let err = Config::parse(&text).unwrap_err();
         assert!(
-            err.contains("city.wards") && err.contains("line 6"),
+            err.contains("city.districts") && err.contains("line 6"),
             "{err}"
         );
+        // The older key still reads.
+        let old = Config::parse(&MINIMAL.replace("districts: 50", "wards: 50")).unwrap();
+        assert_eq!(old.ward_count(), 50);
+        assert_eq!(old.terms().one, "ward");
+        let text = MINIMAL.replace("districts: 50", "districts: 9\n  district_name: Ward 3");
+        let err = Config::parse(&text).unwrap_err();
+        assert!(err.contains("city.district_name"), "{err}");
+        let text = MINIMAL.replace("districts: 50", "districts: 9\n  district_name: day");
+        assert!(Config::parse(&text).unwrap_err().contains("not one of"));
 
         let text = MINIMAL.replace("name: Chicago", "name: Chicago\n  time_zone: Mars/Olympus");
         let err = Config::parse(&text).unwrap_err();

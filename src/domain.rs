@@ -15,6 +15,154 @@ pub type UnixSeconds = i64;
 /// A ward number, 1..=N. Requests with no valid ward carry `None` instead ("unassigned").
 pub type WardNo = u8;
 
+/// The words a city uses for its districts ("ward"/"wards", "district"/"districts"), for
+/// sentences and for addresses (`ward/12/`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Terms {
+    /// Lower case, singular: "ward"; also the URL segment.
+    pub one: String,
+    /// Lower case, plural: "wards".
+    pub many: String,
+    /// Capitalised singular: "Ward".
+    #[serde(rename = "One")]
+    pub one_title: String,
+    /// Capitalised plural: "Wards".
+    #[serde(rename = "Many")]
+    pub many_title: String,
+}
+
+impl Terms {
+    /// Terms for `name`, with `plural` or `name` + "s".
+    pub fn new(name: &str, plural: Option<&str>) -> Terms {
+        let many = plural.map_or_else(|| format!("{name}s"), str::to_string);
+        Terms {
+            one_title: capitalise(name),
+            many_title: capitalise(&many),
+            one: name.to_string(),
+            many,
+        }
+    }
+
+    /// The terms of the build in progress. A process builds one city at a time; the pipeline
+    /// sets them from the config ([`Terms::install`]) before rendering, and every page, chart
+    /// and address reads them here rather than each carrying a copy. "ward" until set.
+    pub fn current() -> std::sync::Arc<Terms> {
+        TERMS
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .unwrap_or_else(|| std::sync::Arc::new(Terms::new("ward", None)))
+    }
+
+    /// Makes these the terms of the build in progress.
+    pub fn install(self) {
+        *TERMS.write().unwrap_or_else(|e| e.into_inner()) = Some(std::sync::Arc::new(self));
+    }
+
+    /// "Ward 12".
+    pub fn named(&self, n: WardNo) -> String {
+        format!("{} {n}", self.one_title)
+    }
+
+    /// Whether these are Chicago's words, in which files need no rewording.
+    pub fn is_ward(&self) -> bool {
+        self.one == "ward" && self.many == "wards"
+    }
+
+    /// A data file's key in the city's words: each `_`-separated `ward` or `wards` becomes the
+    /// city's word (`ward` → `district`, `by_ward` → `by_district`); `None` when unchanged.
+    pub fn reword_key(&self, key: &str) -> Option<String> {
+        if self.is_ward() || !key.contains("ward") {
+            return None;
+        }
+        let words: Vec<&str> = key
+            .split('_')
+            .map(|w| match w {
+                "ward" => self.one.as_str(),
+                "wards" => self.many.as_str(),
+                other => other,
+            })
+            .collect();
+        let reworded = words.join("_");
+        (reworded != key).then_some(reworded)
+    }
+
+    /// A JSON document with every object key reworded by [`Terms::reword_key`].
+    pub fn reword_json(&self, value: serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match value {
+            Value::Object(map) => Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| (self.reword_key(&k).unwrap_or(k), self.reword_json(v)))
+                    .collect(),
+            ),
+            Value::Array(items) => {
+                Value::Array(items.into_iter().map(|v| self.reword_json(v)).collect())
+            }
+            // Values (a chart column's `key`, say) are data, except a column's key name, which
+            // the caller rewords where it writes one.
+            other => other,
+        }
+    }
+}
+
+static TERMS: std::sync::RwLock<Option<std::sync::Arc<Terms>>> = std::sync::RwLock::new(None);
+
+fn capitalise(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map_or_else(String::new, |c| {
+        c.to_uppercase().chain(chars).collect::<String>()
+    })
+}
+
+/// Where a request's district came from, or why it has none. Kept with the request's facts so
+/// that the status page can count and explain unassigned requests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    /// The record's own district field (no location to compare it with).
+    #[default]
+    Record,
+    /// The record's field, and its location lies in the same district.
+    RecordAgrees,
+    /// The record's field, but its location lies in another district (or in none).
+    RecordDisagrees,
+    /// Assigned by its location on the boundary map in force on the day it was opened.
+    Location,
+    /// Unassigned: no usable point.
+    NoPoint,
+    /// Unassigned: the point is one the city uses for "no location".
+    Placeholder,
+    /// Unassigned: the point lies outside every district.
+    Outside,
+    /// Unassigned: no district field and no boundary map to place it.
+    NoMap,
+}
+
+impl Placement {
+    /// Every placement, in the order of [`Placement::code`].
+    pub const ALL: [Placement; 8] = [
+        Placement::Record,
+        Placement::RecordAgrees,
+        Placement::RecordDisagrees,
+        Placement::Location,
+        Placement::NoPoint,
+        Placement::Placeholder,
+        Placement::Outside,
+        Placement::NoMap,
+    ];
+
+    /// A number 0..=7 for storage.
+    pub fn code(self) -> u8 {
+        Placement::ALL.iter().position(|p| *p == self).unwrap_or(0) as u8
+    }
+
+    /// The placement stored as `code`.
+    pub fn from_code(code: u8) -> Option<Placement> {
+        Placement::ALL.get(usize::from(code)).copied()
+    }
+}
+
 /// Where a record came from; stored with every request so a reader can tell the formats apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -25,6 +173,8 @@ pub enum SourceKind {
     Socrata,
     /// A retired per-type portal export (2000–2018 layouts with Title Case headers).
     Legacy,
+    /// A CSV export read through the config's column map (`import.columns`).
+    Csv,
 }
 
 impl SourceKind {
@@ -34,6 +184,7 @@ impl SourceKind {
             SourceKind::Open311 => "open311",
             SourceKind::Socrata => "socrata",
             SourceKind::Legacy => "legacy",
+            SourceKind::Csv => "csv",
         }
     }
 
@@ -43,6 +194,7 @@ impl SourceKind {
             "open311" => Some(SourceKind::Open311),
             "socrata" => Some(SourceKind::Socrata),
             "legacy" => Some(SourceKind::Legacy),
+            "csv" => Some(SourceKind::Csv),
             _ => None,
         }
     }
@@ -76,6 +228,8 @@ pub struct Request {
     pub closed_at: Option<UnixSeconds>,
     /// Ward 1..=N, or `None` when the source's ward is missing or outside that range.
     pub ward: Option<WardNo>,
+    /// Where `ward` came from, or why there is none (set by `Normalizer::place`).
+    pub placement: Placement,
     /// The duplicate flag of the source (excluded from every count).
     pub duplicate: bool,
     /// The request this one duplicates, when the source says.

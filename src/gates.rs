@@ -126,6 +126,7 @@ mod tests {
                         requested_at: monday + day * 86_400 + i as i64,
                         closed_at: None,
                         ward: Some(1),
+                        placement: crate::domain::Placement::Record,
                         duplicate: false,
                     });
                 }

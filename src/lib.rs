@@ -17,6 +17,8 @@ pub mod config;
 pub mod content;
 pub mod domain;
 pub mod gates;
+pub mod geo;
+pub mod init;
 pub mod numbers;
 pub mod pipeline;
 pub mod preview;

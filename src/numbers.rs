@@ -152,6 +152,20 @@ impl DurationUnit {
     }
 }
 
+/// `part` as a share of `whole`: one decimal (`9.8 %`), two significant digits under 1 %
+/// (`0.042 %`) so that a few disagreeing records never read as `0.0 %`.
+pub fn percent(part: u64, whole: u64) -> String {
+    if whole == 0 {
+        return "—".into();
+    }
+    let p = part as f64 * 100.0 / whole as f64;
+    if p == 0.0 || p >= 1.0 {
+        format!("{p:.1} %")
+    } else {
+        format!("{} %", average(p))
+    }
+}
+
 /// A size as hosts state their limits (decimal units): `1.20 GB`, `687 MB`, `98 KB`, `512 B`.
 pub fn bytes(n: u64) -> String {
     let b = n as f64;
@@ -202,6 +216,14 @@ pub fn tick(v: f64, step: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn shares_keep_small_ones_visible() {
+        assert_eq!(percent(98, 1000), "9.8 %");
+        assert_eq!(percent(1, 2400), "0.042 %");
+        assert_eq!(percent(0, 5), "0.0 %");
+        assert_eq!(percent(1, 0), "—");
+    }
 
     #[test]
     fn counts_ordinals_and_days_read_as_people_write_them() {

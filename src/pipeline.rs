@@ -143,8 +143,8 @@ impl<'c> Pipeline<'c> {
     }
 
     /// The normaliser for the configured city.
-    pub fn normalizer(&self) -> Normalizer {
-        Normalizer::new(self.config.tz().clone(), self.config.ward_count())
+    pub fn normalizer(&self) -> Result<Normalizer> {
+        Ok(Normalizer::for_config(self.config)?)
     }
 
     /// `cwfy import`: imports files, logging a line per file.
@@ -154,7 +154,7 @@ impl<'c> Pipeline<'c> {
         files: &[PathBuf],
         format: Option<Format>,
     ) -> Result<Counts> {
-        let n = self.normalizer();
+        let n = self.normalizer()?;
         let mut total = Counts::default();
         for file in files {
             let started = Instant::now();
@@ -387,7 +387,7 @@ impl<'c> Pipeline<'c> {
     fn load_content(&self, drafts: bool) -> Result<Loaded> {
         let config = self.config;
         let content = content::load(&config.resolve(&config.site.content), drafts)?;
-        let offices = match &config.ward_offices {
+        let offices = match &config.district_offices {
             Some(p) => content::wards::load_offices(&config.resolve(p), config.ward_count())?,
             None => Default::default(),
         };

@@ -169,7 +169,7 @@ fn watched_paths(config_file: &Path, config: Option<&Config>) -> Vec<PathBuf> {
             paths.push(c.resolve(&c.site.content));
             paths.push(c.resolve(&c.site.templates));
             paths.push(c.resolve(&c.site.static_dir));
-            paths.extend(c.ward_offices.as_ref().map(|p| c.resolve(p)));
+            paths.extend(c.district_offices.as_ref().map(|p| c.resolve(p)));
         }
         None => {
             let root = config_file.parent().unwrap_or(Path::new("."));

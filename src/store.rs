@@ -13,7 +13,7 @@ use std::thread::JoinHandle;
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
-use crate::domain::{Request, ServiceAttribute, ServiceType, UnixSeconds, WardNo};
+use crate::domain::{Placement, Request, ServiceAttribute, ServiceType, UnixSeconds, WardNo};
 
 /// A store operation failed. Exit status 1.
 #[derive(Debug, thiserror::Error)]
@@ -201,11 +201,13 @@ const MIGRATIONS: &[&str] = &[
 
 /// What the aggregation reads of one request, as stored in `request_facts`: the service pair's
 /// number in `service_keys` (4 bytes), the ward (1), flags (1: duplicate 1, closed 2, has a ward
-/// 4), `requested_at` (8) and, when closed, `closed_at` (8); integers big-endian.
+/// 4, and in bits 3–5 the [`Placement`] code), `requested_at` (8) and, when closed, `closed_at`
+/// (8); integers big-endian. Stores written before placements have 0 there (`Record`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Facts {
     service_key: u32,
     ward: Option<WardNo>,
+    placement: Placement,
     duplicate: bool,
     requested_at: UnixSeconds,
     closed_at: Option<UnixSeconds>,
@@ -215,11 +217,14 @@ impl Facts {
     const DUPLICATE: u8 = 1;
     const CLOSED: u8 = 2;
     const HAS_WARD: u8 = 4;
+    /// The placement code's lowest bit.
+    const PLACEMENT_SHIFT: u8 = 3;
 
     fn of(service_key: u32, r: &Request) -> Facts {
         Facts {
             service_key,
             ward: r.ward,
+            placement: r.placement,
             duplicate: r.duplicate,
             requested_at: r.requested_at,
             closed_at: r.closed_at,
@@ -241,7 +246,8 @@ impl Facts {
                 Self::HAS_WARD
             } else {
                 0
-            };
+            }
+            | self.placement.code() << Self::PLACEMENT_SHIFT;
         b[6..14].copy_from_slice(&self.requested_at.to_be_bytes());
         match self.closed_at {
             Some(c) => {
@@ -257,12 +263,19 @@ impl Facts {
         let word = |at: usize| Some(i64::from_be_bytes(b.get(at..at + 8)?.try_into().ok()?));
         let flags = *b.get(5)?;
         let closed = flags & Self::CLOSED != 0;
-        if b.len() != if closed { 22 } else { 14 } || flags & !7 != 0 {
+        if b.len() != if closed { 22 } else { 14 } || flags >> 6 != 0 {
             return None;
         }
+        let ward = (flags & Self::HAS_WARD != 0).then_some(b[4]);
+        let placement = match Placement::from_code(flags >> Self::PLACEMENT_SHIFT)? {
+            // Written before placements: a request without a ward was never placed.
+            Placement::Record if ward.is_none() => Placement::NoMap,
+            p => p,
+        };
         Some(Facts {
             service_key: u32::from_be_bytes(b[..4].try_into().ok()?),
-            ward: (flags & Self::HAS_WARD != 0).then_some(b[4]),
+            ward,
+            placement,
             duplicate: flags & Self::DUPLICATE != 0,
             requested_at: word(6)?,
             closed_at: if closed { Some(word(14)?) } else { None },
@@ -430,6 +443,8 @@ pub struct RequestRef<'a> {
     pub closed_at: Option<UnixSeconds>,
     /// `ward`.
     pub ward: Option<WardNo>,
+    /// Where `ward` came from, or why there is none.
+    pub placement: Placement,
     /// `duplicate`.
     pub duplicate: bool,
 }
@@ -513,6 +528,7 @@ fn scan_range(
             requested_at: f.requested_at,
             closed_at: f.closed_at,
             ward: f.ward,
+            placement: f.placement,
             duplicate: f.duplicate,
         });
     }
@@ -1640,6 +1656,7 @@ mod tests {
                 updated_at: updated,
                 closed_at: None,
                 ward: Some(3),
+                placement: crate::domain::Placement::default(),
                 duplicate: false,
                 parent_id: None,
                 lat: None,
@@ -1942,6 +1959,11 @@ mod tests {
                 let f = Facts {
                     service_key: 0xdead_beef,
                     ward,
+                    placement: if ward.is_some() {
+                        Placement::RecordDisagrees
+                    } else {
+                        Placement::Placeholder
+                    },
                     duplicate: ward == Some(0),
                     requested_at: i64::MIN,
                     closed_at,
@@ -1954,12 +1976,14 @@ mod tests {
         let open = Facts {
             service_key: 7,
             ward: None,
+            placement: Placement::NoMap,
             duplicate: false,
             requested_at: 1,
             closed_at: None,
         };
         let (mut bytes, len) = open.encode();
-        bytes[5] |= 8;
+        assert_eq!(Facts::decode(&bytes[..len]), Some(open));
+        bytes[5] |= 64;
         assert_eq!(Facts::decode(&bytes[..len]), None);
         assert_eq!(Facts::decode(&[]), None);
     }

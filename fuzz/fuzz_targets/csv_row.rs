@@ -15,7 +15,7 @@ fuzz_target!(|data: &[u8]| {
     let mut input = header.as_bytes().to_vec();
     input.extend_from_slice(rows);
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(&input[..]);
-    let header = CsvHeader::new(reader.headers().unwrap()).unwrap();
+    let header = CsvHeader::new(reader.headers().unwrap(), None).unwrap();
     let n = Normalizer::new(jiff::tz::TimeZone::get("America/Chicago").unwrap(), 50);
     for row in reader.records() {
         let Ok(row) = row else { continue };

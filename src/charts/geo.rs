@@ -17,9 +17,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use serde_json::Value;
-
 use crate::domain::WardNo;
+use crate::geo::DistrictShapes;
 
 /// Reading a boundary file failed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -39,9 +38,6 @@ pub type GridPt = (i64, i64);
 pub type Ring = Vec<GridPt>;
 /// A polygon: its outer ring, then its holes.
 pub type Polygon = Vec<Ring>;
-
-/// Rings of longitude/latitude pairs: a polygon as GeoJSON gives it.
-type LonLatPolygon = Vec<Vec<(f64, f64)>>;
 
 /// One loaded (or failed) file, shared by the threads waiting for it.
 type CachedFile = Arc<OnceLock<Result<Arc<Boundaries>, GeoError>>>;
@@ -160,50 +156,32 @@ const DETAIL_TOLERANCE: f64 = 0.35;
 const NEIGHBOUR_DISTANCE: f64 = 2.0;
 
 impl Boundaries {
-    /// Reads and prepares a GeoJSON file of ward polygons.
-    pub fn load(path: &Path) -> Result<Boundaries, GeoError> {
+    /// Reads and prepares a GeoJSON file of district polygons, numbered by `id_property` (or
+    /// the usual property names when `None`).
+    pub fn load(path: &Path, id_property: Option<&str>) -> Result<Boundaries, GeoError> {
         let err = |message: String| GeoError {
             path: path.to_path_buf(),
             message,
         };
         let text = std::fs::read_to_string(path).map_err(|e| {
             err(format!(
-                "cannot read the ward boundary file ({e}); check boundaries: in config.yaml"
+                "cannot read the boundary file ({e}); check boundaries: in config.yaml"
             ))
         })?;
-        Boundaries::parse(&text).map_err(err).map(|mut b| {
-            b.source = path.to_path_buf();
-            b
-        })
+        Boundaries::parse(&text, id_property)
+            .map_err(err)
+            .map(|mut b| {
+                b.source = path.to_path_buf();
+                b
+            })
     }
 
     /// Prepares boundaries from GeoJSON text. The error says what is wrong with the document.
-    pub fn parse(text: &str) -> Result<Boundaries, String> {
-        let doc: Value = serde_json::from_str(text).map_err(|e| {
-            format!("not valid JSON ({e}); it should be a GeoJSON FeatureCollection")
-        })?;
-        let features = doc
-            .get("features")
-            .and_then(Value::as_array)
-            .ok_or("no \"features\" array; it should be a GeoJSON FeatureCollection")?;
-        let mut raw: BTreeMap<WardNo, Vec<LonLatPolygon>> = BTreeMap::new();
-        let mut ignored = 0;
-        for (i, f) in features.iter().enumerate() {
-            let Some(ward) = ward_of(f) else {
-                ignored += 1;
-                continue;
-            };
-            let geometry = f.get("geometry").unwrap_or(&Value::Null);
-            let polys = polygons_of(geometry)
-                .map_err(|m| format!("feature {} (ward {ward}): {m}", i + 1))?;
-            raw.entry(ward).or_default().extend(polys);
-        }
-        if raw.is_empty() {
-            return Err(format!(
-                "none of its {} features names a ward (property ward, District_N or ward_id with a number)",
-                features.len()
-            ));
-        }
+    pub fn parse(text: &str, id_property: Option<&str>) -> Result<Boundaries, String> {
+        let DistrictShapes {
+            districts: raw,
+            ignored_features: ignored,
+        } = DistrictShapes::parse(text, id_property)?;
         let (mut min_lon, mut max_lon, mut min_lat, mut max_lat) =
             (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
         for p in raw.values().flatten().flatten().flatten() {
@@ -263,62 +241,6 @@ impl Boundaries {
     /// The wards on the map.
     pub fn wards(&self) -> impl Iterator<Item = WardNo> + '_ {
         self.city.wards.keys().copied()
-    }
-}
-
-/// The ward number of a feature: property `ward`, `District_N` or `ward_id`, as a number or a
-/// string of digits. `OUT` and other non-wards give `None`.
-fn ward_of(feature: &Value) -> Option<WardNo> {
-    let props = feature.get("properties")?;
-    ["ward", "District_N", "ward_id", "WARD"]
-        .iter()
-        .filter_map(|k| props.get(*k))
-        .find_map(|v| match v {
-            Value::Number(n) => n.as_u64().and_then(|n| WardNo::try_from(n).ok()),
-            Value::String(s) => s.trim().parse::<WardNo>().ok(),
-            _ => None,
-        })
-        .filter(|w| *w > 0)
-}
-
-/// Polygons (rings of lon/lat) of a Polygon or MultiPolygon geometry.
-fn polygons_of(geometry: &Value) -> Result<Vec<LonLatPolygon>, String> {
-    let kind = geometry.get("type").and_then(Value::as_str).unwrap_or("");
-    let coords = geometry
-        .get("coordinates")
-        .ok_or("geometry has no coordinates")?;
-    let ring = |r: &Value| -> Result<Vec<(f64, f64)>, String> {
-        r.as_array()
-            .ok_or("a ring is not an array")?
-            .iter()
-            .map(|p| {
-                let lon = p.get(0).and_then(Value::as_f64);
-                let lat = p.get(1).and_then(Value::as_f64);
-                match (lon, lat) {
-                    (Some(lon), Some(lat)) if lon.is_finite() && lat.is_finite() => Ok((lon, lat)),
-                    _ => Err(format!("bad position {p}")),
-                }
-            })
-            .collect()
-    };
-    let polygon = |p: &Value| -> Result<LonLatPolygon, String> {
-        p.as_array()
-            .ok_or("a polygon is not an array of rings")?
-            .iter()
-            .map(ring)
-            .collect()
-    };
-    match kind {
-        "Polygon" => Ok(vec![polygon(coords)?]),
-        "MultiPolygon" => coords
-            .as_array()
-            .ok_or("MultiPolygon coordinates are not an array")?
-            .iter()
-            .map(polygon)
-            .collect(),
-        other => Err(format!(
-            "geometry type {other:?} is not supported; use Polygon or MultiPolygon"
-        )),
     }
 }
 
@@ -599,7 +521,7 @@ fn ring_area(r: &Ring) -> f64 {
 /// Loaded boundary files, each read once however many threads ask for it.
 #[derive(Default)]
 pub struct BoundaryCache {
-    files: Mutex<HashMap<PathBuf, CachedFile>>,
+    files: Mutex<HashMap<(PathBuf, Option<String>), CachedFile>>,
 }
 
 impl BoundaryCache {
@@ -614,14 +536,15 @@ impl BoundaryCache {
         CACHE.get_or_init(BoundaryCache::new)
     }
 
-    /// The boundaries in `path`, loading them on first use. Other threads asking for the same
-    /// file meanwhile wait for that one load.
-    pub fn get(&self, path: &Path) -> Result<Arc<Boundaries>, GeoError> {
+    /// The boundaries in `path` numbered by `id_property`, loading them on first use. Other
+    /// threads asking for the same file meanwhile wait for that one load.
+    pub fn get(&self, path: &Path, id_property: Option<&str>) -> Result<Arc<Boundaries>, GeoError> {
         let cell = {
             let mut files = self.files.lock().unwrap_or_else(|e| e.into_inner());
-            files.entry(path.to_path_buf()).or_default().clone()
+            let key = (path.to_path_buf(), id_property.map(str::to_string));
+            files.entry(key).or_default().clone()
         };
-        cell.get_or_init(|| Boundaries::load(path).map(Arc::new))
+        cell.get_or_init(|| Boundaries::load(path, id_property).map(Arc::new))
             .clone()
     }
 }
@@ -652,7 +575,7 @@ mod tests {
             square(-87.69, 41.8, 0.01),
             square(-87.68, 41.8, 0.01)
         );
-        let b = Boundaries::parse(&text).unwrap();
+        let b = Boundaries::parse(&text, None).unwrap();
         assert_eq!(b.wards().collect::<Vec<_>>(), vec![1, 2]);
         assert_eq!(b.ignored_features, 1);
         assert_eq!(b.neighbours[&1], vec![2]);
@@ -670,19 +593,24 @@ mod tests {
     #[test]
     fn bad_documents_say_what_is_wrong() {
         assert!(
-            Boundaries::parse("{")
+            Boundaries::parse("{", None)
                 .unwrap_err()
                 .contains("not valid JSON")
         );
-        assert!(Boundaries::parse("{}").unwrap_err().contains("features"));
-        let e = Boundaries::parse(r#"{"features":[{"properties":{"ward":"3"},"geometry":{"type":"Point","coordinates":[1,2]}}]}"#).unwrap_err();
         assert!(
-            e.contains("feature 1 (ward 3)") && e.contains("Point"),
+            Boundaries::parse("{}", None)
+                .unwrap_err()
+                .contains("features")
+        );
+        let e = Boundaries::parse(r#"{"features":[{"properties":{"ward":"3"},"geometry":{"type":"Point","coordinates":[1,2]}}]}"#, None).unwrap_err();
+        assert!(
+            e.contains("feature 1 (district 3)") && e.contains("Point"),
             "{e}"
         );
-        let e = Boundaries::parse(r#"{"features":[{"properties":{"ward":"OUT"}}]}"#).unwrap_err();
-        assert!(e.contains("names a ward"), "{e}");
-        let missing = Boundaries::load(Path::new("/nonexistent/wards.geojson")).unwrap_err();
+        let e =
+            Boundaries::parse(r#"{"features":[{"properties":{"ward":"OUT"}}]}"#, None).unwrap_err();
+        assert!(e.contains("has a district number"), "{e}");
+        let missing = Boundaries::load(Path::new("/nonexistent/wards.geojson"), None).unwrap_err();
         assert!(missing.to_string().contains("/nonexistent/wards.geojson"));
     }
 
@@ -727,7 +655,7 @@ mod tests {
             .join("data/boundaries/wards-2023-simplified.geojson");
         let all: Vec<Arc<Boundaries>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..4)
-                .map(|_| s.spawn(|| cache.get(&path).unwrap()))
+                .map(|_| s.spawn(|| cache.get(&path, None).unwrap()))
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });

@@ -159,8 +159,10 @@ pub fn weekly_history(
     service: &str,
     weeks: &[WeekHistory],
 ) -> Result<Chart, ChartError> {
+    let terms = crate::domain::Terms::current();
+    let ward_t = &terms.one_title;
     let id = "weekly";
-    let title = format!("{service} requests opened and closed in Ward {ward}, week by week");
+    let title = format!("{service} requests opened and closed in {ward_t} {ward}, week by week");
     let series = all_weeks(weeks);
     let opened: u64 = series.iter().map(|s| s.1).sum();
     let closed: u64 = series.iter().map(|s| s.2).sum();
@@ -168,7 +170,7 @@ pub fn weekly_history(
         (Some(first), Some(last)) if opened + closed > 0 => {
             let busiest = series.iter().rev().max_by_key(|s| s.1).filter(|s| s.1 > 0);
             format!(
-                "Over {} from {} to {}, Ward {ward} opened {} and closed {} {service} requests{}.",
+                "Over {} from {} to {}, {ward_t} {ward} opened {} and closed {} {service} requests{}.",
                 if series.len() == 1 {
                     "1 week".to_string()
                 } else {
@@ -187,7 +189,7 @@ pub fn weekly_history(
                     .unwrap_or_default()
             )
         }
-        _ => format!("No {service} requests were opened or closed in Ward {ward} in the data."),
+        _ => format!("No {service} requests were opened or closed in {ward_t} {ward} in the data."),
     };
     let max = series.iter().map(|s| s.1.max(s.2)).max().unwrap_or(0) as f64;
     let (top, step) = nice_axis(max);
@@ -276,7 +278,7 @@ pub fn weekly_history(
             .collect(),
     };
     let lead = format!(
-        "Chart over time of {service} requests opened (a filled area) and closed (a line) in Ward {ward} each week."
+        "Chart over time of {service} requests opened (a filled area) and closed (a line) in {ward_t} {ward} each week."
     );
     Ok(Chart::new(id, title, desc, &lead, svg, table))
 }
@@ -290,9 +292,12 @@ pub fn weekly_ttc(
     ward_mean: Option<f64>,
     city_mean: Option<f64>,
 ) -> Result<Chart, ChartError> {
+    let terms = crate::domain::Terms::current();
+    let ward_t = &terms.one_title;
     let id = "ttc";
-    let title =
-        format!("Mean time to close {service} requests, Ward {ward} and the city, week by week");
+    let title = format!(
+        "Mean time to close {service} requests, {ward_t} {ward} and the city, week by week"
+    );
     let desc = match (ward_mean, city_mean) {
         (Some(w), Some(c)) => {
             let cmp = if (w - c).abs() < 0.05 {
@@ -303,17 +308,17 @@ pub fn weekly_ttc(
                 format!("{} slower than", days_words(w - c))
             };
             format!(
-                "Over all the data, Ward {ward} took {} on average to close {service} requests, {cmp} the city's {}.",
+                "Over all the data, {ward_t} {ward} took {} on average to close {service} requests, {cmp} the city's {}.",
                 days_words(w),
                 days_words(c)
             )
         }
         (None, Some(c)) => format!(
-            "No {service} request in Ward {ward} has a recorded close; citywide they took {} on average.",
+            "No {service} request in {ward_t} {ward} has a recorded close; citywide they took {} on average.",
             days_words(c)
         ),
         (Some(w), None) => format!(
-            "Ward {ward} took {} on average to close {service} requests.",
+            "{ward_t} {ward} took {} on average to close {service} requests.",
             days_words(w)
         ),
         (None, None) => format!("No {service} request has a recorded close yet."),
@@ -340,7 +345,7 @@ pub fn weekly_ttc(
             &[
                 (
                     line_swatch(palette::BLUE, false, true),
-                    format!("Ward {ward}"),
+                    format!("{ward_t} {ward}"),
                 ),
                 (
                     line_swatch(palette::CITY, true, false),
@@ -404,7 +409,7 @@ pub fn weekly_ttc(
             Column::new("week_start", "Week starting"),
             Column::new(
                 "ward_ttc_mean_days",
-                format!("Ward {ward} mean days to close"),
+                format!("{ward_t} {ward} mean days to close"),
             ),
             Column::new("city_ttc_mean_days", "City mean days to close"),
         ],
@@ -420,7 +425,7 @@ pub fn weekly_ttc(
             .collect(),
     };
     let lead = format!(
-        "Line chart over time of the mean days to close {service} requests each week in Ward {ward} (solid line) and citywide (dashed line)."
+        "Line chart over time of the mean days to close {service} requests each week in {ward_t} {ward} (solid line) and citywide (dashed line)."
     );
     Ok(Chart::new(id, title, desc, &lead, svg, table))
 }

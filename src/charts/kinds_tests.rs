@@ -162,7 +162,7 @@ fn three_wards() -> Boundaries {
         sq(-87.66),
         sq(-87.64)
     );
-    Boundaries::parse(&text).unwrap()
+    Boundaries::parse(&text, None).unwrap()
 }
 
 fn map_wards() -> Vec<MapWard> {
@@ -546,7 +546,10 @@ fn border_distance(level: &super::geo::Level, ward: u8, p: (f64, f64)) -> f64 {
 fn ward_offices_fall_in_their_wards_path_on_the_2023_map() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let b = BoundaryCache::new()
-        .get(&root.join("data/boundaries/wards-2023-simplified.geojson"))
+        .get(
+            &root.join("data/boundaries/wards-2023-simplified.geojson"),
+            None,
+        )
         .unwrap();
     let wards: Vec<MapWard> = b
         .wards()
@@ -667,7 +670,9 @@ fn real_maps_stay_small_and_neighbours_are_plausible() {
         "wards-2015-2023-simplified.geojson",
         "wards-2023-simplified.geojson",
     ] {
-        let b = cache.get(&root.join("data/boundaries").join(file)).unwrap();
+        let b = cache
+            .get(&root.join("data/boundaries").join(file), None)
+            .unwrap();
         assert_eq!(b.wards().count(), 50, "{file}");
         let wards: Vec<MapWard> = b
             .wards()

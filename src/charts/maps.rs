@@ -189,6 +189,10 @@ pub fn choropleth(
     wards: &[MapWard],
     labels: MapLabels,
 ) -> Chart {
+    let terms = crate::domain::Terms::current();
+    let ward_t = &terms.one_title;
+    let ward_w = &terms.one;
+    let wards_w = &terms.many;
     let level = &boundaries.city;
     let values: Vec<u64> = wards.iter().map(|w| w.value).collect();
     let classes = class_breaks(&values);
@@ -201,10 +205,10 @@ pub fn choropleth(
             format!("{unit}s")
         }
     };
-    let title = format!("Map of {subject} by ward");
+    let title = format!("Map of {subject} by {ward_w}");
     let total: u64 = values.iter().sum();
     let desc = if total == 0 {
-        format!("No ward had any {subject}.")
+        format!("No {ward_w} had any {subject}.")
     } else {
         let top = wards
             .iter()
@@ -215,12 +219,12 @@ pub fn choropleth(
             .count();
         let zero = wards.iter().filter(|w| w.value == 0).count();
         format!(
-            "Ward {} had the most {subject}: {}{}{}.",
+            "{ward_t} {} had the most {subject}: {}{}{}.",
             top.map(|t| t.ward).unwrap_or(0),
             thousands(top.map(|t| t.value).unwrap_or(0)),
             if tops > 1 {
                 format!(
-                    " (tied with {} other ward{})",
+                    " (tied with {} other {ward_w}{})",
                     tops - 1,
                     if tops > 2 { "s" } else { "" }
                 )
@@ -228,7 +232,7 @@ pub fn choropleth(
                 String::new()
             },
             if zero > 0 {
-                format!("; {zero} of {} wards had none", wards.len())
+                format!("; {zero} of {} {wards_w} had none", wards.len())
             } else {
                 String::new()
             }
@@ -263,7 +267,7 @@ pub fn choropleth(
                 .hex()
         };
         let tip = format!(
-            "Ward {}{}: {} {}",
+            "{ward_t} {}{}: {} {}",
             w.ward,
             w.note
                 .as_deref()
@@ -314,11 +318,11 @@ pub fn choropleth(
         palette::INK.hex(),
         num(ly + 8.0),
         escape(&format!(
-            "{} per ward{}",
+            "{} per {ward_w}{}",
             capitalise(&format!("{unit}s")),
             match labels {
-                MapLabels::Count => " (numbers on the map)",
-                MapLabels::Ward => " (the map shows ward numbers)",
+                MapLabels::Count => " (numbers on the map)".to_string(),
+                MapLabels::Ward => format!(" (the map shows {ward_w} numbers)"),
             }
         ))
     );
@@ -343,7 +347,7 @@ pub fn choropleth(
     }
     let _ = write!(
         svg,
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"20\" fill=\"{}\">{} ward boundaries</text></g></svg>",
+        "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"20\" fill=\"{}\">{} {ward_w} boundaries</text></g></svg>",
         num(MAP_WIDTH),
         num(ly + 96.0),
         palette::MUTED.hex(),
@@ -352,7 +356,7 @@ pub fn choropleth(
     svg.push('\n');
     let table = DataTable {
         columns: vec![
-            Column::new("ward", "Ward"),
+            Column::new("ward", ward_t.as_str()),
             Column::new("count", capitalise(&format!("{unit}s"))),
         ],
         rows: wards
@@ -361,7 +365,7 @@ pub fn choropleth(
             .collect(),
     };
     let lead = format!(
-        "Map of the wards shaded by {subject}, in {} classes from {} to {}.",
+        "Map of the {wards_w} shaded by {subject}, in {} classes from {} to {}.",
         classes.len(),
         classes.first().map(Class::label).unwrap_or_default(),
         classes.last().map(Class::label).unwrap_or_default()
@@ -385,21 +389,25 @@ pub fn ward_locator(
     map_name: &str,
     href: impl Fn(WardNo) -> String,
 ) -> Chart {
-    let id = "ward-map";
+    let terms = crate::domain::Terms::current();
+    let ward_t = &terms.one_title;
+    let ward_w = &terms.one;
+    let wards_w = &terms.many;
+    let id = &format!("{ward_w}-map");
     let level: &Level = &boundaries.detail;
     let neighbours: Vec<WardNo> = boundaries
         .neighbours
         .get(&ward)
         .cloned()
         .unwrap_or_default();
-    let title = format!("Map of Ward {ward} and the wards around it");
+    let title = format!("Map of {ward_t} {ward} and the {wards_w} around it");
     let desc = match neighbours.len() {
         0 if !level.wards.contains_key(&ward) => {
-            format!("Ward {ward} is not on the {map_name} ward map.")
+            format!("{ward_t} {ward} is not on the {map_name} {ward_w} map.")
         }
-        0 => format!("Ward {ward} borders no other ward on the {map_name} map."),
+        0 => format!("{ward_t} {ward} borders no other {ward_w} on the {map_name} map."),
         _ => format!(
-            "Ward {ward} borders {} on the {map_name} ward map.",
+            "{ward_t} {ward} borders {} on the {map_name} {ward_w} map.",
             list_wards(&neighbours)
         ),
     };
@@ -454,11 +462,11 @@ pub fn ward_locator(
     }
     for v in &order {
         let (fill, tip) = if *v == ward {
-            (palette::HIGHLIGHT, format!("Ward {v} (this ward)"))
+            (palette::HIGHLIGHT, format!("{ward_t} {v} (this {ward_w})"))
         } else if neighbours.contains(v) {
-            (palette::SEQUENTIAL[1], format!("Ward {v}, a neighbour"))
+            (palette::SEQUENTIAL[1], format!("{ward_t} {v}, a neighbour"))
         } else {
-            (palette::SEQUENTIAL[0], format!("Ward {v}"))
+            (palette::SEQUENTIAL[0], format!("{ward_t} {v}"))
         };
         let polys = &level.wards[v];
         let extra = if *v == ward {
@@ -510,7 +518,7 @@ pub fn ward_locator(
             text_on(fill).hex(),
             if own { " font-weight=\"bold\"" } else { "" },
             if own {
-                format!("Ward {v}")
+                format!("{ward_t} {v}")
             } else {
                 v.to_string()
             }
@@ -519,7 +527,7 @@ pub fn ward_locator(
     svg.push_str("</g></svg>\n");
     let mut rows = vec![vec![
         Cell::Int(u64::from(ward)),
-        Cell::Text("This ward".into()),
+        Cell::Text(format!("This {ward_w}")),
     ]];
     rows.extend(
         neighbours
@@ -528,23 +536,31 @@ pub fn ward_locator(
     );
     let table = DataTable {
         columns: vec![
-            Column::new("ward", "Ward"),
+            Column::new("ward", ward_t.as_str()),
             Column::new("relation", "On the map"),
         ],
         rows,
     };
-    let lead =
-        format!("Map of Ward {ward}, highlighted, with the neighbouring wards labelled by number.");
+    let lead = format!(
+        "Map of {ward_t} {ward}, highlighted, with the neighbouring {wards_w} labelled by number."
+    );
     Chart::new(id, title, desc, &lead, svg, table)
 }
 
 /// "wards 2, 4 and 11", "ward 3".
 fn list_wards(wards: &[WardNo]) -> String {
+    let terms = crate::domain::Terms::current();
+    let ward_t = &terms.one_title;
+    let wards_t = &terms.many_title;
     let names: Vec<String> = wards.iter().map(|w| w.to_string()).collect();
     match names.len() {
         0 => String::new(),
-        1 => format!("Ward {}", names[0]),
-        n => format!("Wards {} and {}", names[..n - 1].join(", "), names[n - 1]),
+        1 => format!("{ward_t} {}", names[0]),
+        n => format!(
+            "{wards_t} {} and {}",
+            names[..n - 1].join(", "),
+            names[n - 1]
+        ),
     }
 }
 

@@ -232,12 +232,17 @@ impl Serialize for JsonDocument<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let c = self.chart;
-        let columns: Vec<ColumnDoc> = c
-            .table
-            .columns
-            .iter()
-            .map(|col| ColumnDoc {
-                key: col.key,
+        // Keys in the city's words ("district" where Chicago says "ward").
+        let terms = crate::domain::Terms::current();
+        let keys: Vec<std::borrow::Cow<str>> = (c.table.columns.iter())
+            .map(|col| match terms.reword_key(col.key) {
+                Some(k) => std::borrow::Cow::Owned(k),
+                None => std::borrow::Cow::Borrowed(col.key),
+            })
+            .collect();
+        let columns: Vec<ColumnDoc> = (c.table.columns.iter().zip(&keys))
+            .map(|(col, key)| ColumnDoc {
+                key,
                 label: &col.label,
             })
             .collect();
@@ -245,10 +250,7 @@ impl Serialize for JsonDocument<'_> {
             .table
             .rows
             .iter()
-            .map(|cells| RowDocument {
-                columns: &c.table.columns,
-                cells,
-            })
+            .map(|cells| RowDocument { keys: &keys, cells })
             .collect();
         let mut map = serializer.serialize_map(Some(7))?;
         map.serialize_entry("id", &c.id)?;
@@ -270,7 +272,7 @@ struct ColumnDoc<'a> {
 
 /// One row of a chart's JSON: `{column key: cell}`.
 struct RowDocument<'a> {
-    columns: &'a [Column],
+    keys: &'a [std::borrow::Cow<'a, str>],
     cells: &'a [Cell],
 }
 
@@ -278,8 +280,8 @@ impl Serialize for RowDocument<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
         let mut map = serializer.serialize_map(Some(self.cells.len()))?;
-        for (column, cell) in self.columns.iter().zip(self.cells) {
-            map.serialize_entry(column.key, cell)?;
+        for (key, cell) in self.keys.iter().zip(self.cells) {
+            map.serialize_entry(key.as_ref(), cell)?;
         }
         map.end()
     }

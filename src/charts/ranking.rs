@@ -33,19 +33,24 @@ pub fn ttc_ranking(
     min_closed: u64,
     highlight: Option<WardNo>,
 ) -> Result<Chart, ChartError> {
-    let title = format!("Mean time to close {service} requests by ward, {period}");
+    let terms = crate::domain::Terms::current();
+    let ward_t = &terms.one_title;
+    let ward_w = &terms.one;
+    let wards_t = &terms.many_title;
+    let wards_w = &terms.many;
+    let title = format!("Mean time to close {service} requests by {ward_w}, {period}");
     let desc = finding(service, period, ranked, min_closed, highlight);
     let max = ranked.iter().map(|r| r.ttc_mean_days).fold(0.0, f64::max);
     let rows: Vec<RowLabel> = if ranked.is_empty() {
         vec![RowLabel {
-            text: "No ranked wards".into(),
+            text: format!("No ranked {wards_w}"),
             bold: false,
         }]
     } else {
         ranked
             .iter()
             .map(|r| RowLabel {
-                text: format!("{}. Ward {}", r.rank, r.ward),
+                text: format!("{}. {ward_t} {}", r.rank, r.ward),
                 bold: Some(r.ward) == highlight,
             })
             .collect()
@@ -62,12 +67,15 @@ pub fn ttc_ranking(
     let svg = draw_svg(id, &title, &desc, frame.size(), |root| {
         let mut items = Vec::new();
         if let Some(w) = highlight.filter(|w| ranked.iter().any(|r| r.ward == *w)) {
-            items.push((solid_swatch(palette::HIGHLIGHT), format!("Ward {w}")));
-            items.push((solid_swatch(palette::SLATE), "Other ranked wards".into()));
+            items.push((solid_swatch(palette::HIGHLIGHT), format!("{ward_t} {w}")));
+            items.push((
+                solid_swatch(palette::SLATE),
+                format!("Other ranked {wards_w}"),
+            ));
         } else {
             items.push((
                 solid_swatch(palette::SLATE),
-                format!("Wards that closed {min_closed} or more"),
+                format!("{wards_t} that closed {min_closed} or more"),
             ));
         }
         legend(root, 8, 8, &items)?;
@@ -90,7 +98,7 @@ pub fn ttc_ranking(
     let table = DataTable {
         columns: vec![
             Column::new("rank", "Rank"),
-            Column::new("ward", "Ward"),
+            Column::new("ward", ward_t.as_str()),
             Column::new("closed", "Closed"),
             Column::new("ttc_mean_days", "Mean days to close"),
         ],
@@ -107,7 +115,7 @@ pub fn ttc_ranking(
             .collect(),
     };
     let lead = format!(
-        "Horizontal bar chart of mean days to close {service} requests for each of {} ranked wards, fastest first.",
+        "Horizontal bar chart of mean days to close {service} requests for each of {} ranked {wards_w}, fastest first.",
         ranked.len()
     );
     Ok(Chart::new(id, title, desc, &lead, svg, table))
@@ -120,45 +128,49 @@ fn finding(
     min_closed: u64,
     highlight: Option<WardNo>,
 ) -> String {
+    let terms = crate::domain::Terms::current();
+    let ward_t = &terms.one_title;
+    let ward_w = &terms.one;
+    let wards_w = &terms.many;
     let (Some(first), Some(last)) = (ranked.first(), ranked.last()) else {
         return format!(
-            "No ward closed {min_closed} or more {service} requests {period}, so none is ranked."
+            "No {ward_w} closed {min_closed} or more {service} requests {period}, so none is ranked."
         );
     };
     let k = ranked.len();
-    let wards = if k == 1 { "ward" } else { "wards" };
+    let wards = if k == 1 { ward_w } else { wards_w };
     let fastest = format!(
-        "Ward {} was fastest, averaging {}",
+        "{ward_t} {} was fastest, averaging {}",
         first.ward,
         days_words(first.ttc_mean_days)
     );
     match highlight {
         Some(w) => match ranked.iter().find(|r| r.ward == w) {
             Some(r) if k == 1 => format!(
-                "Ward {w} was the only ward ranked for {service} {period}, averaging {} to close.",
+                "{ward_t} {w} was the only {ward_w} ranked for {service} {period}, averaging {} to close.",
                 days_words(r.ttc_mean_days)
             ),
             Some(r) if r.rank == 1 => format!(
-                "Ward {w} closed {service} requests fastest of the {k} ranked wards {period}, averaging {}.",
+                "{ward_t} {w} closed {service} requests fastest of the {k} ranked {wards_w} {period}, averaging {}.",
                 days_words(r.ttc_mean_days)
             ),
             Some(r) => format!(
-                "Ward {w} ranked {} of {k} {wards} for closing {service} requests {period}, averaging {}; {}.",
+                "{ward_t} {w} ranked {} of {k} {wards} for closing {service} requests {period}, averaging {}; {}.",
                 ordinal(r.rank),
                 days_words(r.ttc_mean_days),
                 fastest
             ),
             None => format!(
-                "Ward {w} is not ranked for {service} {period} (a ward needs {min_closed} or more closed requests); of the {k} ranked {wards}, {fastest}."
+                "{ward_t} {w} is not ranked for {service} {period} (a {ward_w} needs {min_closed} or more closed requests); of the {k} ranked {wards}, {fastest}."
             ),
         },
         None if k == 1 => format!(
-            "Only Ward {} closed {min_closed} or more {service} requests {period}, averaging {}.",
+            "Only {ward_t} {} closed {min_closed} or more {service} requests {period}, averaging {}.",
             first.ward,
             days_words(first.ttc_mean_days)
         ),
         None => format!(
-            "Of the {k} {wards} that closed {min_closed} or more {service} requests {period}, {} and Ward {} slowest at {}.",
+            "Of the {k} {wards} that closed {min_closed} or more {service} requests {period}, {} and {ward_t} {} slowest at {}.",
             fastest,
             last.ward,
             days_words(last.ttc_mean_days)

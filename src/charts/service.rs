@@ -31,14 +31,18 @@ pub fn service_wards(
     week: &str,
     wards: &[WardWeekBar],
 ) -> Result<Chart, ChartError> {
-    let id = "wards";
-    let title = format!("{service} requests by ward and weekday, {week}");
+    let terms = crate::domain::Terms::current();
+    let ward_t = &terms.one_title;
+    let ward_w = &terms.one;
+    let wards_w = &terms.many;
+    let id = wards_w.as_str();
+    let title = format!("{service} requests by {ward_w} and weekday, {week}");
     let opened = |w: &WardWeekBar| w.by_day.iter().sum::<u64>();
     let total: u64 = wards.iter().map(opened).sum();
     let desc = if total == 0 {
         let closed: u64 = wards.iter().map(|w| w.closed).sum();
         format!(
-            "No {service} requests were opened in any ward in the week of {week}; {} were closed.",
+            "No {service} requests were opened in any {ward_w} in the week of {week}; {} were closed.",
             thousands(closed)
         )
     } else {
@@ -51,7 +55,7 @@ pub fn service_wards(
             .collect();
         let busiest_day = (0..7).max_by(|a, b| per_day[*a].cmp(&per_day[*b]).then(b.cmp(a)));
         format!(
-            "In the week of {week}, Ward {} opened the most {service} requests ({}) of {} in the wards{}{}.",
+            "In the week of {week}, {ward_t} {} opened the most {service} requests ({}) of {} in the {wards_w}{}{}.",
             top.map(|w| w.ward).unwrap_or(0),
             thousands(top.map(opened).unwrap_or(0)),
             thousands(total),
@@ -63,7 +67,7 @@ pub fn service_wards(
                 ))
                 .unwrap_or_default(),
             if none > 0 {
-                format!("; {none} of {} wards opened none", wards.len())
+                format!("; {none} of {} {wards_w} opened none", wards.len())
             } else {
                 String::new()
             }
@@ -77,7 +81,7 @@ pub fn service_wards(
     let rows: Vec<RowLabel> = wards
         .iter()
         .map(|w| RowLabel {
-            text: format!("Ward {}", w.ward),
+            text: format!("{ward_t} {}", w.ward),
             bold: false,
         })
         .collect();
@@ -137,7 +141,7 @@ pub fn service_wards(
             Ok(())
         })
     })?;
-    let mut columns = vec![Column::new("ward", "Ward")];
+    let mut columns = vec![Column::new("ward", ward_t.as_str())];
     let keys = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
     for (k, l) in keys.iter().zip(WEEKDAYS) {
         columns.push(Column::new(k, l));
@@ -158,7 +162,7 @@ pub fn service_wards(
             .collect(),
     };
     let lead = format!(
-        "Horizontal stacked bar chart of {service} requests opened in each ward, split by weekday from Monday on the left to Sunday on the right, with a tick at the number closed."
+        "Horizontal stacked bar chart of {service} requests opened in each {ward_w}, split by weekday from Monday on the left to Sunday on the right, with a tick at the number closed."
     );
     Ok(Chart::new(id, title, desc, &lead, svg, table))
 }

@@ -36,8 +36,10 @@ pub fn week_opened_closed(
     week: &str,
     days: &[DayCounts],
 ) -> Result<Chart, ChartError> {
+    let terms = crate::domain::Terms::current();
+    let ward_t = &terms.one_title;
     let id = "opened-closed";
-    let title = format!("Requests opened and closed in Ward {ward} each day, {week}");
+    let title = format!("Requests opened and closed in {ward_t} {ward} each day, {week}");
     let known: Vec<&DayCounts> = days.iter().filter(|d| !d.future).collect();
     let opened: u64 = known.iter().map(|d| d.opened).sum();
     let closed: u64 = known.iter().map(|d| d.closed).sum();
@@ -47,7 +49,9 @@ pub fn week_opened_closed(
         ""
     };
     let desc = if opened == 0 && closed == 0 {
-        format!("No requests were opened or closed in Ward {ward} in the week of {week}{so_far}.")
+        format!(
+            "No requests were opened or closed in {ward_t} {ward} in the week of {week}{so_far}."
+        )
     } else {
         let busiest = known
             .iter()
@@ -56,7 +60,7 @@ pub fn week_opened_closed(
             .max_by_key(|d| d.opened)
             .filter(|d| d.opened > 0);
         format!(
-            "Ward {ward} opened {} and closed {} in the week of {week}{so_far}{}.",
+            "{ward_t} {ward} opened {} and closed {} in the week of {week}{so_far}{}.",
             requests(opened),
             thousands(closed),
             busiest
@@ -173,7 +177,7 @@ pub fn week_opened_closed(
             .collect(),
     };
     let lead = format!(
-        "Bar chart of requests opened (solid bars) and closed (outlined bars) in Ward {ward} on each day of the week."
+        "Bar chart of requests opened (solid bars) and closed (outlined bars) in {ward_t} {ward} on each day of the week."
     );
     Ok(Chart::new(id, title, desc, &lead, svg, table))
 }

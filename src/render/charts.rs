@@ -156,7 +156,7 @@ impl Renderer<'_> {
         let config = self.input.config;
         let map = config.boundary_for(day)?;
         let b = BoundaryCache::global()
-            .get(&config.resolve(&map.file))
+            .get(&config.resolve(&map.file), map.id_property.as_deref())
             .ok()?;
         Some((b, map.name.clone()))
     }
@@ -167,7 +167,7 @@ impl Renderer<'_> {
         let config = self.input.config;
         for map in &config.boundaries {
             BoundaryCache::global()
-                .get(&config.resolve(&map.file))
+                .get(&config.resolve(&map.file), map.id_property.as_deref())
                 .map_err(|e| RenderError::Chart(format!("{e} (boundary map {:?})", map.name)))?;
         }
         Ok(())

@@ -132,6 +132,10 @@ impl Dash<'_, '_> {
         day: Day,
         chosen: Option<ServiceIdx>,
     ) -> DayContext {
+        let terms = crate::domain::Terms::current();
+        let ward_t = &terms.one_title;
+        let ward_w = &terms.one;
+        let wards_w = &terms.many;
         let explicit_choice = chosen.is_some();
         let m = self.m;
         let wards = m.wards;
@@ -247,13 +251,13 @@ impl Dash<'_, '_> {
             chosen_sentence = baseline_sentence(count, baseline, pct);
             chosen_name = Some(info.name.clone());
             let table = Table {
-                caption: format!("{} requests by ward on {}", info.name, long_date(day)),
-                header: vec!["Ward".into(), "Requests".into()],
+                caption: format!("{} requests by {ward_w} on {}", info.name, long_date(day)),
+                header: vec![ward_t.to_string(), "Requests".into()],
                 rows: counts
                     .iter()
                     .map(|(w, n)| vec![w.to_string(), n.to_string()])
                     .collect(),
-                csv: format!("{}wards.csv", urls::day_service(day, &info.slug)),
+                csv: format!("{}{wards_w}.csv", urls::day_service(day, &info.slug)),
             };
             let unassigned_service = by_ward[0];
             chosen_view = Some(ChosenService {

@@ -293,46 +293,34 @@ pub fn file_of(url: &str) -> String {
 #[derive(Debug, Clone, Serialize)]
 pub struct NavItem {
     /// Label.
-    pub label: &'static str,
+    pub label: String,
     /// Link relative to the root.
-    pub href: &'static str,
+    pub href: String,
     /// Section name pages set to highlight it.
     pub section: &'static str,
 }
 
-/// The site navigation (pages and URLs, docs/ARCHITECTURE.md).
-pub const NAV: [NavItem; 6] = [
-    NavItem {
-        label: "Home",
-        href: "index.html",
-        section: "home",
-    },
-    NavItem {
-        label: "Wards",
-        href: "ward/index.html",
-        section: "ward",
-    },
-    NavItem {
-        label: "Services",
-        href: "service/index.html",
-        section: "service",
-    },
-    NavItem {
-        label: "Photos",
-        href: "photos/index.html",
-        section: "photos",
-    },
-    NavItem {
-        label: "Data",
-        href: "data/index.html",
-        section: "data",
-    },
-    NavItem {
-        label: "About",
-        href: "about/index.html",
-        section: "about",
-    },
-];
+/// The site navigation (pages and URLs, docs/ARCHITECTURE.md); the districts' entry uses the
+/// city's word for them.
+pub fn nav(terms: &crate::domain::Terms) -> Vec<NavItem> {
+    let item = |label: &str, href: String, section| NavItem {
+        label: label.to_string(),
+        href,
+        section,
+    };
+    vec![
+        item("Home", "index.html".into(), "home"),
+        item(
+            &terms.many_title,
+            format!("{}/index.html", terms.one),
+            "ward",
+        ),
+        item("Services", "service/index.html".into(), "service"),
+        item("Photos", "photos/index.html".into(), "photos"),
+        item("Data", "data/index.html".into(), "data"),
+        item("About", "about/index.html".into(), "about"),
+    ]
+}
 
 /// Shared state for writing pages.
 pub struct Renderer<'a> {
@@ -444,7 +432,11 @@ impl<'a> Renderer<'a> {
     pub fn new(input: &'a RenderInput<'a>, out: &'a Output) -> Result<Renderer<'a>, RenderError> {
         let config = input.config;
         let templates = load_templates(&config.resolve(&config.site.templates))?;
+        let terms = config.terms();
+        // Addresses and sentences everywhere read the city's word for a district from here.
+        terms.clone().install();
         let mut base = Context::new();
+        base.insert("terms", &terms);
         base.insert(
             "site",
             &SiteView {
@@ -456,9 +448,13 @@ impl<'a> Renderer<'a> {
                 disclaimer: &config.city.disclaimer,
                 publisher: &config.city.data_publisher,
                 wards: config.ward_count(),
+                districts_from: match config.city.districts_from {
+                    crate::config::DistrictsFrom::Record => "record",
+                    crate::config::DistrictsFrom::Location => "location",
+                },
             },
         );
-        base.insert("nav", &NAV);
+        base.insert("nav", &nav(&terms));
         insert_through(&mut base, config, input.as_of);
         Ok(Renderer {
             tera: templates.tera,
@@ -629,6 +625,8 @@ struct SiteView<'c> {
     /// Who publishes the data.
     publisher: &'c str,
     wards: WardNo,
+    /// `record` or `location` (`city.districts_from`).
+    districts_from: &'static str,
 }
 
 /// The `page` object templates see for a Markdown page.

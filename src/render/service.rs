@@ -203,6 +203,11 @@ impl Dash<'_, '_> {
         s: ServiceIdx,
         monday: Day,
     ) -> (Context, ServiceWeekApi, Vec<Table>, String) {
+        let terms = crate::domain::Terms::current();
+        let ward_t = &terms.one_title;
+        let ward_w = &terms.one;
+        let wards_t = &terms.many_title;
+        let wards_w = &terms.many;
         let m = self.m;
         let cfg = self.r.input.config;
         let info = m.info(s);
@@ -243,12 +248,21 @@ impl Dash<'_, '_> {
         }
         let by_day_table = Table {
             caption: format!(
-                "{} opened by ward and weekday, and closed, week of {}",
+                "{} opened by {ward_w} and weekday, and closed, week of {}",
                 info.name,
                 short_date(monday)
             ),
             header: [
-                "Ward", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun", "Opened", "Closed",
+                ward_t.as_str(),
+                "Mon",
+                "Tue",
+                "Wed",
+                "Thu",
+                "Fri",
+                "Sat",
+                "Sun",
+                "Opened",
+                "Closed",
             ]
             .iter()
             .map(|s| s.to_string())
@@ -263,17 +277,17 @@ impl Dash<'_, '_> {
                     row
                 })
                 .collect(),
-            csv: format!("{base}wards.csv"),
+            csv: format!("{base}{wards_w}.csv"),
         };
         let ranking_table = Table {
             caption: format!(
-                "Wards ranked by mean days to close {}, week of {}",
+                "{wards_t} ranked by mean days to close {}, week of {}",
                 info.name,
                 short_date(monday)
             ),
             header: vec![
                 "Rank".into(),
-                "Ward".into(),
+                ward_t.to_string(),
                 "Closed".into(),
                 "Mean days to close".into(),
             ],

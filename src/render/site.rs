@@ -97,8 +97,16 @@ pub(super) struct Files<'r, 'a> {
 }
 
 impl Files<'_, '_> {
+    /// Writes a JSON document, its keys in the city's words (`district` where Chicago's say
+    /// `ward`).
     pub(super) fn json(&self, path: &str, value: &impl Serialize) -> Result<(), RenderError> {
-        let bytes = serde_json::to_vec(value).unwrap_or_default();
+        let terms = crate::domain::Terms::current();
+        let bytes = if terms.is_ward() {
+            serde_json::to_vec(value).unwrap_or_default()
+        } else {
+            let doc = serde_json::to_value(value).unwrap_or_default();
+            serde_json::to_vec(&terms.reword_json(doc)).unwrap_or_default()
+        };
         self.r.out.write(path, &bytes)?;
         Ok(())
     }
@@ -109,7 +117,11 @@ impl Files<'_, '_> {
         header: &[&str],
         rows: &[Vec<String>],
     ) -> Result<(), RenderError> {
-        let mut csv = charts::CsvRows::new(header, 0);
+        let terms = crate::domain::Terms::current();
+        let header: Vec<String> = (header.iter())
+            .map(|h| terms.reword_key(h).unwrap_or_else(|| h.to_string()))
+            .collect();
+        let mut csv = charts::CsvRows::new(&header, 0);
         for row in rows {
             csv.row(row);
         }

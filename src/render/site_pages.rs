@@ -9,7 +9,7 @@ use super::words::*;
 use super::{PageMeta, RenderError};
 use crate::aggregate::{Cell, ServiceIdx};
 use crate::charts;
-use crate::domain::{Day, WardNo};
+use crate::domain::{Day, Placement, WardNo};
 
 impl Dash<'_, '_> {
     // ---------------------------------------------------------------- photos, status, data
@@ -80,6 +80,7 @@ impl Dash<'_, '_> {
             last_fetch: fmt_ts(s.last_run),
             last_successful_fetch: fmt_ts(s.last_fetch_ok),
             newest_request: fmt_ts(s.newest_request),
+            placement: PlacementApi::of(&m.totals.placements),
             requests: s.requests,
             source: input.config.source.describe(),
             unassigned: m.totals.unassigned,
@@ -96,6 +97,12 @@ impl Dash<'_, '_> {
                 last_run_what: s.last_run_what.as_deref(),
                 last_fetch_ok_from: s.last_fetch_ok_from.as_deref(),
                 services: m.services.len(),
+                disagreement: {
+                    let p = &status.placement;
+                    let checked = p.record_agrees_with_location + p.record_disagrees_with_location;
+                    (checked > 0)
+                        .then(|| crate::numbers::percent(p.record_disagrees_with_location, checked))
+                },
             },
         });
         let meta = PageMeta {
@@ -189,8 +196,9 @@ impl<'a> Dash<'_, 'a> {
     /// Writes `data/daily-counts.csv` (see [`Dash::bulk_cells`]); returns its row count.
     pub(super) fn bulk_csv(&self) -> Result<usize, RenderError> {
         let bulk = self.bulk_cells();
+        let terms = crate::domain::Terms::current();
         let mut csv = charts::CsvRows::new(
-            ["date", "service", "ward", "opened", "closed"],
+            ["date", "service", terms.one.as_str(), "opened", "closed"],
             48 * (bulk.len() + 1),
         );
         for (d, sv, ward, opened, closed) in &bulk {
@@ -252,6 +260,8 @@ struct StatusExtra<'t> {
     last_run_what: Option<&'t str>,
     last_fetch_ok_from: Option<&'t str>,
     services: usize,
+    /// The share of checked records whose district disagrees with their location ("4.2 %").
+    disagreement: Option<String>,
 }
 
 /// `api/v1/status.json` (the JSON API, docs/ARCHITECTURE.md). Fields in alphabetical order (see
@@ -272,12 +282,52 @@ pub struct StatusApi {
     pub last_successful_fetch: Option<String>,
     /// The newest request's time.
     pub newest_request: Option<String>,
+    /// Where counted requests' districts came from, or why they have none.
+    pub placement: PlacementApi,
     /// Requests stored.
     pub requests: u64,
     /// The configured source, in words.
     pub source: String,
     /// Counted requests with no valid ward.
     pub unassigned: u64,
+}
+
+/// Where counted requests' districts came from (`status.json` `placement`), in alphabetical
+/// order.
+#[derive(Serialize)]
+pub struct PlacementApi {
+    /// Placed by location (no usable district in the record, or the config says to ignore it).
+    pub by_location: u64,
+    /// The record's district, with no location to check it against.
+    pub by_record: u64,
+    /// The record's district, and its location lies in the same one.
+    pub record_agrees_with_location: u64,
+    /// The record's district, but its location lies in another district or in none.
+    pub record_disagrees_with_location: u64,
+    /// Unassigned: no district field and no boundary map to place the request on.
+    pub unassigned_no_map: u64,
+    /// Unassigned: no usable point.
+    pub unassigned_no_point: u64,
+    /// Unassigned: the point lies outside every district.
+    pub unassigned_outside: u64,
+    /// Unassigned: the point is one the city uses for "no location".
+    pub unassigned_placeholder: u64,
+}
+
+impl PlacementApi {
+    fn of(counts: &[u64; 8]) -> PlacementApi {
+        let n = |p: Placement| counts[usize::from(p.code())];
+        PlacementApi {
+            by_location: n(Placement::Location),
+            by_record: n(Placement::Record),
+            record_agrees_with_location: n(Placement::RecordAgrees),
+            record_disagrees_with_location: n(Placement::RecordDisagrees),
+            unassigned_no_map: n(Placement::NoMap),
+            unassigned_no_point: n(Placement::NoPoint),
+            unassigned_outside: n(Placement::Outside),
+            unassigned_placeholder: n(Placement::Placeholder),
+        }
+    }
 }
 
 /// The data page's template view (see `templates/data.html`).

@@ -1,6 +1,6 @@
 //! Page URLs, in one place so links and files always agree.
 
-use crate::domain::{Day, WardNo};
+use crate::domain::{Day, Terms, WardNo};
 
 /// `day/2021-01-01/`.
 pub fn day(d: Day) -> String {
@@ -10,17 +10,21 @@ pub fn day(d: Day) -> String {
 pub fn day_service(d: Day, slug: &str) -> String {
     format!("day/{d}/{slug}/")
 }
+/// `ward/` (or the city's word for a district: `district/`), the district index.
+pub fn wards() -> String {
+    format!("{}/", Terms::current().one)
+}
 /// `ward/3/`.
 pub fn ward(w: WardNo) -> String {
-    format!("ward/{w}/")
+    format!("{}/{w}/", Terms::current().one)
 }
 /// `ward/3/week/2020-12-28/`.
 pub fn ward_week(w: WardNo, monday: Day) -> String {
-    format!("ward/{w}/week/{monday}/")
+    format!("{}/{w}/week/{monday}/", Terms::current().one)
 }
 /// `ward/3/potholes/`.
 pub fn ward_service(w: WardNo, slug: &str) -> String {
-    format!("ward/{w}/{slug}/")
+    format!("{}/{w}/{slug}/", Terms::current().one)
 }
 /// `service/potholes/`.
 pub fn service(slug: &str) -> String {

@@ -21,6 +21,11 @@ impl Dash<'_, '_> {
     // ---------------------------------------------------------------- ward pages
 
     pub(super) fn ward_pages(&self) -> Result<(usize, usize), RenderError> {
+        let terms = crate::domain::Terms::current();
+        let ward_t = &terms.one_title;
+        let ward_w = &terms.one;
+        let wards_t = &terms.many_title;
+        let wards_w = &terms.many;
         let m = self.m;
         let cfg = self.r.input.config;
         let offices = self.r.input.offices;
@@ -38,24 +43,32 @@ impl Dash<'_, '_> {
                 }),
             })
             .collect();
+        // The representatives' column only when the city has an offices file.
+        let has_offices = !offices.is_empty();
+        let mut header = vec![ward_t.to_string()];
+        if has_offices {
+            header.push("Alderman".into());
+        }
+        header.push("Requests this week".into());
         let table = Table {
-            caption: "Wards and their aldermen".into(),
-            header: vec![
-                "Ward".into(),
-                "Alderman".into(),
-                "Requests this week".into(),
-            ],
+            caption: if has_offices {
+                format!("{wards_t} and their aldermen")
+            } else {
+                format!("The {wards_w} and their requests this week")
+            },
+            header,
             rows: wards
                 .iter()
                 .map(|w| {
-                    vec![
-                        w.ward.to_string(),
-                        w.alderman.clone().unwrap_or_default(),
-                        w.week_opened.map(|n| n.to_string()).unwrap_or_default(),
-                    ]
+                    let mut row = vec![w.ward.to_string()];
+                    if has_offices {
+                        row.push(w.alderman.clone().unwrap_or_default());
+                    }
+                    row.push(w.week_opened.map(|n| n.to_string()).unwrap_or_default());
+                    row
                 })
                 .collect(),
-            csv: "ward/wards.csv".into(),
+            csv: format!("{ward_w}/{wards_w}.csv"),
         };
         table.write(&self.files)?;
         let mut ctx = context_of(&WardIndexPage {
@@ -74,13 +87,13 @@ impl Dash<'_, '_> {
                 .map(|w| maps::MapWard {
                     ward: w.ward,
                     value: w.week_opened.unwrap_or(0),
-                    href: ward_link("ward/", w.ward),
+                    href: ward_link(&format!("{ward_w}/"), w.ward),
                     note: w.alderman.as_ref().map(|a| format!("Alderman {a}")),
                 })
                 .collect();
             let map = maps::choropleth(
                 &b,
-                "wards-map",
+                &format!("{wards_w}-map"),
                 "requests this week",
                 "request",
                 &name,
@@ -88,25 +101,34 @@ impl Dash<'_, '_> {
                 maps::MapLabels::Ward,
             );
             let through = self.r.input.as_of;
-            map_files = self.r.write_chart(&map, "ward/", through)?;
+            map_files = self.r.write_chart(&map, &format!("{ward_w}/"), through)?;
             ctx.insert(
                 "wards_map",
-                &self.r.chart_view(&map, "ward/", true, false, through),
+                &self
+                    .r
+                    .chart_view(&map, &format!("{ward_w}/"), true, false, through),
             );
         }
         let meta = PageMeta {
-            title: format!("The {} wards of {}", m.wards, cfg.city.name),
+            title: format!("The {} {wards_w} of {}", m.wards, cfg.city.name),
             description: format!(
-                "311 service requests in each of {}'s {} wards, with their aldermen.",
-                cfg.city.name, m.wards
+                "311 service requests in each of {}'s {} {wards_w}{}.",
+                cfg.city.name,
+                m.wards,
+                if has_offices {
+                    ", with their aldermen"
+                } else {
+                    ""
+                }
             ),
             section: "ward".into(),
             image: None,
         };
-        self.r.page("ward/", "ward_index.html", &meta, ctx)?;
+        self.r
+            .page(&format!("{ward_w}/"), "ward_index.html", &meta, ctx)?;
         let Some(range) = self.range else {
             for w in 1..=m.wards {
-                self.no_data(&urls::ward(w), &format!("Ward {w}"), "ward")?;
+                self.no_data(&urls::ward(w), &format!("{ward_t} {w}"), "ward")?;
             }
             return Ok((1 + usize::from(m.wards), 1));
         };
@@ -119,6 +141,8 @@ impl Dash<'_, '_> {
     }
 
     pub(super) fn ward(&self, range: Range, ward: WardNo) -> Result<(usize, usize), RenderError> {
+        let terms = crate::domain::Terms::current();
+        let wards_w = &terms.many;
         let m = self.m;
         let (mut pages, mut files) = self.ward_maps(range, ward)?;
         let mut feed_entries = Vec::new();
@@ -186,7 +210,7 @@ impl Dash<'_, '_> {
             ward,
         };
         self.files
-            .json(&format!("api/v1/wards/{ward}/highs.json"), &highs)?;
+            .json(&format!("api/v1/{wards_w}/{ward}/highs.json"), &highs)?;
         files += 1;
         // Featured services get a page in every ward, even with no requests there: the ward's
         // week pages always list and link them.
@@ -219,6 +243,9 @@ impl Dash<'_, '_> {
         ward: WardNo,
         monday: Day,
     ) -> Result<(usize, usize), RenderError> {
+        let terms = crate::domain::Terms::current();
+        let ward_t = &terms.one_title;
+        let wards_w = &terms.many;
         let (mut pages, mut files) = (0, 0);
         let through = Some(range.week_end(monday));
         let (mut ctx, api, tables, summary) = self.ward_week_context(range, ward, monday);
@@ -227,8 +254,10 @@ impl Dash<'_, '_> {
             t.write(&self.files)?;
             files += 1;
         }
-        self.files
-            .json(&format!("api/v1/wards/{ward}/weeks/{monday}.json"), &api)?;
+        self.files.json(
+            &format!("api/v1/{wards_w}/{ward}/weeks/{monday}.json"),
+            &api,
+        )?;
         files += 1;
         let url = urls::ward_week(ward, monday);
         let latest = ctx.clone();
@@ -242,7 +271,7 @@ impl Dash<'_, '_> {
         if monday == range.last_week {
             self.r.card(
                 &card,
-                &format!("Ward {ward}, week of {}", week_label(monday)),
+                &format!("{ward_t} {ward}, week of {}", week_label(monday)),
                 &thousands(opened),
                 &format!(
                     "311 requests opened; {} closed{}",
@@ -258,7 +287,7 @@ impl Dash<'_, '_> {
             files += 1;
         }
         let meta = PageMeta {
-            title: format!("Ward {ward}, week of {}", short_date(monday)),
+            title: format!("{ward_t} {ward}, week of {}", short_date(monday)),
             description: summary,
             section: "ward".into(),
             image: Some(card),
@@ -281,6 +310,10 @@ impl Dash<'_, '_> {
         ward: WardNo,
         monday: Day,
     ) -> (Context, WardWeekApi, Vec<Table>, String) {
+        let terms = crate::domain::Terms::current();
+        let ward_t = &terms.one_title;
+        let ward_w = &terms.one;
+        let wards_w = &terms.many;
         let m = self.m;
         let sunday = monday.plus(6);
         let last = range.week_end(monday);
@@ -303,7 +336,7 @@ impl Dash<'_, '_> {
             .collect();
         let days_table = Table {
             caption: format!(
-                "Requests opened and closed in Ward {ward} each day, week of {}",
+                "Requests opened and closed in {ward_t} {ward} each day, week of {}",
                 short_date(monday)
             ),
             header: vec!["Date".into(), "Opened".into(), "Closed".into()],
@@ -318,7 +351,7 @@ impl Dash<'_, '_> {
             self.ward_week_services(ward, monday, last);
         let services_table = Table {
             caption: format!(
-                "Each service in Ward {ward}, week of {}",
+                "Each service in {ward_t} {ward}, week of {}",
                 short_date(monday)
             ),
             header: vec![
@@ -354,7 +387,7 @@ impl Dash<'_, '_> {
         };
         let busiest = m.ward_busiest_days(ward, 6);
         let busiest_table = Table::day_counts(
-            format!("Days with the most requests in Ward {ward}, all services"),
+            format!("Days with the most requests in {ward_t} {ward}, all services"),
             &busiest,
             format!("{base}busiest-days.csv"),
         );
@@ -398,8 +431,8 @@ impl Dash<'_, '_> {
             days_table: &days_table,
             services_table: &services_table,
             busiest_table: &busiest_table,
-            api: format!("api/v1/wards/{ward}/weeks/{monday}.json"),
-            feed: format!("feeds/ward/{ward}.xml"),
+            api: format!("api/v1/{wards_w}/{ward}/weeks/{monday}.json"),
+            feed: format!("feeds/{ward_w}/{ward}.xml"),
         });
         let api = WardWeekApi {
             days: days
@@ -484,6 +517,9 @@ impl Dash<'_, '_> {
     }
 
     pub(super) fn feed(&self, ward: WardNo, entries: &[(Day, String)]) -> Result<(), RenderError> {
+        let terms = crate::domain::Terms::current();
+        let ward_t = &terms.one_title;
+        let ward_w = &terms.one;
         let base = &self.r.input.config.site.base_url;
         let updated = entries
             .last()
@@ -499,14 +535,14 @@ impl Dash<'_, '_> {
                 title: &self.r.input.config.site.title,
             },
             ward,
-            self_url: base.join(&format!("feeds/ward/{ward}.xml")),
+            self_url: base.join(&format!("feeds/{ward_w}/{ward}.xml")),
             page_url: base.join(&urls::ward(ward)),
             updated,
             entries: entries
                 .iter()
                 .rev()
                 .map(|(d, summary)| FeedEntry {
-                    title: format!("Ward {ward}: week of {}", week_label(*d)),
+                    title: format!("{ward_t} {ward}: week of {}", week_label(*d)),
                     link: base.join(&urls::ward_week(ward, *d)),
                     id: base.join(&urls::ward_week(ward, *d)),
                     updated: format!(
@@ -517,10 +553,12 @@ impl Dash<'_, '_> {
                 })
                 .collect(),
         });
+        let mut ctx = ctx;
+        ctx.insert("terms", &*terms);
         let xml = self.r.render("feed.xml", &ctx)?;
         self.r
             .out
-            .write(&format!("feeds/ward/{ward}.xml"), xml.as_bytes())?;
+            .write(&format!("feeds/{ward_w}/{ward}.xml"), xml.as_bytes())?;
         Ok(())
     }
 }
@@ -536,6 +574,8 @@ impl Dash<'_, '_> {
         page_url: &str,
         ctx: &mut Context,
     ) -> Result<usize, RenderError> {
+        let terms = crate::domain::Terms::current();
+        let ward_t = &terms.one_title;
         let m = self.m;
         let mut files = 0;
         let through = Some(range.week_end(monday));
@@ -601,8 +641,8 @@ impl Dash<'_, '_> {
                 count: n,
             })
             .collect();
-        let busiest =
-            charts::busiest_days("busiest-days", &format!("in Ward {ward}"), &busy).map_err(err)?;
+        let busiest = charts::busiest_days("busiest-days", &format!("in {ward_t} {ward}"), &busy)
+            .map_err(err)?;
         if page_url == ward_dir {
             files += self.r.write_chart(&busiest, &ward_dir, through)?;
         }
@@ -658,7 +698,9 @@ impl Dash<'_, '_> {
 
 /// The id (file name) of a ward's boundary map bundle for the boundary map `name`.
 pub(super) fn ward_map_id(name: &str) -> String {
-    format!("ward-map-{}", crate::domain::slugify(name))
+    let terms = crate::domain::Terms::current();
+    let ward_w = &terms.one;
+    format!("{ward_w}-map-{}", crate::domain::slugify(name))
 }
 
 /// The ward index's template view (see `templates/ward_index.html`).

@@ -21,6 +21,8 @@ impl Dash<'_, '_> {
         ward: WardNo,
         s: ServiceIdx,
     ) -> Result<(usize, usize), RenderError> {
+        let terms = crate::domain::Terms::current();
+        let ward_t = &terms.one_title;
         let m = self.m;
         let info = m.info(s);
         let url = urls::ward_service(ward, &info.slug);
@@ -73,12 +75,12 @@ impl Dash<'_, '_> {
         let all = m.ward_window(s, ward, Day(i32::MIN + 1), through);
         let city_all = city_history.all;
         let weeks_table = Table {
-            caption: format!("{} in Ward {ward}, week by week", info.name),
+            caption: format!("{} in {ward_t} {ward}, week by week", info.name),
             header: vec![
                 "Week starting".into(),
                 "Opened".into(),
                 "Closed".into(),
-                "Ward mean days to close".into(),
+                format!("{ward_t} mean days to close"),
                 "City mean days to close".into(),
             ],
             rows: weeks
@@ -100,7 +102,7 @@ impl Dash<'_, '_> {
             csv: format!("{url}weeks.csv"),
         };
         let highs_table = Table::day_counts(
-            format!("The busiest days for {} in Ward {ward}", info.name),
+            format!("The busiest days for {} in {ward_t} {ward}", info.name),
             &highs,
             format!("{url}highs.csv"),
         );
@@ -108,13 +110,13 @@ impl Dash<'_, '_> {
         highs_table.write(&self.files)?;
         let comparison = match (all.ttc, city_all.ttc) {
             (Some(w), Some(c)) => format!(
-                "Over all the data, Ward {ward} took {} on average to close {} requests, against {} citywide.",
+                "Over all the data, {ward_t} {ward} took {} on average to close {} requests, against {} citywide.",
                 format_days(w.mean_days),
                 info.name,
                 format_days(c.mean_days)
             ),
             (None, Some(c)) => format!(
-                "No {} request in Ward {ward} has a recorded close; citywide they took {} on average.",
+                "No {} request in {ward_t} {ward} has a recorded close; citywide they took {} on average.",
                 info.name,
                 format_days(c.mean_days)
             ),
@@ -167,7 +169,7 @@ impl Dash<'_, '_> {
         // The ward's card (see `ward`): one per ward keeps the build's PNGs few.
         let card = format!("{}card.png", urls::ward(ward));
         let meta = PageMeta {
-            title: format!("{} in Ward {ward}", info.name),
+            title: format!("{} in {ward_t} {ward}", info.name),
             description: comparison.clone(),
             section: "ward".into(),
             image: Some(card),

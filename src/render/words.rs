@@ -124,24 +124,28 @@ pub fn ranking_sentence(
     stats: &WindowStats,
     ranking: &Ranking,
 ) -> String {
+    let terms = crate::domain::Terms::current();
+    let ward_t = &terms.one_title;
+    let ward_w = &terms.one;
+    let wards_w = &terms.many;
     let k = ranking.ranked.len();
     let m = ranking.min_closed;
     match ranking.of(ward) {
         Some(r) => format!(
-            "Among the {k} wards that closed {m} or more {service} requests this week, Ward {ward} ranked {}, averaging {} to close.",
+            "Among the {k} {wards_w} that closed {m} or more {service} requests this week, {ward_t} {ward} ranked {}, averaging {} to close.",
             ordinal(r.rank),
             format_days(r.ttc_mean_days)
         ),
         None if stats.closed == 0 => {
-            format!("Ward {ward} closed no {service} requests this week, so it is not ranked.")
+            format!("{ward_t} {ward} closed no {service} requests this week, so it is not ranked.")
         }
         None if stats.closed < m => format!(
-            "Ward {ward} closed {} {service} request{} this week; a ward needs {m} or more to be ranked.",
+            "{ward_t} {ward} closed {} {service} request{} this week; a {ward_w} needs {m} or more to be ranked.",
             stats.closed,
             if stats.closed == 1 { "" } else { "s" }
         ),
         None => format!(
-            "Ward {ward}'s closed {service} requests this week have no valid time to close, so it is not ranked."
+            "{ward_t} {ward}'s closed {service} requests this week have no valid time to close, so it is not ranked."
         ),
     }
 }
@@ -181,15 +185,17 @@ pub(super) fn ward_week_summary(
     closed: u64,
     complete: bool,
 ) -> String {
+    let terms = crate::domain::Terms::current();
+    let ward_t = &terms.one_title;
     if opened == 0 && closed == 0 {
         format!(
-            "No 311 requests were opened or closed in Ward {ward} in the week of {}.",
+            "No 311 requests were opened or closed in {ward_t} {ward} in the week of {}.",
             week_label(monday)
         )
     } else {
         format!(
             // Never a count right before "311": "closed 12 311 requests" reads as 12,311.
-            "In the week of {}, Ward {ward} opened {} service request{} and closed {}{}.",
+            "In the week of {}, {ward_t} {ward} opened {} service request{} and closed {}{}.",
             week_label(monday),
             thousands(opened),
             if opened == 1 { "" } else { "s" },

@@ -184,6 +184,9 @@ pub enum FetchError {
     /// The HTTP client could not be set up.
     #[error("cannot set up the HTTP client: {0}")]
     Client(String),
+    /// A boundary map (to place requests by location) could not be read.
+    #[error(transparent)]
+    Boundaries(#[from] crate::charts::geo::GeoError),
     /// The dates given select nothing, or cannot be used.
     #[error("{0}")]
     Range(String),
@@ -802,13 +805,15 @@ impl Endpoint {
 
     /// Parses one record of a page.
     pub fn parse(&self, raw: &str, n: &Normalizer) -> Parsed {
-        match self.kind {
+        let mut parsed = match self.kind {
             EndpointKind::Open311 => open311::parse_record(raw, n),
             EndpointKind::Socrata => match serde_json::from_str::<serde_json::Value>(raw) {
                 Ok(value) => socrata::parse_json_record(raw, &value, n),
                 Err(e) => Parsed::Rejected(format!("not valid JSON: {e}")),
             },
-        }
+        };
+        n.place(&mut parsed);
+        parsed
     }
 
     fn paging_params(&self) -> &'static str {
@@ -1342,7 +1347,7 @@ pub fn fetch(
     report.warnings.extend(endpoint.notes.iter().cloned());
 
     let timeout = Duration::from_secs(config.source.timeout_seconds.max(1));
-    let normalizer = Normalizer::new(tz.clone(), config.ward_count());
+    let normalizer = Normalizer::for_config(config)?;
     let cancel = AtomicBool::new(false);
     let fetcher = Fetcher {
         client: http_client(timeout)?,

@@ -80,7 +80,11 @@ pub struct ImportReport {
 }
 
 /// Tells the format from the first bytes of a file.
-pub fn detect(path: &Path, head: &[u8]) -> Result<Format, ImportError> {
+pub fn detect(
+    path: &Path,
+    head: &[u8],
+    columns: Option<&crate::config::ColumnMap>,
+) -> Result<Format, ImportError> {
     let text = String::from_utf8_lossy(head);
     let trimmed = text.trim_start_matches('\u{feff}').trim_start();
     let unknown = |reason: &str| ImportError::UnknownFormat {
@@ -112,19 +116,19 @@ pub fn detect(path: &Path, head: &[u8]) -> Result<Format, ImportError> {
         };
     }
     let first_line = trimmed.lines().next().unwrap_or("");
-    let columns = csv::ReaderBuilder::new()
+    let header = csv::ReaderBuilder::new()
         .has_headers(false)
         .from_reader(first_line.as_bytes())
         .records()
         .next()
         .and_then(Result::ok);
-    match columns {
-        Some(header) if socrata::detect_layout(header.iter()).is_some() => Ok(Format::Csv),
+    match header {
+        Some(header) if socrata::CsvHeader::new(&header, columns).is_some() => Ok(Format::Csv),
         _ if trimmed.starts_with('<') => Err(unknown(
             "this is XML or HTML; cwfy imports Open311 requests as JSON (ask the endpoint for requests.json, not requests.xml), Socrata JSON, or CSV",
         )),
         _ => Err(unknown(
-            "neither JSON nor a CSV with an sr_number or Service Request Number column; if it is a portal export, pass --format csv",
+            "neither JSON nor a CSV with an sr_number or Service Request Number column, nor the id column of import.columns in the config; if it is a portal export, pass --format csv, and for another layout set import.columns",
         )),
     }
 }
@@ -139,16 +143,19 @@ struct Batcher {
     /// Batches the writer is done with, emptied here (freeing their records on this thread).
     written: Receiver<Vec<Incoming>>,
     samples: Vec<String>,
+    /// Places each request in its district before it is stored.
+    normalizer: Normalizer,
 }
 
 impl Batcher {
     fn push(
         &mut self,
-        parsed: Parsed,
+        mut parsed: Parsed,
         origin: impl FnOnce() -> String,
         raw: impl FnOnce() -> String,
         header: Option<RawHeader>,
     ) -> Result<(), Stop> {
+        self.normalizer.place(&mut parsed);
         let item = parsed.into_incoming(origin, raw, header, &mut self.samples, SAMPLES);
         self.batch.push(item);
         if self.batch.len() >= BATCH {
@@ -219,7 +226,7 @@ pub fn import_file(
     head.truncate(got);
     let format = match format {
         Some(f) => f,
-        None => detect(path, &head)?,
+        None => detect(path, &head, n.columns.as_deref())?,
     };
     let display = path.display().to_string();
     let run = store.begin_run("import", &format.to_string(), &display, None)?;
@@ -241,17 +248,33 @@ pub fn import_file(
                 .flexible(true)
                 .buffer_capacity(1 << 20)
                 .from_reader(chained);
-            match csv_header(&mut reader, display) {
+            match csv_header(&mut reader, display, n.columns.as_deref()) {
                 Ok(header) => {
+                    if let Some(map) = n.columns.as_deref() {
+                        let file = display;
+                        for (key, column) in header.missing_columns(map) {
+                            tracing::warn!(
+                                "{}: the header has no column {column:?} (import.columns.{key} in the config); every record is read without it",
+                                file
+                            );
+                        }
+                    }
+                    let mapped;
+                    let n = if header.layout == socrata::Layout::Mapped {
+                        mapped = n.for_mapped_columns();
+                        &mapped
+                    } else {
+                        n
+                    };
                     let raw_header = store.raw_header(header.names.iter().map(String::as_str))?;
-                    pipeline(store, run, on_batch, |batcher| {
+                    pipeline(store, n, run, on_batch, |batcher| {
                         import_csv(batcher, display, reader, &header, raw_header, n)
                     })
                 }
                 Err(stop) => (Err(stop), Counts::default(), Vec::new()),
             }
         }
-        Format::Open311 | Format::SocrataJson => pipeline(store, run, on_batch, |batcher| {
+        Format::Open311 | Format::SocrataJson => pipeline(store, n, run, on_batch, |batcher| {
             import_json(batcher, display, chained, format, n)
         }),
     };
@@ -278,6 +301,7 @@ pub fn import_file(
 /// Meanwhile the store checkpoints its WAL on a thread of its own.
 fn pipeline(
     store: &mut Store,
+    normalizer: &Normalizer,
     run: RunId,
     on_batch: &mut dyn FnMut(u64),
     parse: impl FnOnce(&mut Batcher) -> Result<(), Stop> + Send,
@@ -288,6 +312,7 @@ fn pipeline(
     }
     let (to_store, batches) = std::sync::mpsc::sync_channel(1);
     let (give_back, written) = std::sync::mpsc::channel();
+    let normalizer = normalizer.clone();
     let (result, samples) = std::thread::scope(|scope| {
         let parser = scope.spawn(move || {
             let mut batcher = Batcher {
@@ -295,6 +320,7 @@ fn pipeline(
                 to_store,
                 written,
                 samples: Vec::new(),
+                normalizer,
             };
             let mut result = parse(&mut batcher);
             // Records before a break in the file are kept; after a read error nothing more is
@@ -360,6 +386,7 @@ enum Stop {
 fn csv_header(
     reader: &mut csv::Reader<impl Read>,
     display: &str,
+    columns: Option<&crate::config::ColumnMap>,
 ) -> Result<socrata::CsvHeader, Stop> {
     let header = match reader.byte_headers() {
         Ok(h) => csv::StringRecord::from_byte_record_lossy(h.clone()),
@@ -369,10 +396,14 @@ fn csv_header(
             )));
         }
     };
-    socrata::CsvHeader::new(&header).ok_or_else(|| {
-        Stop::Broken(format!(
-            "{display}:1: no sr_number or Service Request Number column"
-        ))
+    socrata::CsvHeader::new(&header, columns).ok_or_else(|| {
+        Stop::Broken(match columns {
+            Some(map) => format!(
+                "{display}:1: no sr_number or Service Request Number column, nor {:?} (import.columns.id in the config)",
+                map.id
+            ),
+            None => format!("{display}:1: no sr_number or Service Request Number column"),
+        })
     })
 }
 
@@ -593,17 +624,20 @@ mod tests {
     #[test]
     fn detects_formats() {
         let p = Path::new("f");
-        assert_eq!(detect(p, REC.as_bytes()).unwrap(), Format::Open311);
+        assert_eq!(detect(p, REC.as_bytes(), None).unwrap(), Format::Open311);
         assert_eq!(
-            detect(p, b"[{\"sr_number\":\"1\"}]").unwrap(),
+            detect(p, b"[{\"sr_number\":\"1\"}]", None).unwrap(),
             Format::SocrataJson
         );
-        assert_eq!(detect(p, b"sr_number,sr_type\n").unwrap(), Format::Csv);
         assert_eq!(
-            detect(p, b"Creation Date,Status,Service Request Number\n").unwrap(),
+            detect(p, b"sr_number,sr_type\n", None).unwrap(),
             Format::Csv
         );
-        let message = |head: &[u8]| detect(p, head).unwrap_err().to_string();
+        assert_eq!(
+            detect(p, b"Creation Date,Status,Service Request Number\n", None).unwrap(),
+            Format::Csv
+        );
+        let message = |head: &[u8]| detect(p, head, None).unwrap_err().to_string();
         assert!(message(b"<html><body>Error</body></html>").contains("requests.json"));
         assert!(message(b"[{\"service_code\":\"1\"}]").contains("service types"));
         assert!(message(b"[{\"ward\":\"1\"}]").contains("--format open311"));

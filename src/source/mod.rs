@@ -15,7 +15,11 @@ use jiff::civil::DateTime;
 use jiff::tz::{Disambiguation, TimeZone};
 use jiff::{Timestamp, Zoned};
 
-use crate::domain::{Request, UnixSeconds, WardNo};
+use std::sync::Arc;
+
+use crate::config::{BoundaryMap, Config, DistrictsFrom};
+use crate::domain::{Day, Placement, Request, UnixSeconds, WardNo};
+use crate::geo::{DistrictShapes, Locator};
 use crate::store::{Incoming, RawHeader};
 
 /// Longest free text kept (addresses, descriptions); longer text is cut and the cut recorded.
@@ -88,6 +92,100 @@ pub struct Normalizer {
     pub wards: WardNo,
     /// Latest year accepted as a request time (earlier than 1990 or later is rejected).
     pub max_year: i16,
+    /// Places requests in districts by their location; none places nothing.
+    pub placer: Option<Arc<Placer>>,
+    /// The config's CSV column map (`import.columns`), for exports of other layouts.
+    pub columns: Option<Arc<crate::config::ColumnMap>>,
+    /// The zone of naive times in such an export (`import.time_zone`), when not the city's.
+    pub columns_tz: Option<TimeZone>,
+}
+
+/// Places a request in a district: its own field, or its location on the boundary map in force
+/// on the day it was opened (config keys `city.districts_from`, `city.no_location_points`,
+/// `boundaries`).
+#[derive(Debug)]
+pub struct Placer {
+    from: DistrictsFrom,
+    /// The city's zone, in which a request's opened day is counted.
+    tz: TimeZone,
+    /// The maps as configured, each with its locator.
+    maps: Vec<(BoundaryMap, Locator)>,
+    /// Points meaning "no location", as (latitude, longitude).
+    placeholders: Vec<(f64, f64)>,
+}
+
+/// How close (degrees) a point must be to a placeholder to be taken for it: about 10 m, the
+/// precision the cities publish placeholders with.
+const PLACEHOLDER_DEGREES: f64 = 1e-4;
+
+impl Placer {
+    /// Reads every boundary map of the config. The error names the file and what is wrong.
+    pub fn from_config(config: &Config) -> Result<Placer, crate::charts::geo::GeoError> {
+        let maps = config
+            .boundaries
+            .iter()
+            .map(|map| {
+                let path = config.resolve(&map.file);
+                let err = |message: String| crate::charts::geo::GeoError {
+                    path: path.clone(),
+                    message,
+                };
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    err(format!(
+                        "cannot read the boundary file ({e}); check boundaries: in the config"
+                    ))
+                })?;
+                let shapes =
+                    DistrictShapes::parse(&text, map.id_property.as_deref()).map_err(err)?;
+                Ok((map.clone(), Locator::new(&shapes)))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Placer {
+            from: config.city.districts_from,
+            tz: config.tz().clone(),
+            maps,
+            placeholders: config.city.no_location_points.clone(),
+        })
+    }
+
+    /// Sets `r.ward` and `r.placement`. `r.ward` holds the record's own district, if valid.
+    pub fn place(&self, r: &mut Request) {
+        let own = match self.from {
+            DistrictsFrom::Record => r.ward,
+            DistrictsFrom::Location => None,
+        };
+        let located = self.locate(r);
+        (r.ward, r.placement) = match (own, located) {
+            (Some(w), Ok(l)) if l == w => (Some(w), Placement::RecordAgrees),
+            (Some(w), Ok(_)) | (Some(w), Err(Placement::Outside)) => {
+                (Some(w), Placement::RecordDisagrees)
+            }
+            (Some(w), Err(_)) => (Some(w), Placement::Record),
+            (None, Ok(l)) => (Some(l), Placement::Location),
+            (None, Err(why)) => (None, why),
+        };
+    }
+
+    /// The district at the request's location, or why there is none.
+    fn locate(&self, r: &Request) -> Result<WardNo, Placement> {
+        let (Some(lat), Some(long)) = (r.lat, r.long) else {
+            return Err(Placement::NoPoint);
+        };
+        if self.placeholders.iter().any(|&(plat, plong)| {
+            (lat - plat).abs() <= PLACEHOLDER_DEGREES && (long - plong).abs() <= PLACEHOLDER_DEGREES
+        }) {
+            return Err(Placement::Placeholder);
+        }
+        let day = Day::of_instant(r.requested_at, &self.tz);
+        let maps: Vec<&BoundaryMap> = self.maps.iter().map(|(m, _)| m).collect();
+        let Some(i) = crate::config::map_in_force(&maps, day) else {
+            return Err(Placement::NoMap);
+        };
+        self.maps[i]
+            .1
+            .district_at(long, lat)
+            .ok_or(Placement::Outside)
+    }
 }
 
 /// The earliest year a request time may have (the portal's oldest records are from 2000).
@@ -101,6 +199,45 @@ impl Normalizer {
             tz,
             wards,
             max_year,
+            placer: None,
+            columns: None,
+            columns_tz: None,
+        }
+    }
+
+    /// This normaliser reading naive times in the column-mapped export's zone, if it has one.
+    pub fn for_mapped_columns(&self) -> Normalizer {
+        let mut n = self.clone();
+        if let Some(tz) = &self.columns_tz {
+            n.tz = tz.clone();
+        }
+        n
+    }
+
+    /// The normaliser for a configured city: its zone, its districts and its boundary maps.
+    pub fn for_config(config: &Config) -> Result<Normalizer, crate::charts::geo::GeoError> {
+        let mut n = Normalizer::new(config.tz().clone(), config.ward_count());
+        n.placer = Some(Arc::new(Placer::from_config(config)?));
+        n.columns = config.import.columns.clone().map(Arc::new);
+        n.columns_tz = config.import.time_zone.as_ref().map(|z| z.tz.clone());
+        Ok(n)
+    }
+
+    /// Places a parsed request in its district (see [`Placer::place`]); without boundary maps,
+    /// a request with no district field is unassigned for want of a map.
+    pub fn place(&self, parsed: &mut Parsed) {
+        let Parsed::Request(r, _) = parsed else {
+            return;
+        };
+        match &self.placer {
+            Some(placer) => placer.place(r),
+            None => {
+                r.placement = if r.ward.is_some() {
+                    Placement::Record
+                } else {
+                    Placement::NoMap
+                };
+            }
         }
     }
 
@@ -287,6 +424,110 @@ mod tests {
 
     fn n() -> Normalizer {
         Normalizer::new(TimeZone::get("America/Chicago").unwrap(), 50)
+    }
+
+    /// A request on `day` at `point` (lat, long) whose record names `ward`.
+    fn request(day: &str, ward: Option<WardNo>, point: Option<(f64, f64)>) -> Parsed {
+        let n = n();
+        Parsed::Request(
+            Box::new(Request {
+                id: "1".into(),
+                service_code: None,
+                service_name: "Pothole in Street Complaint".into(),
+                status: "Open".into(),
+                is_closed: false,
+                requested_at: n.timestamp(&format!("{day}T12:00:00")).unwrap(),
+                updated_at: None,
+                closed_at: None,
+                ward,
+                placement: Placement::default(),
+                duplicate: false,
+                parent_id: None,
+                lat: point.map(|p| p.0),
+                long: point.map(|p| p.1),
+                address: None,
+                description: None,
+                media_url: None,
+                channel: None,
+                source: crate::domain::SourceKind::Socrata,
+                raw: String::new(),
+            }),
+            Vec::new(),
+        )
+    }
+
+    fn placed(n: &Normalizer, mut parsed: Parsed) -> (Option<WardNo>, Placement) {
+        n.place(&mut parsed);
+        match parsed {
+            Parsed::Request(r, _) => (r.ward, r.placement),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn requests_are_placed_by_record_or_by_location_on_the_map_of_their_day() {
+        let mut config = crate::config::Config::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config.yaml"),
+        )
+        .unwrap();
+        // City Hall, Chicago (121 N LaSalle St): ward 42 on the 2015 and 2023 maps.
+        let city_hall = (41.8837, -87.6321);
+        config.city.no_location_points = vec![(41.9, -87.7)];
+        let n = Normalizer::for_config(&config).unwrap();
+        assert_eq!(
+            placed(&n, request("2021-01-01", Some(42), Some(city_hall))),
+            (Some(42), Placement::RecordAgrees)
+        );
+        assert_eq!(
+            placed(&n, request("2021-01-01", Some(3), Some(city_hall))),
+            (Some(3), Placement::RecordDisagrees)
+        );
+        assert_eq!(
+            placed(&n, request("2021-01-01", Some(3), None)),
+            (Some(3), Placement::Record)
+        );
+        assert_eq!(
+            placed(&n, request("2021-01-01", None, Some(city_hall))),
+            (Some(42), Placement::Location)
+        );
+        assert_eq!(
+            placed(&n, request("2021-01-01", None, None)),
+            (None, Placement::NoPoint)
+        );
+        assert_eq!(
+            placed(&n, request("2021-01-01", None, Some((41.90004, -87.69996)))),
+            (None, Placement::Placeholder)
+        );
+        assert_eq!(
+            placed(&n, request("2021-01-01", None, Some((40.0, -87.6)))),
+            (None, Placement::Outside)
+        );
+        // The map of the day: this point was in ward 33 on the 2003 map and is in 35 on 2023's
+        // (checked with a separate even–odd count over the two files).
+        let moved = (41.95, -87.70);
+        assert_eq!(
+            placed(&n, request("2012-06-01", None, Some(moved))),
+            (Some(33), Placement::Location)
+        );
+        assert_eq!(
+            placed(&n, request("2024-06-01", None, Some(moved))),
+            (Some(35), Placement::Location)
+        );
+        // With districts_from: location the record's ward is not used.
+        config.city.districts_from = crate::config::DistrictsFrom::Location;
+        let n = Normalizer::for_config(&config).unwrap();
+        assert_eq!(
+            placed(&n, request("2021-01-01", Some(3), Some(city_hall))),
+            (Some(42), Placement::Location)
+        );
+        // Without maps, a request with no ward cannot be placed.
+        assert_eq!(
+            placed(
+                &Normalizer::new(n.tz.clone(), 50),
+                request("2021-01-01", None, Some(city_hall))
+            ),
+            (None, Placement::NoMap)
+        );
     }
 
     #[test]

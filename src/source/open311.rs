@@ -118,6 +118,7 @@ pub fn parse_value(raw: &str, value: &Value, n: &Normalizer) -> Parsed {
             updated_at,
             closed_at,
             ward,
+            placement: crate::domain::Placement::default(),
             duplicate,
             parent_id: text_of(ext_get("parent_service_request_id"))
                 .and_then(|s| clean_text("parent_service_request_id", &s, &mut notes)),

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::open311::text_of;
 use super::{Normalizer, Parsed, clean_text, coordinate, quote, truthy};
+use crate::config::ColumnMap;
 use crate::domain::{Request, SourceKind};
 
 /// Which columns a portal export has.
@@ -15,6 +16,8 @@ pub enum Layout {
     Portal,
     /// A retired per-type dataset: `Service Request Number`, `Creation Date`, `Completion Date`…
     Legacy,
+    /// Another city's export, read through the config's column map (`import.columns`).
+    Mapped,
 }
 
 /// The fields the parser reads, in a fixed order.
@@ -34,9 +37,10 @@ enum Field {
     Long,
     Parent,
     Channel,
+    Description,
 }
 
-const FIELDS: [Field; 14] = [
+const FIELDS: [Field; 15] = [
     Field::Id,
     Field::Type,
     Field::Code,
@@ -51,6 +55,7 @@ const FIELDS: [Field; 14] = [
     Field::Long,
     Field::Parent,
     Field::Channel,
+    Field::Description,
 ];
 
 impl Field {
@@ -73,6 +78,7 @@ impl Field {
                 Long => "longitude",
                 Parent => "parent_sr_number",
                 Channel => "origin",
+                Description => return None,
             }),
             Layout::Legacy => match self {
                 Id => Some("service_request_number"),
@@ -84,8 +90,9 @@ impl Field {
                 Ward => Some("ward"),
                 Lat => Some("latitude"),
                 Long => Some("longitude"),
-                Code | Updated | Duplicate | Parent | Channel => None,
+                Code | Updated | Duplicate | Parent | Channel | Description => None,
             },
+            Layout::Mapped => None,
         }
     }
 }
@@ -132,9 +139,12 @@ pub struct CsvHeader {
 }
 
 impl CsvHeader {
-    /// Reads a header row; `None` when it is neither layout.
-    pub fn new(names: &csv::StringRecord) -> Option<CsvHeader> {
-        let layout = detect_layout(names.iter())?;
+    /// Reads a header row; `None` when it is no layout cwfy knows and not the one `columns`
+    /// (the config's column map) describes.
+    pub fn new(names: &csv::StringRecord, columns: Option<&ColumnMap>) -> Option<CsvHeader> {
+        let Some(layout) = detect_layout(names.iter()) else {
+            return CsvHeader::mapped(names, columns?);
+        };
         let normalised: Vec<String> = names.iter().map(normalise_header).collect();
         let mut index = [None; FIELDS.len()];
         for (i, field) in FIELDS.iter().enumerate() {
@@ -147,6 +157,83 @@ impl CsvHeader {
             names: names.iter().map(str::to_string).collect(),
             index,
         })
+    }
+}
+
+impl CsvHeader {
+    /// A header read through the config's column map, when it has the map's `id` column.
+    /// Column names are compared as written, then without case and punctuation.
+    fn mapped(names: &csv::StringRecord, map: &ColumnMap) -> Option<CsvHeader> {
+        let normalised: Vec<String> = names.iter().map(normalise_header).collect();
+        let find = |column: &str| {
+            names
+                .iter()
+                .position(|n| n.trim().trim_start_matches('\u{feff}') == column)
+                .or_else(|| {
+                    let want = normalise_header(column);
+                    normalised.iter().position(|n| *n == want)
+                })
+        };
+        let column = |field: Field| -> Option<&String> {
+            use Field::*;
+            match field {
+                Id => Some(&map.id),
+                Type => Some(&map.service_name),
+                Code => map.service_code.as_ref(),
+                Status => map.status.as_ref(),
+                Created => Some(&map.opened),
+                Updated => map.updated.as_ref(),
+                Closed => map.closed.as_ref(),
+                Address => map.address.as_ref(),
+                Ward => map.district.as_ref(),
+                Lat => map.latitude.as_ref(),
+                Long => map.longitude.as_ref(),
+                Channel => map.channel.as_ref(),
+                Description => map.description.as_ref(),
+                Duplicate | Parent => None,
+            }
+        };
+        find(&map.id)?;
+        let mut index = [None; FIELDS.len()];
+        for (i, field) in FIELDS.iter().enumerate() {
+            index[i] = column(*field).and_then(|c| find(c));
+        }
+        Some(CsvHeader {
+            layout: Layout::Mapped,
+            names: names.iter().map(str::to_string).collect(),
+            index,
+        })
+    }
+
+    /// Configured columns the header lacks (`import.columns` key and column name), for a
+    /// warning: a misspelt column would silently leave every record without that field.
+    pub fn missing_columns<'m>(&self, map: &'m ColumnMap) -> Vec<(&'static str, &'m str)> {
+        let fields: [(&'static str, Field, Option<&'m String>); 12] = [
+            ("opened", Field::Created, Some(&map.opened)),
+            ("service_name", Field::Type, Some(&map.service_name)),
+            ("closed", Field::Closed, map.closed.as_ref()),
+            ("updated", Field::Updated, map.updated.as_ref()),
+            ("service_code", Field::Code, map.service_code.as_ref()),
+            ("status", Field::Status, map.status.as_ref()),
+            ("district", Field::Ward, map.district.as_ref()),
+            ("latitude", Field::Lat, map.latitude.as_ref()),
+            ("longitude", Field::Long, map.longitude.as_ref()),
+            ("address", Field::Address, map.address.as_ref()),
+            ("description", Field::Description, map.description.as_ref()),
+            ("channel", Field::Channel, map.channel.as_ref()),
+        ];
+        if self.layout != Layout::Mapped {
+            return Vec::new();
+        }
+        fields
+            .into_iter()
+            .filter_map(|(key, field, column)| {
+                let column = column?;
+                self.index[field as usize]
+                    .is_none()
+                    .then_some((key, column.as_str()))
+            })
+            .collect()
     }
 }
 
@@ -280,6 +367,7 @@ fn parse_fields<'a>(
     let closed_at = if is_open { None } else { closed_date };
     let duplicate = match layout {
         Layout::Portal => get(Field::Duplicate).is_some_and(truthy),
+        Layout::Mapped => false,
         Layout::Legacy => status
             .len()
             .checked_sub(5)
@@ -298,6 +386,7 @@ fn parse_fields<'a>(
     let source = match layout {
         Layout::Portal => SourceKind::Socrata,
         Layout::Legacy => SourceKind::Legacy,
+        Layout::Mapped => SourceKind::Csv,
     };
     Parsed::Request(
         Box::new(Request {
@@ -309,12 +398,14 @@ fn parse_fields<'a>(
             updated_at,
             closed_at,
             ward,
+            placement: crate::domain::Placement::default(),
             duplicate,
             parent_id: get(Field::Parent).and_then(|s| clean_text("parent", s, &mut notes)),
             lat: get(Field::Lat).and_then(|s| coordinate(s, 90.0)),
             long: get(Field::Long).and_then(|s| coordinate(s, 180.0)),
             address: get(Field::Address).and_then(|s| clean_text("address", s, &mut notes)),
-            description: None,
+            description: get(Field::Description)
+                .and_then(|s| clean_text("description", s, &mut notes)),
             media_url: None,
             channel: get(Field::Channel).and_then(|s| clean_text("origin", s, &mut notes)),
             source,
@@ -338,7 +429,7 @@ mod tests {
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .from_reader(text.as_bytes());
-        let header = CsvHeader::new(reader.headers().unwrap()).unwrap();
+        let header = CsvHeader::new(reader.headers().unwrap(), None).unwrap();
         reader
             .records()
             .map(|r| parse_csv_row(&header, &r.unwrap(), &n()))
@@ -372,6 +463,58 @@ mod tests {
             "service_request_number"
         );
         assert_eq!(normalise_header("\u{feff}sr_number"), "sr_number");
+    }
+
+    #[test]
+    fn another_citys_export_reads_through_the_column_map() {
+        let map: ColumnMap = serde_yaml::from_str(
+            "{id: case_enquiry_id, opened: open_dt, closed: closed_dt, service_name: type, status: case_status, latitude: latitude, longitude: longitude, address: location, description: case_title, district: Council District}",
+        )
+        .unwrap();
+        let text = "\u{feff}case_enquiry_id,open_dt,closed_dt,case_status,type,case_title,location,council_district,latitude,longitude\n\
+            101000336903,2011-10-01 01:37:13,2011-10-01 06:13:16,Closed,Street Light Outages,Major System Failure,INTERSECTION of E Berkeley St & Harrison Ave,2,42.3435,-71.0644\n\
+            101000336904,2011-10-01 01:42:16,,Open,Street Light Outages,,,,,\n";
+        let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+        let names = reader.headers().unwrap().clone();
+        assert!(
+            CsvHeader::new(&names, None).is_none(),
+            "no layout cwfy knows"
+        );
+        let header = CsvHeader::new(&names, Some(&map)).unwrap();
+        assert_eq!(header.layout, Layout::Mapped);
+        assert!(
+            header.missing_columns(&map).is_empty(),
+            "\"Council District\" matches council_district"
+        );
+        let boston = Normalizer::new(TimeZone::get("America/New_York").unwrap(), 9);
+        let rows: Vec<Parsed> = reader
+            .records()
+            .map(|r| parse_csv_row(&header, &r.unwrap(), &boston))
+            .collect();
+        let Parsed::Request(r, notes) = &rows[0] else {
+            panic!("{rows:?}")
+        };
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(r.id, "101000336903");
+        assert_eq!(r.source, SourceKind::Csv);
+        // 01:37:13 in Boston (EDT, UTC−4) is 05:37:13 UTC.
+        assert_eq!(r.requested_at, 1_317_447_433);
+        assert_eq!(r.closed_at.unwrap() - r.requested_at, 16_563);
+        assert_eq!(
+            (r.ward, r.lat, r.long),
+            (Some(2), Some(42.3435), Some(-71.0644))
+        );
+        assert_eq!(r.description.as_deref(), Some("Major System Failure"));
+        let Parsed::Request(open, _) = &rows[1] else {
+            panic!("{rows:?}")
+        };
+        assert!(open.closed_at.is_none() && open.lat.is_none() && open.ward.is_none());
+        let missing: ColumnMap = serde_yaml::from_str(
+            "{id: case_enquiry_id, opened: open_dt, service_name: type, latitude: lat}",
+        )
+        .unwrap();
+        let header = CsvHeader::new(&names, Some(&missing)).unwrap();
+        assert_eq!(header.missing_columns(&missing), vec![("latitude", "lat")]);
     }
 
     #[test]

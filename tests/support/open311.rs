@@ -160,9 +160,8 @@ impl Open311 {
         Open311::serving(chicago_page(), api_key)
     }
 
-    /// Serves these records.
+    /// Serves these records, with Chicago's service list.
     pub fn serving(docs: Vec<Value>, api_key: Option<&str>) -> Arc<Open311> {
-        let records = docs.into_iter().map(served).collect();
         // Chicago's service list, reshaped from {slug, service_code, service_name} to the
         // GeoReport v2 services.json fields it has.
         let list: Vec<Value> = serde_json::from_str(
@@ -176,9 +175,15 @@ impl Open311 {
             .iter()
             .map(|s| json!({"service_code": s["service_code"], "service_name": s["service_name"]}))
             .collect();
+        Open311::serving_with(docs, serde_json::to_string(&services).unwrap(), api_key)
+    }
+
+    /// Serves these records, and `services` as services.json.
+    pub fn serving_with(docs: Vec<Value>, services: String, api_key: Option<&str>) -> Arc<Open311> {
+        let records = docs.into_iter().map(served).collect();
         Arc::new(Open311 {
             records: Mutex::new(records),
-            services: serde_json::to_string(&services).unwrap(),
+            services,
             faults: Mutex::new(Vec::new()),
             delay_ms: AtomicU64::new(0),
             hold_after: AtomicUsize::new(usize::MAX),
