@@ -10,11 +10,19 @@ function folders(dir) {
     .sort();
 }
 
+/** Top-level folders of a site that are not the districts' (whose name is the city's word). */
+const NOT_DISTRICTS = ['day', 'service', 'api', 'feeds', 'data', 'about', 'status', 'photos'];
+
 /**
- * The pages to test, as folder paths of the site, by kind: home, the latest day page, Ward 1's week page,
- * a ward × service page, a service week page, the data page and the about page.
+ * The pages to test, as folder paths of the site, by kind: home, the latest day page, district 1's
+ * week page (`ward/1/` in Chicago, `district/1/` in Boston), a district × service page, a service
+ * week page, the data, status and about pages.
  */
 export function pickPages(site) {
+  const word = folders(site).find(
+    (f) => !NOT_DISTRICTS.includes(f) && existsSync(join(site, f, '1', 'index.html')),
+  );
+  if (!word) throw new Error(`${site}: no district pages (such as ward/1/); is this a built cwfy site?`);
   const days = folders(join(site, 'day')).filter((d) => /^\d{4}-\d{2}-\d{2}$/.test(d));
   if (days.length === 0) throw new Error(`${site}: no day pages; is this a built cwfy site?`);
   const latest = days[days.length - 1];
@@ -27,10 +35,11 @@ export function pickPages(site) {
   const pages = {
     home: '',
     day: `day/${latest}/`,
-    'ward week': 'ward/1/',
-    'ward × service': `ward/1/${service}/`,
+    'ward week': `${word}/1/`,
+    'ward × service': `${word}/1/${service}/`,
     'service week': `service/${service}/`,
     data: 'data/',
+    status: 'status/',
     about: 'about/',
   };
   for (const [kind, path] of Object.entries(pages)) {

@@ -51,7 +51,10 @@ step() {
 
 # A free loopback port, so the site can be built for the address it is served at (canonical
 # links and the like point where Lighthouse finds them).
-port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
+free_port() {
+  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+port="$(free_port)"
 base="http://127.0.0.1:$port/"
 
 echo "== building the bundled sample into $work/site"
@@ -71,11 +74,12 @@ truth() {
 }
 step "every figure agrees with its JSON (tests/truth.rs)" truth
 
+# validate SITE: the Nu HTML Checker on every page of SITE.
 validate() {
   local out="$work/vnu.txt"
   # --errors-only: warnings are advice; errors are invalid HTML.
   if java -Xss16m -jar "$here/node_modules/vnu-jar/build/dist/vnu.jar" --errors-only --skip-non-html \
-    "$work/site" >"$out" 2>&1; then
+    "$1" >"$out" 2>&1; then
     echo "every page is valid HTML"
   else
     echo "$(wc -l <"$out") errors, by message (most frequent first), then the first 20 in full:"
@@ -84,18 +88,44 @@ validate() {
     return 1
   fi
 }
-step "Nu HTML Checker (vnu), every page" validate
+step "Nu HTML Checker (vnu), every page" validate "$work/site"
 
-"$bin" --quiet serve "$work/site" --no-watch --port "$port" >"$work/serve.log" 2>&1 &
-server=$!
-for _ in $(seq 50); do
-  if grep -q "serving" "$work/serve.log" 2>/dev/null; then break; fi
-  sleep 0.1
-done
-cat "$work/serve.log"
+# serve SITE PORT LOG: serves SITE on PORT in the background (its pid in $server) and waits until
+# it answers.
+serve() {
+  "$bin" --quiet serve "$1" --no-watch --port "$2" >"$3" 2>&1 &
+  server=$!
+  for _ in $(seq 50); do
+    if grep -q "serving" "$3" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  cat "$3"
+}
+serve "$work/site" "$port" "$work/serve.log"
 
 step "chromium: axe-core, no JavaScript, 360 px and 1280 px" node "$here/browser.mjs" "$work/site" "$base"
 step "Lighthouse" node "$here/lighthouse.mjs" "$work/site" "$base" 95
+
+kill "$server" 2>/dev/null || true
+
+# The second city: Boston (cities/boston/), one page of each kind in the browser, every page in
+# cwfy check and vnu.
+echo "== building Boston into $work/boston"
+mkdir -p "$work/cities"
+cp -r "$root/cities/boston" "$work/cities/"
+rm -rf "$work/cities/boston/site" "$work"/cities/boston/data/store.sqlite*
+bfree_port() {
+  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+}
+port="$(free_port)"
+bbase="http://127.0.0.1:$bport/"
+"$bin" --quiet --config "$work/cities/boston/config.yaml" build --output "$work/boston" --base-url "$bbase"
+step "cwfy check (Boston)" "$bin" --config "$work/cities/boston/config.yaml" check "$work/boston"
+step "Nu HTML Checker (vnu), every Boston page" validate "$work/boston"
+serve "$work/boston" "$bport" "$work/serve-boston.log"
+step "chromium (Boston): axe-core, no JavaScript, 360 px and 1280 px" node "$here/browser.mjs" "$work/boston" "$bbase"
+step "Lighthouse (Boston)" node "$here/lighthouse.mjs" "$work/boston" "$bbase" 95
+kill "$server" 2>/dev/null || true
 
 echo
 if ((${#failed[@]} > 0)); then
