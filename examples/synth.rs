@@ -821,12 +821,9 @@ fn request(
         updated_at: Some(clock.resolve(snap.modified).0),
         closed_at,
         ward: life.ward,
-        // Written straight to the store, as a record's own ward: not placed by location.
-        placement: if life.ward.is_some() {
-            cwfy::domain::Placement::Record
-        } else {
-            cwfy::domain::Placement::NoMap
-        },
+        // As the parsers make it, before placing (the generator writes the store directly; a
+        // request without a ward reads back as "no map").
+        placement: cwfy::domain::Placement::default(),
         duplicate: life.duplicate,
         parent_id: life.parent.clone(),
         lat,
