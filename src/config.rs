@@ -358,6 +358,10 @@ pub struct ImportConfig {
     /// starting with "open", or empty, means open; any other status with a close time, closed.)
     #[serde(default)]
     pub time_zone: Option<TimeZoneName>,
+    /// Text (compared without case) that marks a duplicate in the `duplicate` column, such as
+    /// Boston's closure reason "Duplicate of Existing Case".
+    #[serde(default)]
+    pub duplicate_contains: Option<String>,
 }
 
 /// CSV column names for each field cwfy keeps. `id`, `opened` and `service_name` are required.
@@ -400,6 +404,10 @@ pub struct ColumnMap {
     /// How the request came in.
     #[serde(default)]
     pub channel: Option<String>,
+    /// The column that says a request duplicates another: a true value (`true`, `yes`, `1`…),
+    /// or, with `import.duplicate_contains`, a value containing that text.
+    #[serde(default)]
+    pub duplicate: Option<String>,
 }
 
 fn default_publisher() -> String {

@@ -46,12 +46,23 @@ fn json(p: &Project, rel: &str) -> Value {
 }
 
 /// The independent count: `{"total", "unassigned": {..}, "districts": {..}, "by_day": {..}}`.
-fn independent_count(csv: &Path) -> Value {
-    let out = Command::new("python3")
+/// With `duplicates`, rows closed as duplicates are left out, as Boston's config has cwfy do
+/// with its export.
+fn independent_count(csv: &Path, duplicates: bool) -> Value {
+    let mut command = Command::new("python3");
+    command
         .arg(repo().join("tests/independent/district_counts.py"))
         .arg(csv)
         .arg(repo().join("cities/boston/data/boundaries/council-districts-2012.geojson"))
-        .args(["--id-property", "DISTRICT", "--placeholder", PLACEHOLDER])
+        .args(["--id-property", "DISTRICT", "--placeholder", PLACEHOLDER]);
+    if duplicates {
+        command.args([
+            "--duplicate",
+            "closure_reason",
+            "Duplicate of Existing Case",
+        ]);
+    }
+    let out = command
         .output()
         .expect("python3 runs the independent count");
     assert!(
@@ -117,9 +128,16 @@ fn boston_builds_from_its_config_and_every_district_count_matches_an_independent
 
     // Every district on every day holds the requests whose point lies in it on the 2012 map,
     // as counted by a different implementation; the rest are unassigned, for the same reasons.
-    let independent =
-        independent_count(&repo().join("cities/boston/data/sample/boston-311-2011-10.csv"));
-    assert_eq!(independent["total"], 9_999);
+    let independent = independent_count(
+        &repo().join("cities/boston/data/sample/boston-311-2011-10.csv"),
+        true,
+    );
+    assert_eq!(independent["total"], 9_999 - 910);
+    let status = json(&p, "api/v1/status.json");
+    assert_eq!(
+        status["duplicates"], 910,
+        "closed as \"Duplicate of Existing Case\""
+    );
     assert_eq!(site_counts(&p), expected_counts(&independent));
     let placement = &json(&p, "api/v1/status.json")["placement"];
     let unassigned = &independent["unassigned"];
@@ -225,7 +243,8 @@ fn boston_records_fetched_as_open311_on_loopback_are_placed_by_location() {
             .map(str::to_string),
     );
     std::fs::write(&csv, two_days.join("\n")).unwrap();
-    let independent = independent_count(&csv);
+    // Open311 records carry no closure reason: none is a duplicate.
+    let independent = independent_count(&csv, false);
     assert_eq!(independent["total"], 220);
     assert_eq!(site_counts(&p), expected_counts(&independent));
     let placement = &json(&p, "api/v1/status.json")["placement"];
@@ -273,6 +292,7 @@ fn init_writes_a_folder_that_builds_and_a_config_every_key_of_which_is_documente
         "district_offices",
         "import.columns",
         "import.time_zone",
+        "import.duplicate_contains",
     ] {
         assert!(
             config.contains(key.rsplit(['.', ']']).next().unwrap()),

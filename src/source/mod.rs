@@ -98,6 +98,9 @@ pub struct Normalizer {
     pub columns: Option<Arc<crate::config::ColumnMap>>,
     /// The zone of naive times in such an export (`import.time_zone`), when not the city's.
     pub columns_tz: Option<TimeZone>,
+    /// Lower-case text that marks a duplicate in such an export's `duplicate` column
+    /// (`import.duplicate_contains`); without it, a true value does.
+    pub duplicate_contains: Option<String>,
 }
 
 /// Places a request in a district: its own field, or its location on the boundary map in force
@@ -202,6 +205,7 @@ impl Normalizer {
             placer: None,
             columns: None,
             columns_tz: None,
+            duplicate_contains: None,
         }
     }
 
@@ -220,6 +224,9 @@ impl Normalizer {
         n.placer = Some(Arc::new(Placer::from_config(config)?));
         n.columns = config.import.columns.clone().map(Arc::new);
         n.columns_tz = config.import.time_zone.as_ref().map(|z| z.tz.clone());
+        n.duplicate_contains = (config.import.duplicate_contains.as_deref())
+            .map(str::to_lowercase)
+            .filter(|t| !t.trim().is_empty());
         Ok(n)
     }
 

@@ -190,7 +190,8 @@ impl CsvHeader {
                 Long => map.longitude.as_ref(),
                 Channel => map.channel.as_ref(),
                 Description => map.description.as_ref(),
-                Duplicate | Parent => None,
+                Duplicate => map.duplicate.as_ref(),
+                Parent => None,
             }
         };
         find(&map.id)?;
@@ -208,7 +209,7 @@ impl CsvHeader {
     /// Configured columns the header lacks (`import.columns` key and column name), for a
     /// warning: a misspelt column would silently leave every record without that field.
     pub fn missing_columns<'m>(&self, map: &'m ColumnMap) -> Vec<(&'static str, &'m str)> {
-        let fields: [(&'static str, Field, Option<&'m String>); 12] = [
+        let fields: [(&'static str, Field, Option<&'m String>); 13] = [
             ("opened", Field::Created, Some(&map.opened)),
             ("service_name", Field::Type, Some(&map.service_name)),
             ("closed", Field::Closed, map.closed.as_ref()),
@@ -221,6 +222,7 @@ impl CsvHeader {
             ("address", Field::Address, map.address.as_ref()),
             ("description", Field::Description, map.description.as_ref()),
             ("channel", Field::Channel, map.channel.as_ref()),
+            ("duplicate", Field::Duplicate, map.duplicate.as_ref()),
         ];
         if self.layout != Layout::Mapped {
             return Vec::new();
@@ -367,7 +369,10 @@ fn parse_fields<'a>(
     let closed_at = if is_open { None } else { closed_date };
     let duplicate = match layout {
         Layout::Portal => get(Field::Duplicate).is_some_and(truthy),
-        Layout::Mapped => false,
+        Layout::Mapped => get(Field::Duplicate).is_some_and(|v| match &n.duplicate_contains {
+            Some(text) => v.to_lowercase().contains(text.as_str()),
+            None => truthy(v),
+        }),
         Layout::Legacy => status
             .len()
             .checked_sub(5)
@@ -515,6 +520,40 @@ mod tests {
         .unwrap();
         let header = CsvHeader::new(&names, Some(&missing)).unwrap();
         assert_eq!(header.missing_columns(&missing), vec![("latitude", "lat")]);
+    }
+
+    #[test]
+    fn a_mapped_export_marks_duplicates_by_its_column() {
+        let map: ColumnMap = serde_yaml::from_str(
+            "{id: id, opened: opened, service_name: type, duplicate: closure_reason}",
+        )
+        .unwrap();
+        let text = "id,opened,type,closure_reason\n\
+            1,2011-10-01 08:00:00,Graffiti Removal,Case Closed Duplicate of Existing Case CRM # 5\n\
+            2,2011-10-01 08:00:00,Graffiti Removal,Case Resolved\n\
+            3,2011-10-01 08:00:00,Graffiti Removal,yes\n";
+        let parse = |contains: Option<&str>| -> Vec<bool> {
+            let mut boston = Normalizer::new(TimeZone::get("America/New_York").unwrap(), 9);
+            boston.duplicate_contains = contains.map(str::to_lowercase);
+            let mut reader = csv::ReaderBuilder::new().from_reader(text.as_bytes());
+            let header = CsvHeader::new(&reader.headers().unwrap().clone(), Some(&map)).unwrap();
+            reader
+                .records()
+                .map(|r| match parse_csv_row(&header, &r.unwrap(), &boston) {
+                    Parsed::Request(r, _) => r.duplicate,
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(
+            parse(Some("Duplicate of Existing Case")),
+            [true, false, false]
+        );
+        assert_eq!(
+            parse(None),
+            [false, false, true],
+            "without the text, a true value"
+        );
     }
 
     #[test]

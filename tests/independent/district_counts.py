@@ -13,6 +13,8 @@ and prints JSON to stdout:
 
 Rules
 -----
+* With ``--duplicate COLUMN TEXT``, a row whose COLUMN contains TEXT (without case) is a duplicate
+  and not counted at all (cwfy stores duplicates and counts none of them).
 * A row is counted when its case_enquiry_id is not empty and its open_dt parses as an ISO 8601
   date or date-time starting ``YYYY-MM-DD`` (the export's form is ``YYYY-MM-DD HH:MM:SS``). Every other row is skipped
   (the number skipped is reported on stderr).
@@ -34,7 +36,8 @@ nothing fell in it. Diagnostics go to stderr; stdout is only the JSON.
 
 Usage:
     python3 tests/independent/district_counts.py CSV GEOJSON [--id-property DISTRICT]
-        [--placeholder LAT,LON ...] [--compare-column city_council_district]
+        [--placeholder LAT,LON ...] [--duplicate closure_reason "Duplicate of Existing Case"]
+        [--compare-column city_council_district]
 """
 
 from __future__ import annotations
@@ -186,7 +189,7 @@ def classify(row, features, placeholders, stats):
     return hits[0]
 
 
-def count(csv_path, features, placeholders, compare_column=None):
+def count(csv_path, features, placeholders, compare_column=None, duplicate=None):
     ids = []
     for f in features:
         if f.id not in ids:
@@ -201,7 +204,7 @@ def count(csv_path, features, placeholders, compare_column=None):
         "districts": {i: 0 for i in ids},
         "by_day": {},
     }
-    stats = {"skipped_no_id": 0, "skipped_bad_open_dt": 0, "multi_hit": 0}
+    stats = {"skipped_no_id": 0, "skipped_bad_open_dt": 0, "multi_hit": 0, "skipped_duplicate": 0}
     compare = {"compared": 0, "agree": 0, "column_blank_or_invalid": 0}
     rows_out = []
     with open(csv_path, newline="", encoding="utf-8") as f:
@@ -212,6 +215,9 @@ def count(csv_path, features, placeholders, compare_column=None):
             day = parse_open_dt(row.get("open_dt"))
             if day is None:
                 stats["skipped_bad_open_dt"] += 1
+                continue
+            if duplicate and duplicate[1] in (row.get(duplicate[0]) or "").lower():
+                stats["skipped_duplicate"] += 1
                 continue
             where = classify(row, features, placeholders, stats)
             result["total"] += 1
@@ -241,17 +247,23 @@ def main(argv=None):
     ap.add_argument("--id-property", default="DISTRICT")
     ap.add_argument("--placeholder", type=parse_placeholder, nargs="+", action="extend", default=[],
                     metavar="LAT,LON")
+    ap.add_argument("--duplicate", nargs=2, metavar=("COLUMN", "TEXT"),
+                    help="leave out (as duplicates) rows whose COLUMN contains TEXT, compared "
+                         "without case")
     ap.add_argument("--compare-column", metavar="COLUMN",
                     help="also report (on stderr) how often the CSV's own district column agrees "
                          "with the point-in-polygon district, over rows assigned a district")
     args = ap.parse_args(argv)
 
     features = load_features(args.geojson, args.id_property)
-    result, stats, compare, _ = count(args.csv, features, args.placeholder, args.compare_column)
+    duplicate = (args.duplicate[0], args.duplicate[1].lower()) if args.duplicate else None
+    result, stats, compare, _ = count(args.csv, features, args.placeholder, args.compare_column,
+                                      duplicate)
     json.dump(result, sys.stdout, indent=1)
     sys.stdout.write("\n")
 
-    print(f"skipped rows: no id {stats['skipped_no_id']}, bad open_dt {stats['skipped_bad_open_dt']}; "
+    print(f"skipped rows: no id {stats['skipped_no_id']}, bad open_dt {stats['skipped_bad_open_dt']}, "
+          f"duplicates {stats['skipped_duplicate']}; "
           f"points in more than one feature: {stats['multi_hit']}", file=sys.stderr)
     if args.compare_column:
         c = compare
