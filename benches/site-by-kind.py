@@ -1,0 +1,77 @@
+#!/usr/bin/env python3
+"""Where a built site's room goes, by kind of page, and what ten years of it would take.
+
+    python3 benches/site-by-kind.py SITE [--years 10] [--wards 50]
+
+Prints, for each kind (day, day x service, ward week, service week, ward x service, the API's
+per-period files, other): its pages (index.html files), files, megabytes, and kilobytes and files
+per page; then a projection of the per-period kinds to YEARS years of days and weeks at the same
+sizes per page (services and wards as many as the site has). Issue 21's closing note quotes it.
+"""
+
+import argparse
+import collections
+import os
+import re
+
+KINDS = [
+    ("day x service", re.compile(r"^day/\d{4}-\d\d-\d\d/[^/]+/")),
+    ("day", re.compile(r"^day/\d{4}-\d\d-\d\d/")),
+    ("ward week", re.compile(r"^[a-z-]+/\d+/week/\d{4}-\d\d-\d\d/")),
+    ("service week", re.compile(r"^service/[^/]+/week/\d{4}-\d\d-\d\d/")),
+    ("ward x service", re.compile(r"^[a-z-]+/\d+/[a-z][a-z0-9-]*/(?!week/)")),
+    ("api: day", re.compile(r"^api/v1/days/")),
+    ("api: ward week", re.compile(r"^api/v1/[a-z-]+/\d+/weeks/")),
+    ("api: service week", re.compile(r"^api/v1/services/[^/]+/weeks/")),
+]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("site")
+    ap.add_argument("--years", type=float, default=10)
+    args = ap.parse_args()
+    files, size, pages = collections.Counter(), collections.Counter(), collections.Counter()
+    days, weeks, services, wards = set(), set(), set(), set()
+    for folder, _, names in os.walk(args.site):
+        for name in names:
+            path = os.path.join(folder, name)
+            rel = os.path.relpath(path, args.site).replace(os.sep, "/")
+            kind = next((k for k, pattern in KINDS if pattern.match(rel)), "other")
+            files[kind] += 1
+            size[kind] += os.path.getsize(path)
+            pages[kind] += name == "index.html"
+            if m := re.match(r"^day/(\d{4}-\d\d-\d\d)/", rel):
+                days.add(m[1])
+            if m := re.match(r"^service/([^/]+)/week/(\d{4}-\d\d-\d\d)/", rel):
+                services.add(m[1])
+                weeks.add(m[2])
+            if m := re.match(r"^[a-z-]+/(\d+)/week/", rel):
+                wards.add(m[1])
+    print(f"{'kind':20} {'pages':>8} {'files':>9} {'MB':>9} {'KB/page':>8} {'files/page':>10}")
+    for kind, _ in size.most_common():
+        per = pages[kind]
+        each = f"{size[kind] / per / 1e3:8.1f} {files[kind] / per:10.1f}" if per else f"{'—':>8} {'—':>10}"
+        print(f"{kind:20} {pages[kind]:8,} {files[kind]:9,} {size[kind] / 1e6:9.1f} {each}")
+    print(f"{'total':20} {sum(pages.values()):8,} {sum(files.values()):9,} {sum(size.values()) / 1e6:9.1f}")
+
+    # Ten years at these sizes: each per-period kind scales with its periods.
+    n_days, n_weeks = 365.25 * args.years, 52.18 * args.years
+    scale = {
+        "day": n_days / max(len(days), 1),
+        "day x service": n_days / max(len(days), 1),
+        "api: day": n_days / max(len(days), 1),
+        "ward week": n_weeks / max(len(weeks), 1),
+        "api: ward week": n_weeks / max(len(weeks), 1),
+        "service week": n_weeks / max(len(weeks), 1),
+        "api: service week": n_weeks / max(len(weeks), 1),
+    }
+    projected_files = sum(files[k] * scale.get(k, 1) for k in files)
+    projected_bytes = sum(size[k] * scale.get(k, 1) for k in size)
+    print(f"\n{len(days)} days, {len(weeks)} weeks, {len(wards)} districts, {len(services)} services with week pages")
+    print(f"at these sizes, {args.years:g} years of every period: {projected_files:,.0f} files, "
+          f"{projected_bytes / 1e9:.2f} GB")
+
+
+if __name__ == "__main__":
+    main()
