@@ -114,10 +114,7 @@ echo "== building Boston into $work/boston"
 mkdir -p "$work/cities"
 cp -r "$root/cities/boston" "$work/cities/"
 rm -rf "$work/cities/boston/site" "$work"/cities/boston/data/store.sqlite*
-bfree_port() {
-  node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-port="$(free_port)"
+bport="$(free_port)"
 bbase="http://127.0.0.1:$bport/"
 "$bin" --quiet --config "$work/cities/boston/config.yaml" build --output "$work/boston" --base-url "$bbase"
 step "cwfy check (Boston)" "$bin" --config "$work/cities/boston/config.yaml" check "$work/boston"
