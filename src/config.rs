@@ -1047,15 +1047,14 @@ impl Config {
 
     /// The boundary map in force on `day`, if any is configured.
     pub fn boundary_for(&self, day: Day) -> Option<&BoundaryMap> {
-        let maps: Vec<&BoundaryMap> = self.boundaries.iter().collect();
-        map_in_force(&maps, day).map(|i| &self.boundaries[i])
+        map_in_force(&self.boundaries, day).map(|i| &self.boundaries[i])
     }
 }
 
 /// Which of `maps` is in force on `day`: the one whose dates hold it; before the first map or in
 /// a gap, the nearest earlier map, else the first. The maps a page draws and the maps requests
 /// are placed on are chosen by this one rule.
-pub fn map_in_force(maps: &[&BoundaryMap], day: Day) -> Option<usize> {
+pub fn map_in_force(maps: &[BoundaryMap], day: Day) -> Option<usize> {
     let date = day.date();
     let indexed = || maps.iter().enumerate();
     indexed()

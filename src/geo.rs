@@ -6,6 +6,7 @@
 //! polygons). Locating uses the file's full detail, never the simplified drawing.
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
@@ -24,6 +25,16 @@ pub const DEFAULT_ID_PROPERTIES: &[&str] = &[
     "district",
 ];
 
+/// Reading a boundary file failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{path}: {message}")]
+pub struct GeoError {
+    /// The file.
+    pub path: PathBuf,
+    /// What is wrong and what to do.
+    pub message: String,
+}
+
 /// The districts of one GeoJSON document.
 #[derive(Debug, Clone, Default)]
 pub struct DistrictShapes {
@@ -38,6 +49,24 @@ impl DistrictShapes {
     /// `id_property` (or one of [`DEFAULT_ID_PROPERTIES`]), as a number or a string of digits.
     /// The error says what is wrong with the document.
     pub fn parse(text: &str, id_property: Option<&str>) -> Result<DistrictShapes, String> {
+        Self::parse_document(text, id_property)
+    }
+
+    /// Reads a boundary file (see [`DistrictShapes::parse`]); the error names the file.
+    pub fn read(path: &Path, id_property: Option<&str>) -> Result<DistrictShapes, GeoError> {
+        let err = |message: String| GeoError {
+            path: path.to_path_buf(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            err(format!(
+                "cannot read the boundary file ({e}); check boundaries: in the config"
+            ))
+        })?;
+        Self::parse_document(&text, id_property).map_err(err)
+    }
+
+    fn parse_document(text: &str, id_property: Option<&str>) -> Result<DistrictShapes, String> {
         let doc: Value = serde_json::from_str(text).map_err(|e| {
             format!("not valid JSON ({e}); it should be a GeoJSON FeatureCollection")
         })?;

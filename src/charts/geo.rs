@@ -19,16 +19,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::domain::WardNo;
 use crate::geo::DistrictShapes;
-
-/// Reading a boundary file failed.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{path}: {message}")]
-pub struct GeoError {
-    /// The file.
-    pub path: PathBuf,
-    /// What is wrong and what to do.
-    pub message: String,
-}
+pub use crate::geo::GeoError;
 
 /// A point in map units (x east, y south).
 pub type Pt = (f64, f64);
@@ -159,29 +150,22 @@ impl Boundaries {
     /// Reads and prepares a GeoJSON file of district polygons, numbered by `id_property` (or
     /// the usual property names when `None`).
     pub fn load(path: &Path, id_property: Option<&str>) -> Result<Boundaries, GeoError> {
-        let err = |message: String| GeoError {
-            path: path.to_path_buf(),
-            message,
-        };
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            err(format!(
-                "cannot read the boundary file ({e}); check boundaries: in config.yaml"
-            ))
-        })?;
-        Boundaries::parse(&text, id_property)
-            .map_err(err)
-            .map(|mut b| {
-                b.source = path.to_path_buf();
-                b
-            })
+        let mut b = Boundaries::from_shapes(DistrictShapes::read(path, id_property)?);
+        b.source = path.to_path_buf();
+        Ok(b)
     }
 
     /// Prepares boundaries from GeoJSON text. The error says what is wrong with the document.
     pub fn parse(text: &str, id_property: Option<&str>) -> Result<Boundaries, String> {
+        DistrictShapes::parse(text, id_property).map(Boundaries::from_shapes)
+    }
+
+    /// Projects and prepares a document's districts for drawing.
+    fn from_shapes(shapes: DistrictShapes) -> Boundaries {
         let DistrictShapes {
             districts: raw,
             ignored_features: ignored,
-        } = DistrictShapes::parse(text, id_property)?;
+        } = shapes;
         let (mut min_lon, mut max_lon, mut min_lat, mut max_lat) =
             (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
         for p in raw.values().flatten().flatten().flatten() {
@@ -226,7 +210,7 @@ impl Boundaries {
             .iter()
             .filter_map(|(w, polys)| label_point(polys, city.unit).map(|p| (*w, p)))
             .collect();
-        Ok(Boundaries {
+        Boundaries {
             source: PathBuf::new(),
             projection,
             height,
@@ -235,7 +219,7 @@ impl Boundaries {
             neighbours,
             label_points,
             ignored_features: ignored,
-        })
+        }
     }
 
     /// The wards on the map.

@@ -186,7 +186,7 @@ pub enum FetchError {
     Client(String),
     /// A boundary map (to place requests by location) could not be read.
     #[error(transparent)]
-    Boundaries(#[from] crate::charts::geo::GeoError),
+    Boundaries(#[from] crate::geo::GeoError),
     /// The dates given select nothing, or cannot be used.
     #[error("{0}")]
     Range(String),

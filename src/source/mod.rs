@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use crate::config::{BoundaryMap, Config, DistrictsFrom};
 use crate::domain::{Day, Placement, Request, UnixSeconds, WardNo};
-use crate::geo::{DistrictShapes, Locator};
+use crate::geo::{DistrictShapes, GeoError, Locator};
 use crate::store::{Incoming, RawHeader};
 
 /// Longest free text kept (addresses, descriptions); longer text is cut and the cut recorded.
@@ -111,8 +111,10 @@ pub struct Placer {
     from: DistrictsFrom,
     /// The city's zone, in which a request's opened day is counted.
     tz: TimeZone,
-    /// The maps as configured, each with its locator.
-    maps: Vec<(BoundaryMap, Locator)>,
+    /// The maps as configured.
+    maps: Vec<BoundaryMap>,
+    /// Each map's locator, in the order of `maps`.
+    locators: Vec<Locator>,
     /// Points meaning "no location", as (latitude, longitude).
     placeholders: Vec<(f64, f64)>,
 }
@@ -123,30 +125,19 @@ const PLACEHOLDER_DEGREES: f64 = 1e-4;
 
 impl Placer {
     /// Reads every boundary map of the config. The error names the file and what is wrong.
-    pub fn from_config(config: &Config) -> Result<Placer, crate::charts::geo::GeoError> {
-        let maps = config
-            .boundaries
-            .iter()
+    pub fn from_config(config: &Config) -> Result<Placer, GeoError> {
+        let locators = (config.boundaries.iter())
             .map(|map| {
-                let path = config.resolve(&map.file);
-                let err = |message: String| crate::charts::geo::GeoError {
-                    path: path.clone(),
-                    message,
-                };
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    err(format!(
-                        "cannot read the boundary file ({e}); check boundaries: in the config"
-                    ))
-                })?;
                 let shapes =
-                    DistrictShapes::parse(&text, map.id_property.as_deref()).map_err(err)?;
-                Ok((map.clone(), Locator::new(&shapes)))
+                    DistrictShapes::read(&config.resolve(&map.file), map.id_property.as_deref())?;
+                Ok(Locator::new(&shapes))
             })
-            .collect::<Result<_, _>>()?;
+            .collect::<Result<_, GeoError>>()?;
         Ok(Placer {
             from: config.city.districts_from,
             tz: config.tz().clone(),
-            maps,
+            maps: config.boundaries.clone(),
+            locators,
             placeholders: config.city.no_location_points.clone(),
         })
     }
@@ -180,12 +171,10 @@ impl Placer {
             return Err(Placement::Placeholder);
         }
         let day = Day::of_instant(r.requested_at, &self.tz);
-        let maps: Vec<&BoundaryMap> = self.maps.iter().map(|(m, _)| m).collect();
-        let Some(i) = crate::config::map_in_force(&maps, day) else {
+        let Some(i) = crate::config::map_in_force(&self.maps, day) else {
             return Err(Placement::NoMap);
         };
-        self.maps[i]
-            .1
+        self.locators[i]
             .district_at(long, lat)
             .ok_or(Placement::Outside)
     }
@@ -219,7 +208,7 @@ impl Normalizer {
     }
 
     /// The normaliser for a configured city: its zone, its districts and its boundary maps.
-    pub fn for_config(config: &Config) -> Result<Normalizer, crate::charts::geo::GeoError> {
+    pub fn for_config(config: &Config) -> Result<Normalizer, GeoError> {
         let mut n = Normalizer::new(config.tz().clone(), config.ward_count());
         n.placer = Some(Arc::new(Placer::from_config(config)?));
         n.columns = config.import.columns.clone().map(Arc::new);

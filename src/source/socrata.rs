@@ -21,7 +21,7 @@ pub enum Layout {
 }
 
 /// The fields the parser reads, in a fixed order.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Field {
     Id,
     Type,
@@ -174,30 +174,10 @@ impl CsvHeader {
                     normalised.iter().position(|n| *n == want)
                 })
         };
-        let column = |field: Field| -> Option<&String> {
-            use Field::*;
-            match field {
-                Id => Some(&map.id),
-                Type => Some(&map.service_name),
-                Code => map.service_code.as_ref(),
-                Status => map.status.as_ref(),
-                Created => Some(&map.opened),
-                Updated => map.updated.as_ref(),
-                Closed => map.closed.as_ref(),
-                Address => map.address.as_ref(),
-                Ward => map.district.as_ref(),
-                Lat => map.latitude.as_ref(),
-                Long => map.longitude.as_ref(),
-                Channel => map.channel.as_ref(),
-                Description => map.description.as_ref(),
-                Duplicate => map.duplicate.as_ref(),
-                Parent => None,
-            }
-        };
         find(&map.id)?;
         let mut index = [None; FIELDS.len()];
         for (i, field) in FIELDS.iter().enumerate() {
-            index[i] = column(*field).and_then(|c| find(c));
+            index[i] = mapped_column(map, *field).and_then(|(_, c)| find(c));
         }
         Some(CsvHeader {
             layout: Layout::Mapped,
@@ -209,34 +189,38 @@ impl CsvHeader {
     /// Configured columns the header lacks (`import.columns` key and column name), for a
     /// warning: a misspelt column would silently leave every record without that field.
     pub fn missing_columns<'m>(&self, map: &'m ColumnMap) -> Vec<(&'static str, &'m str)> {
-        let fields: [(&'static str, Field, Option<&'m String>); 13] = [
-            ("opened", Field::Created, Some(&map.opened)),
-            ("service_name", Field::Type, Some(&map.service_name)),
-            ("closed", Field::Closed, map.closed.as_ref()),
-            ("updated", Field::Updated, map.updated.as_ref()),
-            ("service_code", Field::Code, map.service_code.as_ref()),
-            ("status", Field::Status, map.status.as_ref()),
-            ("district", Field::Ward, map.district.as_ref()),
-            ("latitude", Field::Lat, map.latitude.as_ref()),
-            ("longitude", Field::Long, map.longitude.as_ref()),
-            ("address", Field::Address, map.address.as_ref()),
-            ("description", Field::Description, map.description.as_ref()),
-            ("channel", Field::Channel, map.channel.as_ref()),
-            ("duplicate", Field::Duplicate, map.duplicate.as_ref()),
-        ];
         if self.layout != Layout::Mapped {
             return Vec::new();
         }
-        fields
-            .into_iter()
-            .filter_map(|(key, field, column)| {
-                let column = column?;
-                self.index[field as usize]
-                    .is_none()
-                    .then_some((key, column.as_str()))
-            })
+        (FIELDS.iter())
+            .filter(|&&field| field != Field::Id && self.index[field as usize].is_none())
+            .filter_map(|&field| mapped_column(map, field))
+            .map(|(key, column)| (key, column.as_str()))
             .collect()
     }
+}
+
+/// The column the config's column map names for `field`, with its `import.columns` key.
+fn mapped_column(map: &ColumnMap, field: Field) -> Option<(&'static str, &String)> {
+    use Field::*;
+    let (key, column) = match field {
+        Id => ("id", Some(&map.id)),
+        Type => ("service_name", Some(&map.service_name)),
+        Code => ("service_code", map.service_code.as_ref()),
+        Status => ("status", map.status.as_ref()),
+        Created => ("opened", Some(&map.opened)),
+        Updated => ("updated", map.updated.as_ref()),
+        Closed => ("closed", map.closed.as_ref()),
+        Address => ("address", map.address.as_ref()),
+        Ward => ("district", map.district.as_ref()),
+        Lat => ("latitude", map.latitude.as_ref()),
+        Long => ("longitude", map.longitude.as_ref()),
+        Channel => ("channel", map.channel.as_ref()),
+        Description => ("description", map.description.as_ref()),
+        Duplicate => ("duplicate", map.duplicate.as_ref()),
+        Parent => return None,
+    };
+    Some((key, column?))
 }
 
 /// Parses one CSV row. The request's `raw` is the row as a JSON array of its fields (see
