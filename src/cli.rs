@@ -194,6 +194,11 @@ pub struct BuildArgs {
     /// Build as if DATE (YYYY-MM-DD) were the last complete day.
     #[arg(long)]
     pub as_of: Option<String>,
+    /// Remove the files of earlier builds that this build does not make. Without it, every
+    /// address the site has published stays (pages of periods no longer rebuilt keep their
+    /// last version); `cwfy check --against` lists what a pruned site lost.
+    #[arg(long)]
+    pub prune: bool,
 }
 
 /// A usage error found after argument parsing (bad `--as-of`, …). Exit status 2.
@@ -428,6 +433,7 @@ fn build_options(args: &BuildArgs) -> Result<BuildOptions> {
         output: args.output.clone(),
         as_of,
         drafts: false,
+        prune: args.prune,
     })
 }
 

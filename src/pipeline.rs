@@ -42,6 +42,9 @@ pub struct BuildOptions {
     pub as_of: Option<Day>,
     /// Include pages marked `draft: true` (`cwfy serve --drafts` only; `cwfy build` never does).
     pub drafts: bool,
+    /// Remove the files of earlier builds that this build does not make (`--prune`); by
+    /// default every address published once stays published.
+    pub prune: bool,
 }
 
 /// The sanity gates a build applies before publishing.
@@ -91,7 +94,7 @@ impl UpdateSummary {
         );
         format!(
             "cwfy update: fetched {} pages from {} ({} new, {} updated, {} unchanged, {} ignored without id, {} rejected); \
-             built {} pages and {} other files ({} written, {} unchanged, {} removed); took {:.1}s ({}).",
+             built {} pages and {} other files ({} written, {} unchanged, {} removed){}; took {:.1}s ({}).",
             report.pages,
             report.endpoint,
             c.new,
@@ -104,6 +107,11 @@ impl UpdateSummary {
             summary.publish.written,
             summary.publish.unchanged,
             summary.publish.removed,
+            match summary.publish.kept_earlier {
+                0 => String::new(),
+                1 => ", and kept 1 file of an earlier build".to_string(),
+                n => format!(", and kept {n} files of earlier builds"),
+            },
             self.seconds,
             times.join(", ")
         )
@@ -327,6 +335,17 @@ impl<'c> Pipeline<'c> {
             as_of,
         };
         let (out, rendered) = self.timed("render", |p| p.render(&input, &output))?;
+        if !options.prune {
+            let lost = out.keep_earlier()?;
+            if !lost.is_empty() {
+                tracing::warn!(
+                    "{} files of the published site could not be kept (changed by hand, or in the way of this build's folders); they will be gone: {}{}",
+                    lost.len(),
+                    lost.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+                    if lost.len() > 5 { ", …" } else { "" }
+                );
+            }
+        }
         if let Err(over) = out.check_budget(&budget_of(self.config)) {
             out.abandon();
             return Err(over.into());
@@ -337,14 +356,15 @@ impl<'c> Pipeline<'c> {
             Ok(published)
         })?;
         tracing::info!(
-            "built {}: {} pages and {} other files; {} written, {} unchanged, {} removed ({:.1} MB); \
-             {} units made, {} kept from the previous build",
+            "built {}: {} pages and {} other files; {} written, {} unchanged, {} removed, \
+             {} files of earlier builds kept ({:.1} MB); {} units made, {} kept from the previous build",
             output.display(),
             rendered.pages,
             rendered.files,
             published.written,
             published.unchanged,
             published.removed,
+            published.kept_earlier,
             published.bytes as f64 / 1e6,
             published.units_made,
             published.units_kept

@@ -137,6 +137,8 @@ fn build(options: &PreviewOptions, output: &Path, live: &Live) -> Option<Config>
                     output: Some(output.to_path_buf()),
                     as_of: None,
                     drafts: options.drafts,
+                    // A drafts preview is never published: it shows exactly the sources.
+                    prune: options.drafts,
                 };
                 Pipeline::new(&config, options.quiet).build(&build, None)
             })();

@@ -122,8 +122,12 @@ pub struct PublishReport {
     pub written: usize,
     /// Files identical to the previous site (kept with their old modification time).
     pub unchanged: usize,
-    /// Files of the previous site that no longer belong.
+    /// Files of the previous site that no longer belong (only with `prune`, or when an earlier
+    /// file could not be kept; see [`Output::keep_earlier`]).
     pub removed: usize,
+    /// Files of earlier builds that this build did not make, published again unchanged
+    /// ([`Output::keep_earlier`]); counted in `unchanged` too.
+    pub kept_earlier: usize,
     /// Total bytes of the new site.
     pub bytes: u64,
     /// Units (pages with their files) made in this build.
@@ -402,6 +406,8 @@ pub struct Output {
     units_kept: std::sync::atomic::AtomicUsize,
     /// Folders of the staging site already created.
     dirs: Mutex<std::collections::HashSet<String>>,
+    /// Files published again from earlier builds ([`Output::keep_earlier`]).
+    kept_earlier: std::sync::atomic::AtomicUsize,
     /// The live site's files by folder, each folder read once (see [`Output::live_inode`]).
     live_folders: Mutex<HashMap<String, Arc<LiveFolder>>>,
 }
@@ -456,6 +462,7 @@ impl Output {
             units: Mutex::new(BTreeMap::new()),
             units_kept: Default::default(),
             dirs: Mutex::new(Default::default()),
+            kept_earlier: Default::default(),
             live_folders: Mutex::new(Default::default()),
         })
     }
@@ -739,6 +746,60 @@ impl Output {
         Ok(n)
     }
 
+    /// Publishes again every file of the previous site that this build did not write, so that
+    /// no address a build has published vanishes (issue 21): pages of periods a build no longer
+    /// makes stay as they were last made, and so do their data files.
+    ///
+    /// Files are hard-linked, not copied. A file is left out, and listed in the result, when the
+    /// previous site no longer holds it as its manifest describes it (edited or deleted by
+    /// hand), or when this build has a folder where it was or a file where one of its folders
+    /// was. Call after rendering, before [`Output::check_budget`], which counts them.
+    pub fn keep_earlier(&self) -> Result<Vec<String>, PublishError> {
+        let written: std::collections::BTreeSet<String> = self.paths().into_iter().collect();
+        let blocked = |rel: &str| {
+            let folder = format!("{rel}/");
+            written
+                .range(folder.clone()..)
+                .next()
+                .is_some_and(|p| p.starts_with(&folder))
+                || rel
+                    .match_indices('/')
+                    .any(|(i, _)| written.contains(&rel[..i]))
+        };
+        let mut lost = Vec::new();
+        let mut kept = Vec::new();
+        for (rel, entry) in &self.previous {
+            if rel == MANIFEST || written.contains(rel) {
+                continue;
+            }
+            if check_rel(rel).is_err() || blocked(rel) {
+                lost.push(rel.clone());
+                continue;
+            }
+            let dest = self.tmp.join(rel);
+            if let Some((dir, _)) = rel.rsplit_once('/') {
+                self.ensure_dir(dir)?;
+            }
+            if self.keep_recycled(rel, &dest, entry) || self.link_previous(rel, &dest, entry.size) {
+                kept.push((rel.clone(), entry.clone()));
+            } else {
+                lost.push(rel.clone());
+            }
+        }
+        self.kept_earlier
+            .fetch_add(kept.len(), std::sync::atomic::Ordering::Relaxed);
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        for (rel, entry) in kept {
+            written.insert(rel, (entry, true));
+        }
+        Ok(lost)
+    }
+
+    /// Whether the previous site published `rel` (by its manifest).
+    pub fn published_earlier(&self, rel: &str) -> bool {
+        self.previous.contains_key(rel)
+    }
+
     /// Paths written so far, sorted.
     pub fn paths(&self) -> Vec<String> {
         let written = self.written.lock().unwrap_or_else(|p| p.into_inner());
@@ -840,6 +901,7 @@ impl Output {
             .count();
         let units = self.units.into_inner().unwrap_or_else(|p| p.into_inner());
         report.units_kept = self.units_kept.into_inner();
+        report.kept_earlier = self.kept_earlier.into_inner();
         report.units_made = units.len() - report.units_kept;
         let manifest = Manifest { files, units };
         // Compact: at 10 M requests the manifest lists 234,537 files and the units again (tens
@@ -1165,6 +1227,62 @@ mod tests {
             assert!(check_rel(bad).is_err(), "{bad}");
         }
         assert!(check_rel("ward/3/index.html").is_ok());
+    }
+
+    #[test]
+    fn earlier_files_are_kept_unless_changed_by_hand_or_in_the_way() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let site = dir.path().join("site");
+        let out = Output::begin(&site).unwrap();
+        for (rel, text) in [
+            ("day/1/index.html", "<p>one</p>"),
+            ("day/1/data.csv", "a,b\n"),
+            ("edited.txt", "as published"),
+            ("becomes-a-folder", "file"),
+            ("folder/file", "inside"),
+            ("same.txt", "same"),
+        ] {
+            out.write(rel, text.as_bytes()).unwrap();
+        }
+        out.finish().unwrap();
+        let inode = fs::metadata(site.join("day/1/data.csv")).unwrap().ino();
+        fs::write(site.join("edited.txt"), "by hand, longer").unwrap();
+
+        let out = Output::begin(&site).unwrap();
+        out.write("same.txt", b"same").unwrap();
+        out.write("becomes-a-folder/index.html", b"<p>new</p>")
+            .unwrap();
+        out.write("folder", b"now a file").unwrap();
+        let mut lost = out.keep_earlier().unwrap();
+        lost.sort();
+        assert_eq!(lost, ["becomes-a-folder", "edited.txt", "folder/file"]);
+        let r = out.finish().unwrap();
+        assert_eq!((r.kept_earlier, r.removed), (2, 3));
+        assert_eq!((r.written, r.unchanged), (2, 3));
+        // Kept files are the published files themselves, listed in the new manifest.
+        assert_eq!(
+            fs::metadata(site.join("day/1/data.csv")).unwrap().ino(),
+            inode
+        );
+        assert!(site.join("day/1/index.html").is_file());
+        assert_eq!(fs::read(site.join("folder")).unwrap(), b"now a file");
+        let listed: Vec<String> = read_manifest(&site)
+            .unwrap()
+            .files
+            .into_iter()
+            .map(|e| e.path)
+            .collect();
+        assert_eq!(
+            listed,
+            [
+                "becomes-a-folder/index.html",
+                "day/1/data.csv",
+                "day/1/index.html",
+                "folder",
+                "same.txt"
+            ]
+        );
     }
 
     #[test]

@@ -108,9 +108,27 @@ fn check_against_an_earlier_manifest_lists_the_addresses_that_vanished() {
     let folder = p.run(&["check", "--against", p.join("site").to_str().unwrap()]);
     assert_eq!(folder.status.code(), Some(0));
 
-    // Publish fewer days: the day pages that fall out of the window vanish.
+    // Publish fewer days: the day pages that fall out of the window stay as they were.
     p.edit_config("  days: 10\n", "  days: 3\n");
+    let first_day = p.join("site/day/2021-03-01/index.html");
+    let before = std::fs::read(&first_day).unwrap();
     p.ok(&["build", "--as-of", "2021-03-10"]);
+    assert_eq!(std::fs::read(&first_day).unwrap(), before);
+    let kept = p.run(&["check", "--against", earlier.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&kept.stdout).into_owned();
+    assert_eq!(kept.status.code(), Some(0), "{stdout}");
+    // The whole site, kept pages included, still passes every check.
+    let whole = p.run(&["check"]);
+    assert_eq!(
+        whole.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&whole.stdout)
+    );
+
+    // Pruned, they vanish, and the check against the earlier manifest lists them.
+    p.ok(&["build", "--as-of", "2021-03-10", "--prune"]);
+    assert!(!first_day.exists());
     let out = p.run(&["check", "--against", earlier.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     assert_eq!(out.status.code(), Some(1), "{stdout}");

@@ -218,9 +218,20 @@ fn update_fetches_builds_publishes_and_a_rerun_without_new_data_changes_only_the
     );
     assert_manifest_matches(&site);
 
-    // A file that no longer belongs disappears, and the summary counts it.
+    // A file no build makes any more stays published (its address may be linked to), and the
+    // summary says so; `--prune` removes it, and the summary counts it.
     std::fs::remove_file(p.join("static/retired.txt")).unwrap();
-    let third = update_ok(&p, &[]);
+    let kept = update_ok(&p, &[]);
+    assert!(
+        kept.contains(", 0 removed), and kept 1 file of an earlier build;"),
+        "{kept}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(site.join("retired.txt")).unwrap(),
+        "this file will be removed\n"
+    );
+    assert_manifest_matches(&site);
+    let third = update_ok(&p, &["--prune"]);
     assert!(third.contains(", 1 removed)"), "{third}");
     assert!(!site.join("retired.txt").exists());
     assert_manifest_matches(&site);
