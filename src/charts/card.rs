@@ -220,27 +220,70 @@ pub fn card_png(card: &Card) -> Result<Vec<u8>, CardError> {
         text(f, left, h - 44.0, footer_size, palette::MUTED);
     }
     // Every pixel is opaque (a white ground under opaque paint), so the alpha byte is dropped
-    // and the premultiplied colours are the colours. RGB with fast compression encodes in a
-    // fraction of the time of tiny-skia's RGBA encoder at default compression.
+    // and the premultiplied colours are the colours.
     // One plain loop: an iterator chain with `flat_map` took a sixth of a card's time.
     let pixels = pixmap.data();
     let mut rgb = vec![0u8; pixels.len() / 4 * 3];
     for (to, from) in rgb.chunks_exact_mut(3).zip(pixels.chunks_exact(4)) {
         to.copy_from_slice(&from[..3]);
     }
-    let mut png_bytes = Vec::with_capacity(64 * 1024);
-    let mut encoder = png::Encoder::new(&mut png_bytes, CARD_SIZE.0, CARD_SIZE.1);
-    encoder.set_color(png::ColorType::Rgb);
+    encode_png(&rgb, CARD_SIZE.0, CARD_SIZE.1).map_err(|e| err(format!("PNG encoding failed: {e}")))
+}
+
+/// Encodes opaque RGB pixels as a PNG. A card has few colours (five paints and their
+/// anti-aliased edges on white: 75 on a day card), so it is written losslessly as an indexed
+/// image, a byte a pixel with a palette: 24 KB where the RGB file took 77 KB (issue 21: a card
+/// for every day of ten years). More than 256 colours are written as RGB. `Balanced` compression
+/// makes the indexed card 16 % smaller than `Fast` does; `High` saves 1 % more.
+fn encode_png(rgb: &[u8], width: u32, height: u32) -> Result<Vec<u8>, png::EncodingError> {
+    let mut png_bytes = Vec::with_capacity(32 * 1024);
+    let mut encoder = png::Encoder::new(&mut png_bytes, width, height);
     encoder.set_depth(png::BitDepth::Eight);
-    encoder.set_compression(png::Compression::Fast);
-    let mut writer = encoder
-        .write_header()
-        .map_err(|e| err(format!("PNG encoding failed: {e}")))?;
-    writer
-        .write_image_data(&rgb)
-        .and_then(|()| writer.finish())
-        .map_err(|e| err(format!("PNG encoding failed: {e}")))?;
+    encoder.set_compression(png::Compression::Balanced);
+    match palette_indices(rgb) {
+        Some((palette, indices)) => {
+            encoder.set_color(png::ColorType::Indexed);
+            encoder.set_palette(palette);
+            let mut writer = encoder.write_header()?;
+            writer.write_image_data(&indices)?;
+            writer.finish()?;
+        }
+        None => {
+            encoder.set_color(png::ColorType::Rgb);
+            let mut writer = encoder.write_header()?;
+            writer.write_image_data(rgb)?;
+            writer.finish()?;
+        }
+    }
     Ok(png_bytes)
+}
+
+/// The pixels' colours as a PNG palette (RGB triples) and each pixel's index into it; `None`
+/// when there are more than 256 colours.
+fn palette_indices(rgb: &[u8]) -> Option<(Vec<u8>, Vec<u8>)> {
+    let mut palette: Vec<u8> = Vec::new();
+    let mut index_of: std::collections::HashMap<[u8; 3], u8> = Default::default();
+    let mut indices = Vec::with_capacity(rgb.len() / 3);
+    // Most pixels repeat the one before (the ground, the bars): no lookup for those.
+    let mut last: Option<([u8; 3], u8)> = None;
+    for px in rgb.chunks_exact(3) {
+        let colour = [px[0], px[1], px[2]];
+        let index = match last {
+            Some((c, i)) if c == colour => i,
+            _ => match index_of.get(&colour) {
+                Some(&i) => i,
+                None => {
+                    let i = u8::try_from(index_of.len()).ok()?;
+                    index_of.insert(colour, i);
+                    palette.extend_from_slice(&colour);
+                    i
+                }
+            },
+        };
+        last = Some((colour, index));
+        indices.push(index);
+    }
+    Some((palette, indices))
 }
 
 #[cfg(test)]
@@ -284,11 +327,11 @@ mod tests {
         assert!(lines[1].ends_with('…'));
     }
 
-    /// The decoded card's RGB pixels.
+    /// The decoded card's RGB pixels (a palette expanded).
     fn decode(png_bytes: &[u8]) -> (png::OutputInfo, Vec<u8>) {
-        let mut reader = png::Decoder::new(std::io::Cursor::new(png_bytes))
-            .read_info()
-            .unwrap();
+        let mut decoder = png::Decoder::new(std::io::Cursor::new(png_bytes));
+        decoder.set_transformations(png::Transformations::EXPAND);
+        let mut reader = decoder.read_info().unwrap();
         let mut pixels = vec![0; reader.output_buffer_size().unwrap()];
         let info = reader.next_frame(&mut pixels).unwrap();
         pixels.truncate(info.buffer_size());
@@ -299,6 +342,7 @@ mod tests {
     fn the_card_is_a_1200_by_630_png_with_its_text_drawn() {
         let (info, pixels) = decode(&card_png(&sample()).unwrap());
         assert_eq!((info.width, info.height), (1200, 630));
+        // Written as an indexed image, expanded to RGB by the decoder.
         assert_eq!(info.color_type, png::ColorType::Rgb);
         let at = |x: usize, y: usize| &pixels[(y * 1200 + x) * 3..(y * 1200 + x) * 3 + 3];
         let blue = palette::BLUE;
@@ -325,5 +369,36 @@ mod tests {
             })
             .count();
         assert!(short_inked * 5 < inked, "{short_inked} vs {inked}");
+    }
+
+    #[test]
+    fn few_colours_are_written_as_a_palette_and_many_as_rgb_both_losslessly() {
+        let decode_bytes = |bytes: &[u8]| decode(bytes).1;
+        // Two colours: indexed, and the same pixels back.
+        let two: Vec<u8> = (0..64 * 8)
+            .flat_map(|i| {
+                if i % 3 == 0 {
+                    [255, 255, 255]
+                } else {
+                    [11, 79, 108]
+                }
+            })
+            .collect();
+        let colour_type = |bytes: &[u8]| {
+            (png::Decoder::new(std::io::Cursor::new(bytes)).read_info())
+                .unwrap()
+                .info()
+                .color_type
+        };
+        let png_bytes = encode_png(&two, 64, 8).unwrap();
+        assert_eq!(colour_type(&png_bytes), png::ColorType::Indexed);
+        assert_eq!(decode_bytes(&png_bytes), two);
+        // 300 colours: RGB, the same pixels back.
+        let many: Vec<u8> = (0..300u32)
+            .flat_map(|i| [(i % 256) as u8, (i / 256) as u8, 7])
+            .collect();
+        let png_bytes = encode_png(&many, 300, 1).unwrap();
+        assert_eq!(colour_type(&png_bytes), png::ColorType::Rgb);
+        assert_eq!(decode_bytes(&png_bytes), many);
     }
 }
