@@ -98,7 +98,7 @@ fn every_svg_parses_and_every_chart_table_equals_its_json(p: &Project) {
     // Stable names: the day's charts, the latest ward week also under the ward's own URL.
     for rel in [
         "site/day/2021-01-01/services.svg",
-        "site/day/2021-01-01/potholes/map.svg",
+        "site/day/2021-01-01/map.svg",
         "site/services.svg",
         "site/map.svg",
         "site/ward/wards-map.svg",
@@ -119,10 +119,10 @@ fn every_svg_parses_and_every_chart_table_equals_its_json(p: &Project) {
 fn pages_show_charts_with_embed_alt_text_citation_and_a_card(p: &Project) {
     // Pages are minified (attribute quotes dropped where HTML allows), so compare without them.
     let page = |rel: &str| p.read(rel).replace('"', "");
-    let day = page("site/day/2021-01-01/potholes/index.html");
+    let day = page("site/day/2021-01-01/index.html");
     // The map is inline, so its wards are links to their pages.
     assert!(day.contains("role=group"));
-    assert!(day.contains("<a href=../../../ward/1/index.html>"));
+    assert!(day.contains("<a href=../../ward/1/index.html>"));
     assert!(day.contains("Embed code"));
     assert!(day.contains("Alt text: "));
     assert!(day.contains("Source: City of Chicago 311 via Open311, data through 2021-01-01, cwfy"));

@@ -153,3 +153,69 @@ fn check_against_an_earlier_manifest_lists_the_addresses_that_vanished() {
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("not a cwfy manifest.json"), "{stderr}");
 }
+
+/// Issue 21: addresses an earlier version published whose content moved. A page per featured
+/// service and day (`day/DATE/SERVICE/`) is now part of the day page: a site that published
+/// one gets a redirect page there, without JavaScript, and keeps its data files.
+#[test]
+fn a_moved_page_published_earlier_becomes_a_redirect_and_its_data_files_stay() {
+    let p = built();
+    let site = p.join("site");
+    let day = std::fs::read_dir(site.join("day"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .min()
+        .unwrap();
+    let old = format!("day/{day}/potholes");
+    assert!(!site.join(&old).exists(), "a new site has no such page");
+    // The site as an earlier version published it: the page, its map's data, in the manifest.
+    let mut manifest: serde_json::Value =
+        serde_json::from_str(&p.read("site/manifest.json")).unwrap();
+    for (name, text) in [
+        ("index.html", "<!doctype html><title>old</title><p>old page"),
+        ("map.csv", "ward,requests\n1,2\n"),
+    ] {
+        let rel = format!("{old}/{name}");
+        p.write(&format!("site/{rel}"), text);
+        let sha256 = cwfy::publish::hex(&<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+        manifest["files"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({
+                "path": rel, "size": text.len(), "sha256": sha256
+            }));
+    }
+    p.write("site/manifest.json", manifest.to_string());
+    let earlier = p.join("earlier-manifest.json");
+    std::fs::copy(p.join("site/manifest.json"), &earlier).unwrap();
+
+    p.ok(&["build"]);
+    let redirect = p.read(&format!("site/{old}/index.html")).replace('"', "");
+    assert!(
+        redirect.contains(&format!(
+            "http-equiv=refresh content=0; url=../../../day/{day}/#by-ward"
+        )) || redirect.contains(&format!(
+            "content=0; url=../../../day/{day}/#by-ward http-equiv=refresh"
+        )),
+        "{redirect}"
+    );
+    assert!(
+        redirect.contains(&format!(
+            "<link href=https://cwfy.example.org/day/{day}/ rel=canonical>"
+        )),
+        "{redirect}"
+    );
+    assert!(
+        redirect.contains(&format!("<a href=../../../day/{day}/#by-ward>")),
+        "{redirect}"
+    );
+    assert_eq!(
+        p.read(&format!("site/{old}/map.csv")),
+        "ward,requests\n1,2\n"
+    );
+    // The redirect's target exists, with its fragment: the whole site checks, and nothing the
+    // earlier build published is missing.
+    let out = p.run(&["check", "--against", earlier.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+}

@@ -94,10 +94,22 @@ fn numbers_agree_with_hand_counts_in_json_and_html() {
     let html = p.read("site/day/2021-03-08/index.html");
     assert!(html.contains("▲ 250% above average"), "{html}");
     assert!(html.contains("★ greatest change"), "{html}");
-    assert!(
-        p.read("site/day/2021-03-08/potholes/wards.csv")
-            .contains("\n1,2\n")
+    // Every featured service by ward, a column each: the two potholes of ward 1 that day.
+    let wards_csv = p.read("site/day/2021-03-08/wards.csv");
+    let mut lines = wards_csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let potholes_column = header.iter().position(|h| h.contains("Pothole")).unwrap();
+    assert_eq!(header[0], "Ward", "{wards_csv}");
+    let ward_1: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(
+        (ward_1[0], ward_1[potholes_column]),
+        ("1", "2"),
+        "{wards_csv}"
     );
+    assert_eq!(wards_csv.lines().count(), 1 + 50, "{wards_csv}");
+    assert!(html.contains("Every featured service by ward"), "{html}");
+    // No page per service and day any more: the day page shows every featured service.
+    assert!(!p.join("site/day/2021-03-08/potholes").exists());
 
     // Ward 1, week of 2021-03-08.
     let week = json(&p, "site/api/v1/wards/1/weeks/2021-03-08.json");
@@ -268,7 +280,7 @@ fn one_snapshot_per_page_type() {
     let p = built();
     let pages = [
         ("home", "index.html"),
-        ("day_service", "day/2021-03-08/potholes/index.html"),
+        ("day", "day/2021-03-08/index.html"),
         ("ward_index", "ward/index.html"),
         ("ward_week", "ward/2/week/2021-03-08/index.html"),
         ("ward_service", "ward/3/potholes/index.html"),

@@ -323,12 +323,10 @@ fn check_days(site: &Path) -> usize {
                 let href = card.split("href=").nth(1).unwrap();
                 let href = href.trim_start_matches('"');
                 let href = &href[..href.find(['"', ' ', '>']).unwrap()];
+                // Each card links to its service's column of the table by ward.
                 let slug = href
-                    .trim_end_matches("index.html")
-                    .trim_end_matches('/')
-                    .rsplit('/')
-                    .next()
-                    .unwrap()
+                    .strip_prefix("#by-ward-")
+                    .unwrap_or_else(|| panic!("{what}: card links to {href}"))
                     .to_string();
                 let at = card.find("card-count>").unwrap() + "card-count>".len();
                 (slug, count(&card[at..at + card[at..].find('<').unwrap()]))

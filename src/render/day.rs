@@ -29,11 +29,10 @@ impl Dash<'_, '_> {
         let days: Vec<Day> = range.days().collect();
         let results: Vec<_> = days.par_iter().map(|d| self.day_unit(range, *d)).collect();
         let mut total = sum_counts(results)?;
-        // The home page is the latest day, with its default service.
-        let mut ctx = self.day_context(range, range.last, None);
-        // The home page's charts are also written at the site root, so a link to the latest
-        // day's chart keeps pointing at the latest day.
-        total.1 += self.day_charts(range.last, None, ctx.shown, "", true, &mut ctx.context)?;
+        // The home page is the latest day. Its charts are also written at the site root, so a
+        // link to the latest day's chart keeps pointing at the latest day.
+        let mut ctx = self.day_context(range, range.last);
+        total.1 += self.day_charts(range.last, ctx.shown, "", true, &mut ctx.context)?;
         let mut meta = self.day_meta(range.last, &ctx, "home");
         meta.image = Some(format!("{}card.png", urls::day(range.last)));
         self.r.page("", "day.html", &meta, ctx.context)?;
@@ -74,7 +73,8 @@ impl Dash<'_, '_> {
             .with(&m.first_day.map(|d| d.0))
             .with(&range.has_day(day.plus(-1)))
             .with(&range.has_day(day.plus(1)))
-            .with(&(day == range.last));
+            .with(&(day == range.last))
+            .with(&self.moved_day_pages(day));
         let done = self
             .r
             .unit(&urls::day(day), key.finish(), || self.day(range, day))?;
@@ -84,7 +84,7 @@ impl Dash<'_, '_> {
     pub(super) fn day(&self, range: Range, day: Day) -> Result<(usize, usize), RenderError> {
         let mut pages = 0;
         let mut files = 0;
-        let mut ctx = self.day_context(range, day, None);
+        let mut ctx = self.day_context(range, day);
         self.r.set_through(&mut ctx.context, Some(day));
         for t in &ctx.tables {
             t.write(&self.files)?;
@@ -93,50 +93,39 @@ impl Dash<'_, '_> {
         self.files
             .json(&format!("api/v1/days/{day}.json"), &ctx.api)?;
         files += 1;
-        files += self.day_charts(
-            day,
-            None,
-            ctx.shown,
-            &urls::day(day),
-            false,
-            &mut ctx.context,
-        )?;
+        let day_url = urls::day(day);
+        files += self.day_charts(day, ctx.shown, &day_url, false, &mut ctx.context)?;
         let card = self.day_card(day, ctx.total)?;
         files += 1;
         let mut meta = self.day_meta(day, &ctx, "home");
-        meta.image = Some(card.clone());
-        self.r
-            .page(&urls::day(day), "day.html", &meta, ctx.context)?;
+        meta.image = Some(card);
+        self.r.page(&day_url, "day.html", &meta, ctx.context)?;
         pages += 1;
-        for s in self.featured() {
-            let mut ctx = self.day_context(range, day, Some(s));
-            self.r.set_through(&mut ctx.context, Some(day));
-            for t in ctx.tables.iter().skip(1) {
-                t.write(&self.files)?;
-                files += 1;
-            }
-            let slug = &self.m.info(s).slug;
-            let url = urls::day_service(day, slug);
-            files += self.day_charts(day, Some(s), ctx.shown, &url, false, &mut ctx.context)?;
-            let mut meta = self.day_meta(day, &ctx, "home");
-            meta.image = Some(card.clone());
-            self.r.page(&url, "day.html", &meta, ctx.context)?;
+        // Earlier versions made a page per featured service and day; the day page now shows
+        // every featured service. An address published before points to it (its data files
+        // stay, as every published file does; see `Output::keep_earlier`).
+        for old in self.moved_day_pages(day) {
+            let title = format!("{} — 311 requests citywide", long_date(day));
+            let fragment = format!("by-{}", crate::domain::Terms::current().one);
+            self.r.redirect(&old, &day_url, &fragment, &title)?;
             pages += 1;
         }
         Ok((pages, files))
     }
 
-    pub(super) fn day_context(
-        &self,
-        range: Range,
-        day: Day,
-        chosen: Option<ServiceIdx>,
-    ) -> DayContext {
+    /// The addresses of the day's pages per featured service that the previous site published.
+    fn moved_day_pages(&self, day: Day) -> Vec<String> {
+        (self.featured().into_iter())
+            .map(|s| urls::day_service(day, &self.m.info(s).slug))
+            .filter(|url| (self.r.out).published_earlier(&format!("{url}index.html")))
+            .collect()
+    }
+
+    pub(super) fn day_context(&self, range: Range, day: Day) -> DayContext {
         let terms = crate::domain::Terms::current();
         let ward_t = &terms.one_title;
         let ward_w = &terms.one;
         let wards_w = &terms.many;
-        let explicit_choice = chosen.is_some();
         let m = self.m;
         let wards = m.wards;
         let featured = self.featured();
@@ -160,10 +149,7 @@ impl Dash<'_, '_> {
             .filter(|r| r.1 > 0)
             .max_by_key(|r| (r.1, std::cmp::Reverse(r.0)))
             .map(|r| r.0);
-        let chosen = chosen
-            .or(greatest)
-            .or(busiest)
-            .or(featured.first().copied());
+        let chosen = greatest.or(busiest).or(featured.first().copied());
         let day_url = urls::day(day);
         let services: Vec<DayServiceRow> = rows
             .iter()
@@ -179,7 +165,6 @@ impl Dash<'_, '_> {
                     above: pct.is_some_and(|p| p > 0),
                     greatest: Some(*s) == greatest,
                     chosen: Some(*s) == chosen,
-                    href: href(&urls::day_service(day, &info.slug)),
                     sentence: baseline_sentence(*count, *baseline, *pct),
                     versus: versus(*baseline, *pct),
                 }
@@ -250,15 +235,6 @@ impl Dash<'_, '_> {
             ));
             chosen_sentence = baseline_sentence(count, baseline, pct);
             chosen_name = Some(info.name.clone());
-            let table = Table {
-                caption: format!("{} requests by {ward_w} on {}", info.name, long_date(day)),
-                header: vec![ward_t.to_string(), "Requests".into()],
-                rows: counts
-                    .iter()
-                    .map(|(w, n)| vec![w.to_string(), n.to_string()])
-                    .collect(),
-                csv: format!("{}{wards_w}.csv", urls::day_service(day, &info.slug)),
-            };
             let unassigned_service = by_ward[0];
             chosen_view = Some(ChosenService {
                 slug: info.slug.clone(),
@@ -276,11 +252,27 @@ impl Dash<'_, '_> {
                         href: href(&urls::ward(*w)),
                     })
                     .collect(),
-                table: table.clone(),
                 service_href: href(&urls::service(&info.slug)),
             });
-            tables.push(table);
         }
+        // Every featured service by ward: what a page per service and day used to show.
+        let by_service: Vec<Vec<u64>> = (featured.iter())
+            .map(|s| self.day_wards().by_ward(*s, day))
+            .collect();
+        let mut header = vec![ward_t.to_string()];
+        header.extend(featured.iter().map(|s| m.info(*s).name.clone()));
+        tables.push(Table {
+            caption: format!("Featured services by {ward_w} on {}", long_date(day)),
+            header,
+            rows: (1..=wards)
+                .map(|w| {
+                    let mut row = vec![w.to_string()];
+                    row.extend(by_service.iter().map(|c| c[usize::from(w)].to_string()));
+                    row
+                })
+                .collect(),
+            csv: format!("{day_url}{wards_w}.csv"),
+        });
         let prev = day.plus(-1);
         let next = day.plus(1);
         let context = context_of(&DayPage {
@@ -299,12 +291,18 @@ impl Dash<'_, '_> {
             others,
             chosen: chosen_view,
             services_table: &tables[0],
+            wards_table: WardsTable {
+                table: &tables[1],
+                column_ids: featured
+                    .iter()
+                    .map(|s| format!("by-{ward_w}-{}", m.info(*s).slug))
+                    .collect(),
+            },
             api: format!("api/v1/days/{day}.json"),
         });
 
-        // The API lists every service with a request that day, featured first. The variants of
-        // the page for each service share the day's document, so only the default page makes it.
-        let api = (!explicit_choice).then(|| self.day_api(day, unassigned));
+        // The API lists every service with a request that day, featured first.
+        let api = self.day_api(day, unassigned);
         DayContext {
             context,
             tables,
@@ -352,7 +350,7 @@ impl Dash<'_, '_> {
 pub(super) struct DayContext {
     context: Context,
     tables: Vec<Table>,
-    api: Option<DayApi>,
+    api: DayApi,
     total: u64,
     chosen_name: Option<String>,
     chosen_sentence: String,
@@ -371,8 +369,37 @@ struct DayPage<'t> {
     /// The service the ward map shows.
     chosen: Option<ChosenService>,
     services_table: &'t Table,
+    /// Every featured service's requests by ward.
+    wards_table: WardsTable<'t>,
     /// The day's JSON document, relative to the root.
     api: String,
+}
+
+/// The table of every featured service by ward, each service's column heading an anchor
+/// (`#by-ward-SLUG`, in the city's word for its districts) that the service's card links to.
+struct WardsTable<'t> {
+    table: &'t Table,
+    /// The ids of the columns after the first, in order.
+    column_ids: Vec<String>,
+}
+
+impl Serialize for WardsTable<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let t = self.table;
+        let mut html = super::html_table(&t.caption, &t.header, &t.rows);
+        // The first heading is the ward's; each service heading after it gets its id.
+        for id in self.column_ids.iter().rev() {
+            if let Some(at) = html.rfind("<th scope=col>") {
+                html.insert_str(at + "<th scope=col".len(), &format!(" id={id}"));
+            }
+        }
+        let mut out = serializer.serialize_struct("WardsTable", 3)?;
+        out.serialize_field("caption", &t.caption)?;
+        out.serialize_field("csv", &t.csv)?;
+        out.serialize_field("html", &super::blocks::hold(html))?;
+        out.end()
+    }
 }
 
 /// The day itself.
@@ -403,7 +430,6 @@ struct DayServiceRow {
     /// The service furthest above its baseline.
     greatest: bool,
     chosen: bool,
-    href: String,
     sentence: String,
     versus: String,
 }
@@ -427,7 +453,6 @@ struct ChosenService {
     busiest: Vec<WardNo>,
     busiest_count: u64,
     wards: Vec<WardCount>,
-    table: Table,
     service_href: String,
 }
 
@@ -469,14 +494,12 @@ pub struct DayApiService {
 }
 
 impl Dash<'_, '_> {
-    /// The day page's charts: services against their baseline and the ward map of the chosen
-    /// service (`chosen` on a service's variant of the page, else `shown`, the page's default),
-    /// shown on the page at `page_url`. Bundles go in `bundle_dir` (the day's folder, the
-    /// service's folder for the map) unless `write` is false. Returns files written.
+    /// The day page's charts: services against their baseline and the ward map of `shown`, the
+    /// service the page leads with, shown on the page at `page_url` and written in the day's
+    /// folder (the site root for the home page's copy when `latest`). Returns files written.
     pub(super) fn day_charts(
         &self,
         day: Day,
-        chosen: Option<ServiceIdx>,
         shown: Option<ServiceIdx>,
         page_url: &str,
         latest: bool,
@@ -501,24 +524,19 @@ impl Dash<'_, '_> {
         let mut files = 0;
         let services = charts::day_services(&long_date(day), &bars)
             .map_err(|e| RenderError::Chart(e.to_string()))?;
-        // The day page (and the home page, for the latest day) owns the services chart; the
-        // per-service variants show the day's copy.
         let day_dir = if latest {
             String::new()
         } else {
             urls::day(day)
         };
-        if chosen.is_none() {
-            files += self.r.write_chart(&services, &day_dir, Some(day))?;
-        }
+        files += self.r.write_chart(&services, &day_dir, Some(day))?;
         ctx.insert(
             "services_chart",
             &self
                 .r
                 .chart_view(&services, &day_dir, true, false, Some(day)),
         );
-        let chosen = chosen.or(shown);
-        if let (Some(c), Some((b, name))) = (chosen, self.r.boundaries_for(day)) {
+        if let (Some(c), Some((b, name))) = (shown, self.r.boundaries_for(day)) {
             let info = m.info(c);
             let by_ward = self.day_wards().by_ward(c, day);
             let map_wards: Vec<maps::MapWard> = (1..=m.wards)
@@ -539,25 +557,16 @@ impl Dash<'_, '_> {
                 &map_wards,
                 maps::MapLabels::Count,
             );
-            let dir = if latest {
-                String::new()
-            } else {
-                urls::day_service(day, &info.slug)
-            };
-            // The per-service page and the home page write the map; the day page links there.
-            if page_url == dir {
-                files += self.r.write_chart(&map, &dir, Some(day))?;
-            }
+            files += self.r.write_chart(&map, &day_dir, Some(day))?;
             ctx.insert(
                 "map_chart",
-                &self.r.chart_view(&map, &dir, true, false, Some(day)),
+                &self.r.chart_view(&map, &day_dir, true, false, Some(day)),
             );
         }
         Ok(files)
     }
 
-    /// The day's social card (shared by the day page, its per-service variants and, for the
-    /// latest day, the home page).
+    /// The day's social card (shared by the day page and, for the latest day, the home page).
     pub(super) fn day_card(&self, day: Day, total: u64) -> Result<String, RenderError> {
         self.r.card(
             &format!("{}card.png", urls::day(day)),

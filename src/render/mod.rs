@@ -500,6 +500,34 @@ impl<'a> Renderer<'a> {
         Ok(())
     }
 
+    /// Writes a page at `url` that sends its readers to `#fragment` of the page at `target`,
+    /// without JavaScript: a meta refresh, a link, and `rel=canonical` for search engines. For
+    /// addresses an earlier build published whose content now lives elsewhere.
+    pub fn redirect(
+        &self,
+        url: &str,
+        target: &str,
+        fragment: &str,
+        title: &str,
+    ) -> Result<(), RenderError> {
+        let esc = |t: &str| tera::escape_html(t);
+        let to = format!("{}{target}#{fragment}", root_of(url));
+        let canonical = self.input.config.site.base_url.join(target);
+        let html = format!(
+            "<!doctype html><html lang=\"{lang}\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+             <title>{title}</title><meta http-equiv=\"refresh\" content=\"0; url={to}\">\
+             <link rel=\"canonical\" href=\"{canonical}\"><meta name=\"robots\" content=\"noindex\">\
+             </head><body><p>This page has moved: <a href=\"{to}\">{title}</a>.</p></body></html>",
+            lang = esc(&self.input.config.site.language),
+            title = esc(title),
+            to = esc(&to),
+            canonical = esc(&canonical),
+        );
+        self.out.write(&file_of(url), html.as_bytes())?;
+        Ok(())
+    }
+
     /// Renders without writing.
     pub fn render_page(
         &self,

@@ -303,7 +303,8 @@ impl Dash<'_, '_> {
                     ]
                 })
                 .collect(),
-            csv: format!("{base}ranking.csv"),
+            // The ranking chart's rows: the table offers the chart's CSV.
+            csv: format!("{base}ttc-ranking.csv"),
         };
         let prev = monday.plus(-7);
         let next = monday.plus(7);
@@ -394,7 +395,7 @@ impl Dash<'_, '_> {
             week_end: sunday.to_string(),
             week_start: monday.to_string(),
         };
-        (ctx, api, vec![by_day_table, ranking_table], summary)
+        (ctx, api, vec![by_day_table], summary)
     }
 
     /// What a service's request form asks for (its Open311 service definition), in the form's

@@ -344,7 +344,8 @@ impl Dash<'_, '_> {
                 .iter()
                 .map(|(d, o, c)| vec![d.to_string(), o.to_string(), c.to_string()])
                 .collect(),
-            csv: format!("{base}days.csv"),
+            // The same rows as the week's chart: the table offers the chart's CSV.
+            csv: format!("{base}opened-closed.csv"),
         };
 
         let (services, api_services, ranking_sentences) =
@@ -389,7 +390,8 @@ impl Dash<'_, '_> {
         let busiest_table = Table::day_counts(
             format!("Days with the most requests in {ward_t} {ward}, all services"),
             &busiest,
-            format!("{base}busiest-days.csv"),
+            // All the data, the same for every week: the ward's busiest-days chart's CSV.
+            format!("{}busiest-days.csv", urls::ward(ward)),
         );
         let office = self.r.input.offices.get(&ward);
         let prev = monday.plus(-7);
@@ -451,7 +453,8 @@ impl Dash<'_, '_> {
         (
             ctx,
             api,
-            vec![days_table, services_table, busiest_table],
+            // The other two tables link to CSV files their charts write.
+            vec![services_table],
             summary,
         )
     }
@@ -652,13 +655,25 @@ impl Dash<'_, '_> {
         );
 
         // The ward's outline among its neighbours, on the map in force that week.
+        // The ward's own page draws it inline, its wards links; an archived week, a tenth of
+        // the page, shows the ward's file of the same map and lists the neighbours as links.
         if let Some((b, name)) = self.r.boundaries_for(range.week_end(monday)) {
             let mut map = maps::ward_locator(&b, ward, &name, |w| ward_link(page_url, w));
             map.id = ward_map_id(&name);
+            let inline = page_url == ward_dir;
             ctx.insert(
                 "ward_map",
-                &self.r.chart_view(&map, &ward_dir, true, true, through),
+                &self.r.chart_view(&map, &ward_dir, inline, true, through),
             );
+            if !inline {
+                let neighbours: Vec<Neighbour> = (b.neighbours.get(&ward).into_iter().flatten())
+                    .map(|&w| Neighbour {
+                        ward: w,
+                        href: href(&urls::ward(w)),
+                    })
+                    .collect();
+                ctx.insert("ward_neighbours", &neighbours);
+            }
         }
         Ok(files)
     }
@@ -901,4 +916,11 @@ pub struct DayCount {
     pub count: u64,
     /// The day.
     pub date: String,
+}
+
+/// A neighbouring ward, linked.
+#[derive(Serialize)]
+struct Neighbour {
+    ward: WardNo,
+    href: String,
 }

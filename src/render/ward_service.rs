@@ -150,7 +150,7 @@ impl Dash<'_, '_> {
                     count: *n,
                     // Only featured services have a page per day.
                     href: (info.featured && range.has_day(*d))
-                        .then(|| href(&urls::day_service(*d, &info.slug))),
+                        .then(|| format!("{}#by-{}-{}", href(&urls::day(*d)), terms.one, info.slug)),
                 })
                 .collect(),
             highs_table: &highs_table,

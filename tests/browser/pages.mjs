@@ -1,5 +1,5 @@
 // The pages the browser checks visit, picked from a built site: one of each kind a resident sees.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Folders under `dir` in sorted order (names only). */
@@ -26,9 +26,10 @@ export function pickPages(site) {
   const days = folders(join(site, 'day')).filter((d) => /^\d{4}-\d{2}-\d{2}$/.test(d));
   if (days.length === 0) throw new Error(`${site}: no day pages; is this a built cwfy site?`);
   const latest = days[days.length - 1];
-  // A featured service: one that has a page for the latest day.
-  const services = folders(join(site, 'day', latest));
-  if (services.length === 0) throw new Error(`${site}/day/${latest}: no service pages`);
+  // A featured service: one that has a column in the latest day's table by district.
+  const dayPage = readFileSync(join(site, 'day', latest, 'index.html'), 'utf8');
+  const services = [...dayPage.matchAll(new RegExp(`id="?by-${word}-([a-z0-9-]+)`, 'g'))].map((m) => m[1]);
+  if (services.length === 0) throw new Error(`${site}/day/${latest}: no featured services`);
   const service = services.includes('potholes') ? 'potholes' : services[0];
   // Folder addresses, as people (and the canonical links) write them; `cwfy serve` answers each
   // with its index.html.
