@@ -649,9 +649,13 @@ impl Dash<'_, '_> {
         if page_url == ward_dir {
             files += self.r.write_chart(&busiest, &ward_dir, through)?;
         }
+        // The same chart on every week: inline on the ward's own page, its file on an archived
+        // week's (a lighter page; the chart is an image either way, with the same alt text).
         ctx.insert(
             "busiest_chart",
-            &self.r.chart_view(&busiest, &ward_dir, true, false, through),
+            &self
+                .r
+                .chart_view(&busiest, &ward_dir, page_url == ward_dir, false, through),
         );
 
         // The ward's outline among its neighbours, on the map in force that week.

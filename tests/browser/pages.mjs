@@ -14,9 +14,9 @@ function folders(dir) {
 const NOT_DISTRICTS = ['day', 'service', 'api', 'feeds', 'data', 'about', 'status', 'photos'];
 
 /**
- * The pages to test, as folder paths of the site, by kind: home, the latest day page, district 1's
- * week page (`ward/1/` in Chicago, `district/1/` in Boston), a district × service page, a service
- * week page, the data, status and about pages.
+ * The pages to test, as folder paths of the site, by kind: home, the latest and the oldest day
+ * page, district 1's week page (`ward/1/` in Chicago, `district/1/` in Boston) and its oldest
+ * week, a district × service page, a service week page, the data, status and about pages.
  */
 export function pickPages(site) {
   const word = folders(site).find(
@@ -33,10 +33,15 @@ export function pickPages(site) {
   const service = services.includes('potholes') ? 'potholes' : services[0];
   // Folder addresses, as people (and the canonical links) write them; `cwfy serve` answers each
   // with its index.html.
+  // An archived day and week: the oldest the site has (archived pages are lighter; issue 21).
+  const weeks = folders(join(site, word, '1', 'week')).filter((d) => /^\d{4}-\d{2}-\d{2}$/.test(d));
+  if (weeks.length === 0) throw new Error(`${site}/${word}/1/week: no week pages`);
   const pages = {
     home: '',
     day: `day/${latest}/`,
+    'archived day': `day/${days[0]}/`,
     'ward week': `${word}/1/`,
+    'archived ward week': `${word}/1/week/${weeks[0]}/`,
     'ward × service': `${word}/1/${service}/`,
     'service week': `service/${service}/`,
     data: 'data/',
