@@ -1,7 +1,7 @@
 //! The command line's habits: `--version` names the commit, completions and the man page come
 //! from the parser's own definitions and parse, `-v`/`-vv`/`RUST_LOG` show more than the default
 //! and `-q` less, and `NO_COLOR` (or a pipe) leaves no escape codes, checked in a real
-//! pseudo-terminal.
+//! pseudo-terminal; the hosting recipes run cwfy with flags it has and keep the site between runs.
 
 mod support;
 
@@ -153,4 +153,91 @@ fn no_color_leaves_no_escape_codes_in_a_terminal() {
     let plain = in_terminal(&p, true);
     assert!(plain.contains("INFO"), "{plain}");
     assert!(!plain.contains('\u{1b}'), "NO_COLOR: {plain:?}");
+}
+
+/// The arguments a hosting recipe passes to cwfy: the words after `cargo run --release --`, each
+/// quoted value (a shell variable, an Actions expression) replaced by a real address.
+fn recipe_args(command: &str) -> Vec<String> {
+    let mut rest = command
+        .split("cargo run --release --")
+        .nth(1)
+        .unwrap_or_else(|| panic!("not a cargo run command: {command}"))
+        .trim();
+    let mut args = Vec::new();
+    while !rest.is_empty() {
+        if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted.find('"').unwrap();
+            args.push("https://example.org/cwfy/".to_string());
+            rest = quoted[end + 1..].trim_start();
+        } else {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            args.push(rest[..end].to_string());
+            rest = rest[end..].trim_start();
+        }
+    }
+    args
+}
+
+/// Issue 21: the hosting recipes (docs/hosting/github-pages.yml, the README's GitLab job) run
+/// `cwfy update` with flags it has, and keep the store and the site between runs: a build can
+/// only keep publishing the addresses that the previous site holds.
+#[test]
+fn hosting_recipes_use_real_flags_and_keep_the_site_between_runs() {
+    let repo = support::repo();
+    let read = |rel: &str| std::fs::read_to_string(repo.join(rel)).unwrap();
+    let mut commands = Vec::new();
+
+    let workflow: serde_yaml::Value =
+        serde_yaml::from_str(&read("docs/hosting/github-pages.yml")).unwrap();
+    let mut caches = 0;
+    for step in workflow["jobs"]["build"]["steps"].as_sequence().unwrap() {
+        let uses = step["uses"].as_str().unwrap_or_default();
+        if uses.starts_with("actions/cache/restore") || uses.starts_with("actions/cache/save") {
+            let paths = step["with"]["path"].as_str().unwrap();
+            let paths: Vec<&str> = paths.lines().map(str::trim).collect();
+            assert!(
+                paths.contains(&"site") && paths.contains(&"data/store.sqlite*"),
+                "{uses}: {paths:?}"
+            );
+            caches += 1;
+        }
+        if let Some(run) = step["run"].as_str() {
+            commands.push((run.to_string(), "site".to_string()));
+        }
+    }
+    assert_eq!(caches, 2, "a restore and a save");
+
+    let readme = read("README.md");
+    let block = readme
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("the GitLab job in the README");
+    let gitlab: serde_yaml::Value = serde_yaml::from_str(block).unwrap();
+    let cached: Vec<&str> = (gitlab["pages"]["cache"]["paths"].as_sequence().unwrap())
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        cached.contains(&"public/") && cached.contains(&"data/store.sqlite*"),
+        "{cached:?}"
+    );
+    let script = gitlab["pages"]["script"][0].as_str().unwrap();
+    commands.push((script.to_string(), "public".to_string()));
+
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    for (command, folder) in commands {
+        let args = recipe_args(&command);
+        assert!(args.iter().any(|a| a == "update"), "{command}");
+        // The folder the job publishes and caches is the one cwfy writes.
+        let output = (args.iter().position(|a| a == "--output")).map(|i| args[i + 1].as_str());
+        assert_eq!(output.unwrap_or("site"), folder, "{command}");
+        // Every flag is one cwfy has: clap reads the arguments before --help and rejects an
+        // unknown one.
+        let mut with_help = args.clone();
+        with_help.push("--help".into());
+        let out = cwfy().args(&with_help).output().unwrap();
+        let (code, stderr) = code_and_stderr(&out);
+        assert_eq!(code, 0, "cwfy {with_help:?}: {stderr}");
+    }
 }
