@@ -6,7 +6,8 @@
 Prints, for each kind (day, day x service, ward week, service week, ward x service, the API's
 per-period files, other): its pages (index.html files), files, megabytes, and kilobytes and files
 per page; then a projection of the per-period kinds to YEARS years of days and weeks at the same
-sizes per page (services and wards as many as the site has). Issue 21's closing note quotes it.
+sizes per page, as if every ward and every service had data in every week (services and wards as
+many as the site has). Issue 21's closing note quotes it.
 """
 
 import argparse
@@ -33,6 +34,7 @@ def main():
     args = ap.parse_args()
     files, size, pages = collections.Counter(), collections.Counter(), collections.Counter()
     days, weeks, services, wards = set(), set(), set(), set()
+    ward_weeks, service_weeks = set(), set()
     for folder, _, names in os.walk(args.site):
         for name in names:
             path = os.path.join(folder, name)
@@ -46,8 +48,11 @@ def main():
             if m := re.match(r"^service/([^/]+)/week/(\d{4}-\d\d-\d\d)/", rel):
                 services.add(m[1])
                 weeks.add(m[2])
-            if m := re.match(r"^[a-z-]+/(\d+)/week/", rel):
+                service_weeks.add((m[1], m[2]))
+            if m := re.match(r"^[a-z-]+/(\d+)/week/(\d{4}-\d\d-\d\d)/", rel):
                 wards.add(m[1])
+                weeks.add(m[2])
+                ward_weeks.add((m[1], m[2]))
     print(f"{'kind':20} {'pages':>8} {'files':>9} {'MB':>9} {'KB/page':>8} {'files/page':>10}")
     for kind, _ in size.most_common():
         per = pages[kind]
@@ -55,22 +60,34 @@ def main():
         print(f"{kind:20} {pages[kind]:8,} {files[kind]:9,} {size[kind] / 1e6:9.1f} {each}")
     print(f"{'total':20} {sum(pages.values()):8,} {sum(files.values()):9,} {sum(size.values()) / 1e6:9.1f}")
 
-    # Ten years at these sizes: each per-period kind scales with its periods.
-    n_days, n_weeks = 365.25 * args.years, 52.18 * args.years
-    scale = {
-        "day": n_days / max(len(days), 1),
-        "day x service": n_days / max(len(days), 1),
-        "api: day": n_days / max(len(days), 1),
-        "ward week": n_weeks / max(len(weeks), 1),
-        "api: ward week": n_weeks / max(len(weeks), 1),
-        "service week": n_weeks / max(len(weeks), 1),
-        "api: service week": n_weeks / max(len(weeks), 1),
+    # Ten years at these sizes, every period with data: a page (and its files) per day, per ward
+    # and week and per service and week. The site itself only has pages for the periods with
+    # data, which in the sample leaves most services' weeks out; a city's real data has them all.
+    n_days, n_weeks = round(365.25 * args.years), round(52.18 * args.years)
+    items = {
+        "day": len(days),
+        "day x service": len(days),
+        "api: day": len(days),
+        "ward week": len(ward_weeks),
+        "api: ward week": len(ward_weeks),
+        "service week": len(service_weeks),
+        "api: service week": len(service_weeks),
     }
+    periods = {
+        "day": n_days,
+        "day x service": n_days,
+        "api: day": n_days,
+        "ward week": n_weeks * len(wards),
+        "api: ward week": n_weeks * len(wards),
+        "service week": n_weeks * len(services),
+        "api: service week": n_weeks * len(services),
+    }
+    scale = {k: periods[k] / max(items[k], 1) for k in items}
     projected_files = sum(files[k] * scale.get(k, 1) for k in files)
     projected_bytes = sum(size[k] * scale.get(k, 1) for k in size)
     print(f"\n{len(days)} days, {len(weeks)} weeks, {len(wards)} districts, {len(services)} services with week pages")
-    print(f"at these sizes, {args.years:g} years of every period: {projected_files:,.0f} files, "
-          f"{projected_bytes / 1e9:.2f} GB")
+    print(f"at these sizes, {args.years:g} years of every period ({n_days:,} days, {n_weeks:,} weeks of "
+          f"every district and service): {projected_files:,.0f} files, {projected_bytes / 1e9:.2f} GB")
 
 
 if __name__ == "__main__":

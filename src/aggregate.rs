@@ -1000,6 +1000,48 @@ impl Metrics {
             .collect()
     }
 
+    /// Days of `[from, to]` on which a counted request was opened (any service, any ward),
+    /// oldest first: the days that have data.
+    pub fn days_with_opened(&self, from: Day, to: Day) -> Vec<Day> {
+        let Some((a, b)) = self.span_range(from, to) else {
+            return Vec::new();
+        };
+        (a..=b)
+            .filter(|i| self.ward_opened.iter().any(|w| w[*i] > 0))
+            .map(|i| Day(self.span_start.0 + i as i32))
+            .collect()
+    }
+
+    /// Mondays of the weeks in which a ward (0 = unassigned) had a request opened or closed,
+    /// over the days `[from, to]`, oldest first.
+    pub fn ward_active_weeks(&self, ward: WardNo, from: Day, to: Day) -> Vec<Day> {
+        let w = usize::from(ward);
+        match (self.ward_opened.get(w), self.ward_closed.get(w)) {
+            (Some(opened), Some(closed)) => self.active_weeks(opened, closed, from, to),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Mondays of the weeks in which a service had a request opened or closed anywhere, over
+    /// the days `[from, to]`, oldest first.
+    pub fn service_active_weeks(&self, s: ServiceIdx, from: Day, to: Day) -> Vec<Day> {
+        let s = usize::from(s);
+        self.active_weeks(&self.city_opened[s], &self.city_closed[s], from, to)
+    }
+
+    fn active_weeks(&self, opened: &[u32], closed: &[u32], from: Day, to: Day) -> Vec<Day> {
+        let mut weeks: Vec<Day> = Vec::new();
+        if let Some((a, b)) = self.span_range(from, to) {
+            for i in (a..=b).filter(|i| opened[*i] > 0 || closed[*i] > 0) {
+                let monday = Day(self.span_start.0 + i as i32).week_start();
+                if weeks.last() != Some(&monday) {
+                    weeks.push(monday);
+                }
+            }
+        }
+        weeks
+    }
+
     /// The cells of a service in a ward over `[from, to]`.
     pub fn cells(&self, s: ServiceIdx, ward: WardNo, from: Day, to: Day) -> &[Cell] {
         let pair = if ward <= self.wards {

@@ -61,7 +61,7 @@ pub struct Config {
     /// The embedded SQLite store.
     #[serde(default)]
     pub store: StoreConfig,
-    /// How many past days and weeks get pages.
+    /// How many past days and weeks get pages (all, unless limited).
     #[serde(default)]
     pub history: HistoryConfig,
     /// The real data imported by `cwfy build` when there is no store yet.
@@ -874,31 +874,16 @@ fn default_store_path() -> PathBuf {
 }
 
 /// `history:` keys.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct HistoryConfig {
-    /// Past days that get a day page (counting back from the latest day).
-    #[serde(default = "default_history_days")]
-    pub days: u32,
-    /// Past weeks that get ward and service week pages.
-    #[serde(default = "default_history_weeks")]
-    pub weeks: u32,
-}
-
-impl Default for HistoryConfig {
-    fn default() -> Self {
-        HistoryConfig {
-            days: default_history_days(),
-            weeks: default_history_weeks(),
-        }
-    }
-}
-
-fn default_history_days() -> u32 {
-    365
-}
-fn default_history_weeks() -> u32 {
-    52
+    /// Past days that get a day page, counting back from the latest day; unset (the default):
+    /// every day from the first day of data. Pages a previous build published stay either way.
+    #[serde(default)]
+    pub days: Option<u32>,
+    /// Past weeks that get ward and service week pages; unset (the default): every week.
+    #[serde(default)]
+    pub weeks: Option<u32>,
 }
 
 /// `gates:` keys: when `cwfy update` refuses to publish.
@@ -1189,7 +1174,7 @@ mod tests {
             c.services.excluded,
             vec!["311 INFORMATION ONLY CALL".to_string()]
         );
-        assert_eq!(c.history.days, 365);
+        assert_eq!(c.history.days, None);
     }
 
     #[test]

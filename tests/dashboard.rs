@@ -222,10 +222,16 @@ fn numbers_agree_with_hand_counts_in_json_and_html() {
 #[test]
 fn sparse_weeks_and_the_ends_of_the_data_read_well() {
     let p = built();
-    // A week with nothing in a ward.
-    let html = p.read("site/ward/1/week/2021-03-01/index.html");
-    assert!(html.contains("No 311 requests were opened or closed in Ward 1 in the week of March 1, 2021 – March 7, 2021."), "{html}");
+    // A week with nothing in a ward has no page, and no pager or table links to one; the
+    // ward's own page (its latest week) is there all the same.
+    assert!(!p.join("site/ward/1/week/2021-03-01").exists());
+    let html = p.read("site/ward/1/week/2021-03-08/index.html");
     assert!(html.contains("No earlier week in the data"), "{html}");
+    let week = p.read("site/service/potholes/week/2021-03-01/index.html");
+    for link in week.split("href=\"../../../../").skip(1) {
+        let target = &link[..link.find('"').unwrap()];
+        assert!(p.join("site").join(target).exists(), "{target}");
+    }
     let html = p.read("site/ward/5/week/2021-03-01/index.html");
     assert!(
         html.contains("Ward 5 closed no Potholes requests this week, so it is not ranked."),
@@ -270,9 +276,10 @@ fn sparse_weeks_and_the_ends_of_the_data_read_well() {
         photos.contains("&lt;b>Bold&lt;/b>") || photos.contains("&lt;b&gt;Bold"),
         "{photos}"
     );
-    // Feeds are Atom with one entry per week.
+    // Feeds are Atom with one entry per week page: Ward 3 had nothing in the first week.
     let feed = p.read("site/feeds/ward/3.xml");
-    assert_eq!(feed.matches("<entry>").count(), 3, "{feed}");
+    assert_eq!(feed.matches("<entry>").count(), 2, "{feed}");
+    assert!(!p.join("site/ward/3/week/2021-03-01").exists());
 }
 
 #[test]

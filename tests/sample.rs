@@ -2,6 +2,8 @@
 
 mod support;
 
+use std::collections::BTreeSet;
+
 use support::Project;
 
 #[test]
@@ -34,4 +36,109 @@ fn sample_files_import_with_expected_counts() {
             .unwrap(),
     ]);
     assert!(stderr.contains("50 new"), "{stderr}");
+}
+
+/// The bundled sample, built with the repository's own config, has a page for every period
+/// with data from its first day to its last, and none for the years between its extracts: the
+/// day, ward week and service week pages are exactly the periods the bulk CSV (every day,
+/// service and ward with a request opened or closed) has data for, plus the latest day and week.
+#[test]
+fn the_whole_sample_has_a_page_for_every_period_with_data() {
+    let p = Project::new(1, 1);
+    support::copy_dir(&support::repo().join("data/sample"), &p.join("data/sample"));
+    std::fs::copy(support::repo().join("config.yaml"), p.join("config.yaml")).unwrap();
+    p.ok(&["build"]);
+
+    let bulk = p.read("site/data/daily-counts.csv");
+    let (mut days, mut ward_weeks, mut service_weeks) =
+        (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
+    for line in bulk.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (date, service, ward) = (f[0], f[1], f[2]);
+        let opened: u64 = f[3].parse().unwrap();
+        let monday = monday_of(date);
+        if opened > 0 {
+            days.insert(date.to_string());
+        }
+        if !ward.is_empty() {
+            ward_weeks.insert((ward.to_string(), monday.clone()));
+        }
+        service_weeks.insert((service.to_string(), monday));
+    }
+    let latest_day = days.iter().next_back().unwrap().clone();
+    let latest_week = monday_of(&latest_day);
+    assert!(
+        days.iter().next().unwrap().as_str() < "2011-01-01",
+        "{days:?}"
+    );
+    for ward in 1..=50 {
+        ward_weeks.insert((ward.to_string(), latest_week.clone()));
+    }
+
+    let day_pages = folders(&p.join("site/day"));
+    assert_eq!(
+        day_pages, days,
+        "a day page for every day with a request opened"
+    );
+    assert!(day_pages.iter().any(|d| d.starts_with("2012-")));
+    assert!(!day_pages.iter().any(|d| d.starts_with("2016-")));
+
+    let mut ward_pages = BTreeSet::new();
+    for ward in 1..=50 {
+        for monday in folders(&p.join(&format!("site/ward/{ward}/week"))) {
+            ward_pages.insert((ward.to_string(), monday));
+        }
+    }
+    assert_eq!(
+        ward_pages, ward_weeks,
+        "a week page for every ward's week with data"
+    );
+
+    let mut service_pages = BTreeSet::new();
+    for slug in folders(&p.join("site/service")) {
+        let weeks = folders(&p.join(&format!("site/service/{slug}/week")));
+        assert!(weeks.contains(&latest_week), "{slug}: its latest week");
+        for monday in weeks {
+            if monday != latest_week {
+                service_pages.insert((slug.clone(), monday));
+            }
+        }
+    }
+    service_weeks.retain(|(_, monday)| *monday != latest_week);
+    assert_eq!(
+        service_pages, service_weeks,
+        "a week page for every service's week with data"
+    );
+    // Every period's JSON document is there too.
+    for day in &days {
+        assert!(
+            p.join(&format!("site/api/v1/days/{day}.json")).exists(),
+            "{day}"
+        );
+    }
+    for (ward, monday) in &ward_weeks {
+        let doc = format!("site/api/v1/wards/{ward}/weeks/{monday}.json");
+        assert!(p.join(&doc).exists(), "{doc}");
+    }
+    // And the whole site checks: no link points at a period without a page.
+    p.ok(&["check"]);
+}
+
+/// The Monday of a `YYYY-MM-DD` date's week.
+fn monday_of(date: &str) -> String {
+    let day: jiff::civil::Date = date.parse().unwrap();
+    let back = i64::from(day.weekday().to_monday_zero_offset());
+    day.checked_sub(jiff::Span::new().days(back))
+        .unwrap()
+        .to_string()
+}
+
+/// The names of the folders in `dir`.
+fn folders(dir: &std::path::Path) -> BTreeSet<String> {
+    std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().unwrap().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
 }

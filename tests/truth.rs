@@ -216,12 +216,16 @@ fn service_rows(html: &str) -> Vec<(String, Vec<String>)> {
     body.split("<tr>")
         .skip(2)
         .map(|row| {
-            // The rank cell links to the service's week page: `…/service/SLUG/week/…`.
-            let slug = row
-                .split("service/")
+            // The name links to the ward × service page: `…/ward/N/SLUG/index.html`.
+            let link = row
+                .split("href=\"")
                 .nth(1)
-                .unwrap_or_else(|| panic!("a service row without its service's link: {row}"))
-                .split('/')
+                .unwrap_or_else(|| panic!("a service row without its service's link: {row}"));
+            let link = &link[..link.find('"').unwrap()];
+            let slug = link
+                .trim_end_matches("index.html")
+                .trim_end_matches('/')
+                .rsplit('/')
                 .next()
                 .unwrap()
                 .to_string();

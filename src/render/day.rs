@@ -26,8 +26,9 @@ impl Dash<'_, '_> {
             self.no_data("", "No data yet", "home")?;
             return Ok((1, 0));
         };
-        let days: Vec<Day> = range.days().collect();
-        let results: Vec<_> = days.par_iter().map(|d| self.day_unit(range, *d)).collect();
+        let results: Vec<_> = (self.periods.days().par_iter())
+            .map(|d| self.day_unit(range, *d))
+            .collect();
         let mut total = sum_counts(results)?;
         // The home page is the latest day. Its charts are also written at the site root, so a
         // link to the latest day's chart keeps pointing at the latest day.
@@ -71,8 +72,7 @@ impl Dash<'_, '_> {
             .with(&day.0)
             .with(&m.history_digest(day))
             .with(&m.first_day.map(|d| d.0))
-            .with(&range.has_day(day.plus(-1)))
-            .with(&range.has_day(day.plus(1)))
+            .with(&self.periods.day_neighbours(day))
             .with(&(day == range.last))
             .with(&self.moved_day_pages(day));
         let done = self
@@ -273,8 +273,7 @@ impl Dash<'_, '_> {
                 .collect(),
             csv: format!("{day_url}{wards_w}.csv"),
         });
-        let prev = day.plus(-1);
-        let next = day.plus(1);
+        let (prev, next) = self.periods.day_neighbours(day);
         let context = context_of(&DayPage {
             day: DayView {
                 date: day.to_string(),
@@ -282,8 +281,8 @@ impl Dash<'_, '_> {
                 weekday: weekday_name(day),
                 total,
                 unassigned,
-                prev: PagerLink::to(range.has_day(prev), &urls::day(prev), || long_date(prev)),
-                next: PagerLink::to(range.has_day(next), &urls::day(next), || long_date(next)),
+                prev: PagerLink::to_period(prev, urls::day, long_date),
+                next: PagerLink::to_period(next, urls::day, long_date),
                 is_latest: day == range.last,
                 before_data: m.first_day.is_none_or(|f| day < f),
             },

@@ -105,7 +105,7 @@ impl Dash<'_, '_> {
     ) -> Result<(usize, usize), RenderError> {
         let m = self.m;
         let (mut pages, mut files) = (0, 0);
-        for monday in range.weeks() {
+        for &monday in self.periods.service_weeks(s) {
             let sunday = monday.plus(6);
             // The week's figures of every ward, the page's place in the range, the one
             // whole-history figure the page states (closes before the open), and the
@@ -120,8 +120,7 @@ impl Dash<'_, '_> {
                 .with(&m.window_digest(monday, sunday))
                 .with(&m.info(s).negative_durations)
                 .with(&(sunday > range.last).then_some(range.last.0))
-                .with(&range.has_week(monday.plus(-7)))
-                .with(&range.has_week(monday.plus(7)))
+                .with(&self.periods.service_week_neighbours(s, monday))
                 .with(&(monday == range.last_week))
                 .with(&note.map(|p| &p.html));
             let url = urls::service_week(&m.info(s).slug, monday);
@@ -238,7 +237,8 @@ impl Dash<'_, '_> {
             );
             ward_rows.push(ServiceWeekWardRow {
                 ward: *w,
-                href: href(&urls::ward_week(*w, monday)),
+                href: (self.periods.has_ward_week(*w, monday))
+                    .then(|| href(&urls::ward_week(*w, monday))),
                 by_day,
                 opened: st.opened,
                 closed: st.closed,
@@ -306,8 +306,7 @@ impl Dash<'_, '_> {
             // The ranking chart's rows: the table offers the chart's CSV.
             csv: format!("{base}ttc-ranking.csv"),
         };
-        let prev = monday.plus(-7);
-        let next = monday.plus(7);
+        let (prev, next) = self.periods.service_week_neighbours(s, monday);
         let summary =
             service_week_summary(&info.name, &cfg.city.name, monday, &city, sunday <= last);
         let note = self.r.input.content.service_note(&info.slug);
@@ -342,16 +341,8 @@ impl Dash<'_, '_> {
                 label: week_label(monday),
                 complete: sunday <= range.last,
                 summary: summary.clone(),
-                prev: PagerLink::to(
-                    range.has_week(prev),
-                    &urls::service_week(&info.slug, prev),
-                    || week_label(prev),
-                ),
-                next: PagerLink::to(
-                    range.has_week(next),
-                    &urls::service_week(&info.slug, next),
-                    || week_label(next),
-                ),
+                prev: PagerLink::to_period(prev, |d| urls::service_week(&info.slug, d), week_label),
+                next: PagerLink::to_period(next, |d| urls::service_week(&info.slug, d), week_label),
             },
             city: CityWeekView {
                 opened: city.opened,
@@ -582,7 +573,8 @@ struct RankedWardRow {
 #[derive(Serialize)]
 struct ServiceWeekWardRow {
     ward: WardNo,
-    href: String,
+    /// Its week page, when it has one.
+    href: Option<String>,
     /// Opened on each day, Monday first.
     by_day: Vec<u64>,
     opened: u64,

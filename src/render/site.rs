@@ -16,7 +16,7 @@ use tera::Context;
 use super::{PageMeta, RenderError, Renderer};
 use crate::aggregate::{Metrics, Ranking, ServiceIdx, WindowStats};
 use crate::charts;
-use crate::domain::Day;
+use crate::domain::{Day, WardNo};
 use crate::publish::UnitOutcome;
 
 /// What the dashboard wrote.
@@ -28,54 +28,39 @@ pub struct DashReport {
     pub files: usize,
 }
 
-/// Which days and weeks get pages.
+/// The span of days and weeks that get pages: from the first day of data (or the `history:`
+/// limits, when set) to the latest. Which of them have pages is [`Periods`]'s answer.
 #[derive(Debug, Clone, Copy)]
 pub struct Range {
     /// The last complete day.
     pub last: Day,
-    /// The first day with a page.
+    /// The first day that may have a page.
     pub first_day: Day,
-    /// Monday of the first week with pages.
+    /// Monday of the first week that may have pages.
     pub first_week: Day,
     /// Monday of the last week (the one holding `last`).
     pub last_week: Day,
 }
 
 impl Range {
-    /// The range for a build as of `last`.
-    pub fn new(metrics: &Metrics, last: Day, days: u32, weeks: u32) -> Range {
+    /// The range for a build as of `last`, counting back `days` and `weeks` when limited.
+    pub fn new(metrics: &Metrics, last: Day, days: Option<u32>, weeks: Option<u32>) -> Range {
         let data_first = metrics.first_day.unwrap_or(last).min(last);
-        let first_day = last.plus(-(days.max(1) as i32 - 1)).max(data_first);
+        let first_day = days.map_or(data_first, |n| {
+            last.plus(-(n.max(1) as i32 - 1)).max(data_first)
+        });
         let last_week = last.week_start();
-        let first_week = last_week
-            .plus(-7 * (weeks.max(1) as i32 - 1))
-            .max(data_first.week_start());
+        let first_week = weeks.map_or(data_first.week_start(), |n| {
+            last_week
+                .plus(-7 * (n.max(1) as i32 - 1))
+                .max(data_first.week_start())
+        });
         Range {
             last,
             first_day,
             first_week,
             last_week,
         }
-    }
-
-    /// Days with a page, oldest first.
-    pub fn days(&self) -> impl Iterator<Item = Day> {
-        (self.first_day.0..=self.last.0).map(Day)
-    }
-
-    /// Mondays of weeks with pages, oldest first.
-    pub fn weeks(&self) -> impl Iterator<Item = Day> {
-        (self.first_week.0..=self.last_week.0).step_by(7).map(Day)
-    }
-
-    /// Whether a day has a page.
-    pub fn has_day(&self, d: Day) -> bool {
-        d >= self.first_day && d <= self.last
-    }
-
-    /// Whether a week has pages.
-    pub fn has_week(&self, monday: Day) -> bool {
-        monday >= self.first_week && monday <= self.last_week
     }
 
     /// The last day of the last complete week: `last` when it is a Sunday, else the Sunday
@@ -89,6 +74,108 @@ impl Range {
     pub fn week_end(&self, monday: Day) -> Day {
         monday.plus(6).min(self.last.max(monday))
     }
+}
+
+/// The periods that have pages: every day on which a request was opened, and every week in
+/// which a ward (for its week pages) or a service (for its) had a request opened or closed,
+/// within the [`Range`]. The latest day and week always have pages: they are the home page and
+/// each ward's and service's own page. Days and weeks without any data have none, so the gaps
+/// in a store (the sample's years between extracts) cost nothing and link nowhere.
+#[derive(Debug, Default)]
+pub struct Periods {
+    days: Vec<Day>,
+    /// Per ward, 1 first.
+    ward_weeks: Vec<Vec<Day>>,
+    /// Per service index.
+    service_weeks: Vec<Vec<Day>>,
+}
+
+impl Periods {
+    /// The periods of `range` that have data in `metrics`.
+    pub fn new(metrics: &Metrics, range: Range) -> Periods {
+        let with_latest = |mut list: Vec<Day>, latest: Day| {
+            if list.last() != Some(&latest) {
+                list.retain(|d| *d < latest);
+                list.push(latest);
+            }
+            list
+        };
+        let (from, to) = (range.first_week, range.last);
+        let weeks = |list: Vec<Day>| with_latest(list, range.last_week);
+        Periods {
+            days: with_latest(metrics.days_with_opened(range.first_day, to), range.last),
+            ward_weeks: (1..=metrics.wards)
+                .map(|w| weeks(metrics.ward_active_weeks(w, from, to)))
+                .collect(),
+            service_weeks: metrics
+                .service_ids()
+                .map(|s| weeks(metrics.service_active_weeks(s, from, to)))
+                .collect(),
+        }
+    }
+
+    /// Days with a page, oldest first.
+    pub fn days(&self) -> &[Day] {
+        &self.days
+    }
+
+    /// Mondays of a ward's weeks with a page, oldest first.
+    pub fn ward_weeks(&self, ward: WardNo) -> &[Day] {
+        (usize::from(ward).checked_sub(1))
+            .and_then(|i| self.ward_weeks.get(i))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Mondays of a service's weeks with a page, oldest first.
+    pub fn service_weeks(&self, s: ServiceIdx) -> &[Day] {
+        self.service_weeks
+            .get(usize::from(s))
+            .map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether a day has a page.
+    pub fn has_day(&self, day: Day) -> bool {
+        self.days.binary_search(&day).is_ok()
+    }
+
+    /// Whether a ward's week has a page.
+    pub fn has_ward_week(&self, ward: WardNo, monday: Day) -> bool {
+        self.ward_weeks(ward).binary_search(&monday).is_ok()
+    }
+
+    /// Whether a service's week has a page.
+    pub fn has_service_week(&self, s: ServiceIdx, monday: Day) -> bool {
+        self.service_weeks(s).binary_search(&monday).is_ok()
+    }
+
+    /// The day pages before and after `day`.
+    pub fn day_neighbours(&self, day: Day) -> (Option<Day>, Option<Day>) {
+        neighbours(&self.days, day)
+    }
+
+    /// A ward's week pages before and after the week of `monday`.
+    pub fn ward_week_neighbours(&self, ward: WardNo, monday: Day) -> (Option<Day>, Option<Day>) {
+        neighbours(self.ward_weeks(ward), monday)
+    }
+
+    /// A service's week pages before and after the week of `monday`.
+    pub fn service_week_neighbours(
+        &self,
+        s: ServiceIdx,
+        monday: Day,
+    ) -> (Option<Day>, Option<Day>) {
+        neighbours(self.service_weeks(s), monday)
+    }
+}
+
+/// The entries of a sorted list just before and just after `at`.
+fn neighbours(list: &[Day], at: Day) -> (Option<Day>, Option<Day>) {
+    let before = list.partition_point(|d| *d < at);
+    let after = list.partition_point(|d| *d <= at);
+    (
+        before.checked_sub(1).map(|i| list[i]),
+        list.get(after).copied(),
+    )
 }
 
 /// Writes a data file (JSON or CSV) and counts it.
@@ -137,6 +224,8 @@ pub(super) struct Dash<'r, 'a> {
     pub(super) r: &'r Renderer<'a>,
     pub(super) m: &'a Metrics,
     pub(super) range: Option<Range>,
+    /// The days and weeks of `range` that have pages.
+    pub(super) periods: Periods,
     pub(super) files: Files<'r, 'a>,
     /// Rankings of every service for every week with pages: each is needed by 50 ward pages and
     /// one service page, so they are computed once, up front, in parallel.
@@ -172,11 +261,12 @@ pub fn render(r: &Renderer) -> Result<DashReport, RenderError> {
         .input
         .as_of
         .map(|last| Range::new(m, last, cfg.history.days, cfg.history.weeks));
+    let periods = range.map_or_else(Periods::default, |range| Periods::new(m, range));
     let rankings = match range {
         Some(range) => {
             let jobs: Vec<(ServiceIdx, Day)> = m
                 .service_ids()
-                .flat_map(|s| range.weeks().map(move |w| (s, w)))
+                .flat_map(|s| periods.service_weeks(s).iter().map(move |w| (s, *w)))
                 .collect();
             jobs.into_par_iter()
                 .map(|(s, w)| ((s, w), m.ranking(s, w, range.week_end(w))))
@@ -188,6 +278,7 @@ pub fn render(r: &Renderer) -> Result<DashReport, RenderError> {
         r,
         m,
         range,
+        periods,
         files: Files { r },
         rankings,
         city_history: m.service_ids().map(|_| Default::default()).collect(),

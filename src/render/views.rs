@@ -10,6 +10,7 @@ use serde::{Serialize, Serializer};
 use tera::Context;
 
 use super::file_of;
+use crate::domain::Day;
 
 /// A link to the previous or next day or week, when that page is built.
 #[derive(Debug, Clone, Serialize)]
@@ -21,11 +22,15 @@ pub struct PagerLink {
 }
 
 impl PagerLink {
-    /// The link to the page at `url`, when `built`.
-    pub fn to(built: bool, url: &str, label: impl FnOnce() -> String) -> Option<PagerLink> {
-        built.then(|| PagerLink {
-            href: file_of(url),
-            label: label(),
+    /// The link to the page of the period `at`, when there is one.
+    pub fn to_period(
+        at: Option<Day>,
+        url: impl FnOnce(Day) -> String,
+        label: impl FnOnce(Day) -> String,
+    ) -> Option<PagerLink> {
+        at.map(|d| PagerLink {
+            href: file_of(&url(d)),
+            label: label(d),
         })
     }
 }

@@ -153,7 +153,7 @@ impl Dash<'_, '_> {
             .into_iter()
             .map(|(d, n)| (d.0, n))
             .collect();
-        for monday in range.weeks() {
+        for &monday in self.periods.ward_weeks(ward) {
             let sunday = monday.plus(6);
             let complete = sunday <= range.last;
             // A week page shows that week's figures (its rankings compare every ward, so the
@@ -167,8 +167,7 @@ impl Dash<'_, '_> {
                 .with(&monday.0)
                 .with(&m.window_digest(monday, sunday))
                 .with(&(!complete).then_some(range.last.0))
-                .with(&range.has_week(monday.plus(-7)))
-                .with(&range.has_week(monday.plus(7)))
+                .with(&self.periods.ward_week_neighbours(ward, monday))
                 .with(&(monday == range.last_week))
                 .with(&busiest)
                 .with(&note);
@@ -230,7 +229,9 @@ impl Dash<'_, '_> {
             pages += p;
             files += f;
         }
-        self.feed(ward, &feed_entries)?;
+        // A feed carries the latest year of weeks; older weeks keep their pages.
+        let feed_from = feed_entries.len().saturating_sub(FEED_WEEKS);
+        self.feed(ward, &feed_entries[feed_from..])?;
         files += 1;
         Ok((pages, files))
     }
@@ -394,8 +395,7 @@ impl Dash<'_, '_> {
             format!("{}busiest-days.csv", urls::ward(ward)),
         );
         let office = self.r.input.offices.get(&ward);
-        let prev = monday.plus(-7);
-        let next = monday.plus(7);
+        let (prev, next) = self.periods.ward_week_neighbours(ward, monday);
         let summary = ward_week_summary(ward, monday, opened, closed, complete);
         let ctx = context_of(&WardWeekPage {
             ward: WardView {
@@ -412,12 +412,8 @@ impl Dash<'_, '_> {
                 opened,
                 closed,
                 summary: summary.clone(),
-                prev: PagerLink::to(range.has_week(prev), &urls::ward_week(ward, prev), || {
-                    week_label(prev)
-                }),
-                next: PagerLink::to(range.has_week(next), &urls::ward_week(ward, next), || {
-                    week_label(next)
-                }),
+                prev: PagerLink::to_period(prev, |d| urls::ward_week(ward, d), week_label),
+                next: PagerLink::to_period(next, |d| urls::ward_week(ward, d), week_label),
             },
             days: day_rows,
             services,
@@ -513,7 +509,8 @@ impl Dash<'_, '_> {
                     .unwrap_or_else(|| "not ranked".into()),
                 sentence,
                 href: href(&urls::ward_service(ward, &info.slug)),
-                service_week_href: href(&urls::service_week(&info.slug, monday)),
+                service_week_href: (self.periods.has_service_week(s, monday))
+                    .then(|| href(&urls::service_week(&info.slug, monday))),
             });
         }
         (services, api_services, ranking_sentences)
@@ -692,7 +689,7 @@ impl Dash<'_, '_> {
         let ward_dir = urls::ward(ward);
         let mut names = Vec::new();
         let mut total = (0, 0);
-        for monday in range.weeks() {
+        for &monday in self.periods.ward_weeks(ward) {
             let Some((b, name)) = self.r.boundaries_for(range.week_end(monday)) else {
                 continue;
             };
@@ -714,6 +711,9 @@ impl Dash<'_, '_> {
         Ok(total)
     }
 }
+
+/// How many of the latest weeks a ward's feed lists.
+const FEED_WEEKS: usize = 52;
 
 /// The id (file name) of a ward's boundary map bundle for the boundary map `name`.
 pub(super) fn ward_map_id(name: &str) -> String {
@@ -818,7 +818,7 @@ struct WardWeekServiceRow {
     rank_text: String,
     sentence: String,
     href: String,
-    service_week_href: String,
+    service_week_href: Option<String>,
 }
 
 /// One of the ward's busiest days.

@@ -47,7 +47,7 @@ impl Dash<'_, '_> {
             .with(&city)
             .with(&m.ward_history_digest(s, ward, through));
         for (d, n) in &highs {
-            key = key.with(&(d.0, n, range.has_day(*d)));
+            key = key.with(&(d.0, n, self.periods.has_day(*d)));
         }
         let done = self.r.unit(&url, key.finish(), || {
         let first = m.first_day.unwrap_or(range.last).week_start();
@@ -149,7 +149,7 @@ impl Dash<'_, '_> {
                     label: long_date(*d),
                     count: *n,
                     // Only featured services have a page per day.
-                    href: (info.featured && range.has_day(*d))
+                    href: (info.featured && self.periods.has_day(*d))
                         .then(|| format!("{}#by-{}-{}", href(&urls::day(*d)), terms.one, info.slug)),
                 })
                 .collect(),

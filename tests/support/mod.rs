@@ -56,9 +56,11 @@ pub fn site_files(dir: &Path) -> std::collections::BTreeMap<String, Vec<u8>> {
 /// The repository's config with a short history (so a test build is quick) and no sample.
 pub fn small_config(days: u32, weeks: u32) -> String {
     let text = std::fs::read_to_string(repo().join("config.yaml")).unwrap();
-    let text = text
-        .replace("  days: 365\n", &format!("  days: {days}\n"))
-        .replace("  weeks: 52\n", &format!("  weeks: {weeks}\n"));
+    assert!(
+        !text.contains("\nhistory:"),
+        "config.yaml limits the history: tests set their own"
+    );
+    let text = format!("{text}\nhistory:\n  days: {days}\n  weeks: {weeks}\n");
     // Drop the sample list: tests import what they need.
     let start = text.find("\nsample:\n").expect("config has a sample list");
     let end = text[start + 1..]
