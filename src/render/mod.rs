@@ -785,17 +785,57 @@ fn site_files(r: &Renderer) -> Result<usize, RenderError> {
         .map(|p| p.trim_end_matches("index.html").to_string())
         .collect();
     pages.sort();
-    let mut xml = String::from(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
-    );
-    for p in pages {
-        xml.push_str("  <url><loc>");
-        xml.push_str(&xml_escape(&r.input.config.site.base_url.join(&p)));
-        xml.push_str("</loc></url>\n");
+    let base_url = &r.input.config.site.base_url;
+    let urls: Vec<String> = pages.iter().map(|p| base_url.join(p)).collect();
+    let files = sitemaps(&urls, |name| base_url.join(name), SITEMAP_URLS);
+    for (name, xml) in &files {
+        r.out.write(name, xml.as_bytes())?;
     }
-    xml.push_str("</urlset>\n");
-    r.out.write("sitemap.xml", xml.as_bytes())?;
-    Ok(3)
+    Ok(2 + files.len())
+}
+
+/// The sitemaps protocol's limit of URLs in one file (sitemaps.org).
+const SITEMAP_URLS: usize = 50_000;
+
+/// `sitemap.xml` listing `urls`; over `limit` URLs (a whole history of pages at city scale),
+/// `sitemap.xml` is an index of `sitemap-1.xml`, `sitemap-2.xml`, … of at most `limit` each.
+/// Returns each file's name and text; `url_of` makes a file name absolute.
+fn sitemaps(
+    urls: &[String],
+    url_of: impl Fn(&str) -> String,
+    limit: usize,
+) -> Vec<(String, String)> {
+    let urlset = |urls: &[String]| {
+        let mut xml = String::from(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<urlset xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+        );
+        for url in urls {
+            xml.push_str("  <url><loc>");
+            xml.push_str(&xml_escape(url));
+            xml.push_str("</loc></url>\n");
+        }
+        xml.push_str("</urlset>\n");
+        xml
+    };
+    if urls.len() <= limit {
+        return vec![("sitemap.xml".to_string(), urlset(urls))];
+    }
+    let mut files: Vec<(String, String)> = urls
+        .chunks(limit.max(1))
+        .enumerate()
+        .map(|(i, chunk)| (format!("sitemap-{}.xml", i + 1), urlset(chunk)))
+        .collect();
+    let mut index = String::from(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\n",
+    );
+    for (name, _) in &files {
+        index.push_str("  <sitemap><loc>");
+        index.push_str(&xml_escape(&url_of(name)));
+        index.push_str("</loc></sitemap>\n");
+    }
+    index.push_str("</sitemapindex>\n");
+    files.insert(0, ("sitemap.xml".to_string(), index));
+    files
 }
 
 /// Escapes text for XML and HTML (the same escaping the charts use for SVG).
@@ -869,6 +909,46 @@ fn push_text(html: &mut String, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sitemap_over_the_limit_becomes_an_index_of_sitemaps() {
+        let url_of = |name: &str| format!("https://x.org/{name}");
+        let urls: Vec<String> = (1..=5).map(|i| format!("https://x.org/day/{i}/")).collect();
+        let one = sitemaps(&urls, url_of, 5);
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].0, "sitemap.xml");
+        assert_eq!(one[0].1.matches("<url><loc>").count(), 5);
+
+        let split = sitemaps(&urls, url_of, 2);
+        let names: Vec<&str> = split.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "sitemap.xml",
+                "sitemap-1.xml",
+                "sitemap-2.xml",
+                "sitemap-3.xml"
+            ]
+        );
+        let index = &split[0].1;
+        assert!(index.contains("<sitemapindex "), "{index}");
+        assert!(
+            index.contains("<loc>https://x.org/sitemap-3.xml</loc>"),
+            "{index}"
+        );
+        assert!(!index.contains("<url>"), "{index}");
+        // Every URL once, in order, at most two a file.
+        let listed: Vec<&str> = split[1..]
+            .iter()
+            .flat_map(|(_, xml)| {
+                assert!(xml.matches("<url>").count() <= 2, "{xml}");
+                xml.split("<loc>")
+                    .skip(1)
+                    .map(|l| &l[..l.find('<').unwrap()])
+            })
+            .collect();
+        assert_eq!(listed, urls);
+    }
 
     #[test]
     fn relative_roots_and_files() {
