@@ -31,6 +31,8 @@ rm -f "$WORK/city.csv"
 sync
 timed "full build" target/release/cwfy --config "$CONFIG" build 2>&1 | grep -E "built|stage times|full build"
 python3 benches/site-by-kind.py "$SITE"
+echo "pages over 100 KB (100,000 bytes): $(find "$SITE" -name '*.html' -size +100000c | wc -l); the largest:"
+find "$SITE" -name '*.html' -printf '%s %P\n' | sort -n | tail -3
 sync
 start=$(date +%s.%N)
 cp -r "$SITE" "$WORK/copy"
