@@ -93,9 +93,9 @@ pub struct Periods {
 impl Periods {
     /// The periods of `range` that have data in `metrics`.
     pub fn new(metrics: &Metrics, range: Range) -> Periods {
+        // Every list ends at or before `latest` (the days it was asked about end there).
         let with_latest = |mut list: Vec<Day>, latest: Day| {
             if list.last() != Some(&latest) {
-                list.retain(|d| *d < latest);
                 list.push(latest);
             }
             list

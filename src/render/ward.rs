@@ -153,7 +153,10 @@ impl Dash<'_, '_> {
             .into_iter()
             .map(|(d, n)| (d.0, n))
             .collect();
-        for &monday in self.periods.ward_weeks(ward) {
+        let weeks = self.periods.ward_weeks(ward);
+        // A feed carries the latest year of weeks; older weeks keep their pages.
+        let feed_from = weeks.len().saturating_sub(FEED_WEEKS);
+        for (i, &monday) in weeks.iter().enumerate() {
             let sunday = monday.plus(6);
             let complete = sunday <= range.last;
             // A week page shows that week's figures (its rankings compare every ward, so the
@@ -179,6 +182,9 @@ impl Dash<'_, '_> {
             let (p, f) = counted(done);
             pages += p;
             files += f;
+            if i < feed_from {
+                continue;
+            }
             let (opened, closed) = m
                 .ward_days(ward, monday, range.week_end(monday))
                 .iter()
@@ -229,9 +235,7 @@ impl Dash<'_, '_> {
             pages += p;
             files += f;
         }
-        // A feed carries the latest year of weeks; older weeks keep their pages.
-        let feed_from = feed_entries.len().saturating_sub(FEED_WEEKS);
-        self.feed(ward, &feed_entries[feed_from..])?;
+        self.feed(ward, &feed_entries)?;
         files += 1;
         Ok((pages, files))
     }
