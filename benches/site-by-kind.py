@@ -3,8 +3,8 @@
 
     python3 benches/site-by-kind.py SITE [--years 10] [--wards 50]
 
-Prints, for each kind (day, day x service, ward week, service week, ward x service, the API's
-per-period files, other): its pages (index.html files), files, megabytes, and kilobytes and files
+Prints, for each kind (day, day x service, ward week, service week, service year, ward x
+service, the API's per-period files, other): its pages (index.html files), files, megabytes, and kilobytes and files
 per page; then a projection of the per-period kinds to YEARS years of days and weeks at the same
 sizes per page, as if every ward and every service had data in every week (services and wards as
 many as the site has). Issue 21's closing note quotes it.
@@ -20,10 +20,12 @@ KINDS = [
     ("day", re.compile(r"^day/\d{4}-\d\d-\d\d/")),
     ("ward week", re.compile(r"^[a-z-]+/\d+/week/\d{4}-\d\d-\d\d/")),
     ("service week", re.compile(r"^service/[^/]+/week/\d{4}-\d\d-\d\d/")),
+    ("service year", re.compile(r"^service/[^/]+/\d{4}/")),
     ("ward x service", re.compile(r"^[a-z-]+/\d+/[a-z][a-z0-9-]*/(?!week/)")),
     ("api: day", re.compile(r"^api/v1/days/")),
     ("api: ward week", re.compile(r"^api/v1/[a-z-]+/\d+/weeks/")),
     ("api: service week", re.compile(r"^api/v1/services/[^/]+/weeks/")),
+    ("api: service year", re.compile(r"^api/v1/services/[^/]+/years/")),
 ]
 
 
@@ -34,7 +36,7 @@ def main():
     args = ap.parse_args()
     files, size, pages = collections.Counter(), collections.Counter(), collections.Counter()
     days, weeks, services, wards = set(), set(), set(), set()
-    ward_weeks, service_weeks = set(), set()
+    ward_weeks, service_weeks, service_years, yearly = set(), set(), set(), set()
     for folder, _, names in os.walk(args.site):
         for name in names:
             path = os.path.join(folder, name)
@@ -49,6 +51,9 @@ def main():
                 services.add(m[1])
                 weeks.add(m[2])
                 service_weeks.add((m[1], m[2]))
+            if m := re.match(r"^service/([^/]+)/(\d{4})/", rel):
+                yearly.add(m[1])
+                service_years.add((m[1], m[2]))
             if m := re.match(r"^[a-z-]+/(\d+)/week/(\d{4}-\d\d-\d\d)/", rel):
                 wards.add(m[1])
                 weeks.add(m[2])
@@ -61,7 +66,7 @@ def main():
     print(f"{'total':20} {sum(pages.values()):8,} {sum(files.values()):9,} {sum(size.values()) / 1e6:9.1f}")
 
     # Ten years at these sizes, every period with data: a page (and its files) per day, per ward
-    # and week and per service and week. The site itself only has pages for the periods with
+    # and week, per featured service and week, and per other service and year. The site itself only has pages for the periods with
     # data, which in the sample leaves most services' weeks out; a city's real data has them all.
     n_days, n_weeks = round(365.25 * args.years), round(52.18 * args.years)
     items = {
@@ -72,6 +77,8 @@ def main():
         "api: ward week": len(ward_weeks),
         "service week": len(service_weeks),
         "api: service week": len(service_weeks),
+        "service year": len(service_years),
+        "api: service year": len(service_years),
     }
     periods = {
         "day": n_days,
@@ -81,11 +88,14 @@ def main():
         "api: ward week": n_weeks * len(wards),
         "service week": n_weeks * len(services),
         "api: service week": n_weeks * len(services),
+        "service year": round(args.years) * len(yearly),
+        "api: service year": round(args.years) * len(yearly),
     }
     scale = {k: periods[k] / max(items[k], 1) for k in items}
     projected_files = sum(files[k] * scale.get(k, 1) for k in files)
     projected_bytes = sum(size[k] * scale.get(k, 1) for k in size)
-    print(f"\n{len(days)} days, {len(weeks)} weeks, {len(wards)} districts, {len(services)} services with week pages")
+    print(f"\n{len(days)} days, {len(weeks)} weeks, {len(wards)} districts, {len(services)} services with week pages, "
+          f"{len(yearly)} with year pages")
     print(f"at these sizes, {args.years:g} years of every period ({n_days:,} days, {n_weeks:,} weeks of "
           f"every district and service): {projected_files:,.0f} files, {projected_bytes / 1e9:.2f} GB")
 

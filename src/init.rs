@@ -48,6 +48,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../templates/service_week.html"),
     ),
     (
+        "templates/service_year.html",
+        include_str!("../templates/service_year.html"),
+    ),
+    (
         "templates/status.html",
         include_str!("../templates/status.html"),
     ),

@@ -94,20 +94,64 @@ fn the_whole_sample_has_a_page_for_every_period_with_data() {
         "a week page for every ward's week with data"
     );
 
+    // A featured service has a page per week with data; any other service a page per year
+    // with data, each week a row of it, and its own page for the latest week.
+    let services: Vec<serde_json::Value> =
+        serde_json::from_str(&p.read("site/api/v1/services.json")).unwrap();
+    let featured: BTreeSet<String> = (services.iter())
+        .filter(|s| s["featured"] == true)
+        .map(|s| s["slug"].as_str().unwrap().to_string())
+        .collect();
+    assert!(featured.contains("potholes") && featured.len() < services.len());
     let mut service_pages = BTreeSet::new();
+    let mut year_pages = BTreeSet::new();
     for slug in folders(&p.join("site/service")) {
-        let weeks = folders(&p.join(&format!("site/service/{slug}/week")));
-        assert!(weeks.contains(&latest_week), "{slug}: its latest week");
-        for monday in weeks {
-            if monday != latest_week {
-                service_pages.insert((slug.clone(), monday));
+        assert!(p.join(&format!("site/service/{slug}/index.html")).exists());
+        if featured.contains(&slug) {
+            let weeks = folders(&p.join(&format!("site/service/{slug}/week")));
+            assert!(weeks.contains(&latest_week), "{slug}: its latest week");
+            for monday in weeks {
+                if monday != latest_week {
+                    service_pages.insert((slug.clone(), monday));
+                }
+            }
+        } else {
+            assert!(
+                !p.join(&format!("site/service/{slug}/week")).exists(),
+                "{slug}"
+            );
+            for year in folders(&p.join(&format!("site/service/{slug}"))) {
+                let page = p.read(&format!("site/service/{slug}/{year}/index.html"));
+                year_pages.insert((slug.clone(), year.clone()));
+                let doc: serde_json::Value = serde_json::from_str(
+                    &p.read(&format!("site/api/v1/services/{slug}/years/{year}.json")),
+                )
+                .unwrap();
+                for week in doc["weeks"].as_array().unwrap() {
+                    let monday = week["week_start"].as_str().unwrap().to_string();
+                    assert!(
+                        page.contains(&format!("id=\"week-{monday}\"")),
+                        "{slug} {monday}"
+                    );
+                    if monday != latest_week {
+                        service_pages.insert((slug.clone(), monday));
+                    }
+                }
             }
         }
     }
     service_weeks.retain(|(_, monday)| *monday != latest_week);
     assert_eq!(
         service_pages, service_weeks,
-        "a week page for every service's week with data"
+        "a week page (or a year page's row) for every service's week with data"
+    );
+    let years: BTreeSet<(String, String)> = (service_weeks.iter())
+        .filter(|(slug, _)| !featured.contains(slug))
+        .map(|(slug, monday)| (slug.clone(), monday[..4].to_string()))
+        .collect();
+    assert!(
+        years.is_subset(&year_pages),
+        "a year page for every year of a service's weeks"
     );
     // Every period's JSON document is there too.
     for day in &days {

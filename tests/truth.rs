@@ -311,6 +311,87 @@ fn check_service_weeks(site: &Path) -> usize {
     checked
 }
 
+/// Checks every service year page of `site` against its JSON: each week's row (citywide
+/// figures, fastest ward) and its row of each ward's opened. Returns how many weeks it checked.
+fn check_service_years(site: &Path) -> usize {
+    let mut checked = 0;
+    let docs = walkdir::WalkDir::new(site.join("api/v1/services"))
+        .into_iter()
+        .map(Result::unwrap)
+        .filter(|e| e.path().parent().and_then(|p| p.file_name()) == Some("years".as_ref()));
+    for entry in docs {
+        let api = json(entry.path());
+        let (slug, year) = (api["slug"].as_str().unwrap(), u(&api["year"]));
+        let html = std::fs::read_to_string(site.join(format!("service/{slug}/{year}/index.html")))
+            .unwrap();
+        let caption = html
+            .find("(columns) each week")
+            .expect("the table of each ward");
+        let matrix = &html[caption..];
+        let matrix = &matrix[..matrix.find("</tbody>").unwrap()];
+        for week in api["weeks"].as_array().unwrap() {
+            let monday = week["week_start"].as_str().unwrap();
+            let what = format!("{slug}, {year}, week of {monday}");
+            let row_start = (html.find(&format!("<tr id=\"week-{monday}\">")))
+                .or_else(|| html.find(&format!("<tr id=week-{monday}>")))
+                .unwrap_or_else(|| panic!("{what}: no row"));
+            let row = &html[row_start..];
+            let row = &row[..row.find("</tr>").unwrap()];
+            let cells: Vec<String> = (row.split("<td>").skip(1))
+                .map(|c| text_of(c).trim().to_string())
+                .collect();
+            let city = &week["city"];
+            let opened = u(&city["opened"]);
+            assert_eq!(count(&cells[0]), opened, "{what}: opened");
+            assert_eq!(count(&cells[1]), u(&city["closed"]), "{what}: closed");
+            assert!(
+                words_for(&city["ttc_mean_days"]).contains(&cells[2]),
+                "{what}: mean time to close {:?}, the JSON {}",
+                cells[2],
+                city["ttc_mean_days"]
+            );
+            assert_eq!(count(&cells[4]), u(&city["unassigned"]), "{what}: no ward");
+            let wards = week["wards"].as_object().unwrap();
+            match wards.iter().find(|(_, w)| w["rank"] == 1) {
+                Some((ward, _)) => assert!(
+                    (cells[5].split_once(':'))
+                        .is_some_and(|(w, _)| w.trim_end().ends_with(&format!(" {ward}"))),
+                    "{what}: fastest {:?}, the JSON ward {ward}",
+                    cells[5]
+                ),
+                None => assert_eq!(cells[5], "none ranked", "{what}"),
+            }
+            // The row of each ward's opened: the JSON's, and they add up to the city's.
+            let row = matrix
+                .split("<tr>")
+                .find(|r| r.starts_with(&format!("<th scope=row>{monday}")))
+                .unwrap_or_else(|| panic!("{what}: no row of each ward"));
+            let shown: Vec<u64> = row
+                .split("<td>")
+                .skip(1)
+                .map(|c| count(text_of(c).trim()))
+                .collect();
+            let mut sum = 0;
+            for (i, n) in shown.iter().enumerate() {
+                let ward = &wards[&(i + 1).to_string()];
+                assert_eq!(*n, u(&ward["opened"]), "{what}: ward {}", i + 1);
+                let by_day: u64 = ward["opened_by_day"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(u)
+                    .sum();
+                assert_eq!(by_day, *n, "{what}: ward {} by day", i + 1);
+                sum += n;
+            }
+            assert_eq!(shown.len(), wards.len(), "{what}: every ward");
+            assert_eq!(sum + u(&city["unassigned"]), opened, "{what}: wards");
+            checked += 1;
+        }
+    }
+    checked
+}
+
 /// Checks every day page of `site` against its JSON: each featured service's card and its row
 /// in the services table.
 fn check_days(site: &Path) -> usize {
@@ -431,6 +512,7 @@ fn every_figure_of_the_real_day_agrees_with_its_json() {
     let site = p.join("site");
     assert!(check_ward_weeks(&site) >= 50);
     assert!(check_service_weeks(&site) >= 12);
+    assert!(check_service_years(&site) >= 10, "the day's other services");
     assert!(check_days(&site) >= 1);
     assert!(check_ward_services(&site) >= 50);
 
@@ -525,19 +607,20 @@ fn every_figure_of_a_built_site_agrees_with_its_json() {
     let site = std::env::var_os("CWFY_TRUTH_SITE")
         .map(std::path::PathBuf::from)
         .expect("set CWFY_TRUTH_SITE to a built site folder");
-    let (wards, services, days, ward_services) = (
+    let (wards, services, years, days, ward_services) = (
         check_ward_weeks(&site),
         check_service_weeks(&site),
+        check_service_years(&site),
         check_days(&site),
         check_ward_services(&site),
     );
     eprintln!(
-        "{}: {wards} ward week pages, {services} service week pages and {days} day pages agree with their JSON, \
-         and {ward_services} ward × service pages with their charts",
+        "{}: {wards} ward week pages, {services} service week pages, {years} weeks of service year pages \
+         and {days} day pages agree with their JSON, and {ward_services} ward × service pages with their charts",
         site.display()
     );
     assert!(
-        wards > 0 && services > 0 && days > 0,
+        wards > 0 && services > 0 && years > 0 && days > 0,
         "no pages in {}",
         site.display()
     );

@@ -14,7 +14,7 @@ use super::urls::{self, href};
 use super::views::{Num, PagerLink, context_of};
 use super::words::*;
 use super::{PageMeta, RenderError, format_days, thousands, urlencode};
-use crate::aggregate::{ServiceIdx, WindowStats};
+use crate::aggregate::ServiceIdx;
 use crate::charts;
 use crate::domain::{Day, WardNo};
 
@@ -98,6 +98,9 @@ impl Dash<'_, '_> {
         Ok((p + 1, f + 2))
     }
 
+    /// A service's pages: a page per week with data when its weeks have pages of their own
+    /// (featured services), else a page per year with a section per week; and its own page,
+    /// the latest week.
     pub(super) fn service(
         &self,
         range: Range,
@@ -105,7 +108,13 @@ impl Dash<'_, '_> {
     ) -> Result<(usize, usize), RenderError> {
         let m = self.m;
         let (mut pages, mut files) = (0, 0);
-        for &monday in self.periods.service_weeks(s) {
+        let weekly = self.periods.weekly(s);
+        let mondays: &[Day] = if weekly {
+            self.periods.service_weeks(s)
+        } else {
+            std::slice::from_ref(&range.last_week)
+        };
+        for &monday in mondays {
             let sunday = monday.plus(6);
             // The week's figures of every ward, the page's place in the range, the one
             // whole-history figure the page states (closes before the open), and the
@@ -121,13 +130,23 @@ impl Dash<'_, '_> {
                 .with(&m.info(s).negative_durations)
                 .with(&(sunday > range.last).then_some(range.last.0))
                 .with(&self.periods.service_week_neighbours(s, monday))
+                .with(&self.periods.service_years(s))
                 .with(&(monday == range.last_week))
                 .with(&note.map(|p| &p.html));
-            let url = urls::service_week(&m.info(s).slug, monday);
+            let url = if weekly {
+                urls::service_week(&m.info(s).slug, monday)
+            } else {
+                urls::service(&m.info(s).slug)
+            };
             let done = self
                 .r
                 .unit(&url, key.finish(), || self.service_week(range, s, monday))?;
             let (p, f) = counted(done);
+            pages += p;
+            files += f;
+        }
+        for year in self.periods.service_years(s) {
+            let (p, f) = self.service_year_unit(range, s, year)?;
             pages += p;
             files += f;
         }
@@ -151,12 +170,18 @@ impl Dash<'_, '_> {
             files += 1;
         }
         let slug = &self.m.info(s).slug;
-        self.files
-            .json(&format!("api/v1/services/{slug}/weeks/{monday}.json"), &api)?;
-        files += 1;
+        // A service without week pages has its weeks in its year documents.
+        let weekly = self.periods.weekly(s);
+        if weekly {
+            self.files
+                .json(&format!("api/v1/services/{slug}/weeks/{monday}.json"), &api)?;
+            files += 1;
+        }
         let url = urls::service_week(slug, monday);
         let latest = ctx.clone();
-        files += self.service_week_charts(s, monday, &url, through, &mut ctx)?;
+        if weekly {
+            files += self.service_week_charts(s, monday, &url, through, &mut ctx)?;
+        }
         let city = &api.city;
         // One card per service, drawn for its latest week (see `ward`).
         let card = format!("{}card.png", urls::service(slug));
@@ -184,8 +209,10 @@ impl Dash<'_, '_> {
             section: "service".into(),
             image: Some(card),
         };
-        self.r.page(&url, "service_week.html", &meta, ctx)?;
-        pages += 1;
+        if weekly {
+            self.r.page(&url, "service_week.html", &meta, ctx)?;
+            pages += 1;
+        }
         if monday == range.last_week {
             let mut latest = latest;
             let own = urls::service(slug);
@@ -212,40 +239,31 @@ impl Dash<'_, '_> {
         let info = m.info(s);
         let sunday = monday.plus(6);
         let last = self.week_through(monday);
-        let stats: Vec<(WardNo, WindowStats)> = (1..=m.wards)
-            .map(|w| (w, m.ward_window(s, w, monday, last)))
-            .collect();
+        let api = self.service_week_api(s, monday);
         let ranking = self.ranking(s, monday);
         let city = m.city_window(s, monday, last);
-        let unassigned = m.ward_window(s, 0, monday, last).opened;
-        let base = urls::service_week(&info.slug, monday);
-        let mut ward_rows = Vec::new();
-        let mut api_wards = BTreeMap::new();
-        for (w, st) in &stats {
-            let by_day = m.ward_opened_daily(s, *w, monday, last);
-            let rank = ranking.of(*w).map(|r| r.rank);
-            api_wards.insert(
-                w.to_string(),
-                ServiceWeekApiWard {
-                    closed: st.closed,
-                    opened: st.opened,
-                    opened_by_day: by_day.clone(),
-                    rank,
-                    ttc_mean_days: Num(st.ttc.map(|t| t.mean_days)),
-                    ttc_median_days: Num(st.ttc.map(|t| t.median_days)),
-                },
-            );
-            ward_rows.push(ServiceWeekWardRow {
-                ward: *w,
-                href: (self.periods.has_ward_week(*w, monday))
-                    .then(|| href(&urls::ward_week(*w, monday))),
-                by_day,
-                opened: st.opened,
-                closed: st.closed,
-                ttc_mean: days_text(st.ttc.map(|t| t.mean_days)),
-                rank,
-            });
-        }
+        let unassigned = api.city.unassigned;
+        // Tables and charts sit beside the page that shows them: the week's page, or the
+        // service's own page for a service without week pages.
+        let weekly = self.periods.weekly(s);
+        let base = if weekly {
+            urls::service_week(&info.slug, monday)
+        } else {
+            urls::service(&info.slug)
+        };
+        let ward_rows: Vec<ServiceWeekWardRow> = (1..=m.wards)
+            .filter_map(|w| api.wards.get(&w.to_string()).map(|a| (w, a)))
+            .map(|(w, a)| ServiceWeekWardRow {
+                ward: w,
+                href: (self.periods.has_ward_week(w, monday))
+                    .then(|| href(&urls::ward_week(w, monday))),
+                by_day: a.opened_by_day.clone(),
+                opened: a.opened,
+                closed: a.closed,
+                ttc_mean: days_text(a.ttc_mean_days.0),
+                rank: a.rank,
+            })
+            .collect();
         let by_day_table = Table {
             caption: format!(
                 "{} opened by {ward_w} and weekday, and closed, week of {}",
@@ -309,6 +327,11 @@ impl Dash<'_, '_> {
         let (prev, next) = self.periods.service_week_neighbours(s, monday);
         let summary =
             service_week_summary(&info.name, &cfg.city.name, monday, &city, sunday <= last);
+        let week_link = |d: Day| PagerLink {
+            href: self.periods.service_week_link(s, &info.slug, d),
+            label: week_label(d),
+        };
+        let years = self.year_links(s);
         let note = self.r.input.content.service_note(&info.slug);
         let form = cfg
             .city
@@ -341,8 +364,8 @@ impl Dash<'_, '_> {
                 label: week_label(monday),
                 complete: sunday <= range.last,
                 summary: summary.clone(),
-                prev: PagerLink::to_period(prev, |d| urls::service_week(&info.slug, d), week_label),
-                next: PagerLink::to_period(next, |d| urls::service_week(&info.slug, d), week_label),
+                prev: prev.map(week_link),
+                next: next.map(week_link),
             },
             city: CityWeekView {
                 opened: city.opened,
@@ -370,23 +393,254 @@ impl Dash<'_, '_> {
             wards: &ward_rows,
             by_day_table: &by_day_table,
             ranking_table: &ranking_table,
-            api: format!("api/v1/services/{}/weeks/{monday}.json", info.slug),
+            api: if weekly {
+                format!("api/v1/services/{}/weeks/{monday}.json", info.slug)
+            } else {
+                service_year_api(&info.slug, monday.date().year())
+            },
+            years,
         });
-        let api = ServiceWeekApi {
+        (ctx, api, vec![by_day_table], summary)
+    }
+
+    /// A service's week as the JSON API gives it: the city's figures and every ward's.
+    pub(super) fn service_week_api(&self, s: ServiceIdx, monday: Day) -> ServiceWeekApi {
+        let m = self.m;
+        let last = self.week_through(monday);
+        let ranking = self.ranking(s, monday);
+        let city = m.city_window(s, monday, last);
+        let wards = (1..=m.wards)
+            .map(|w| {
+                let st = m.ward_window(s, w, monday, last);
+                let doc = ServiceWeekApiWard {
+                    closed: st.closed,
+                    opened: st.opened,
+                    opened_by_day: m.ward_opened_daily(s, w, monday, last),
+                    rank: ranking.of(w).map(|r| r.rank),
+                    ttc_mean_days: Num(st.ttc.map(|t| t.mean_days)),
+                    ttc_median_days: Num(st.ttc.map(|t| t.median_days)),
+                };
+                (w.to_string(), doc)
+            })
+            .collect();
+        ServiceWeekApi {
             city: ServiceWeekApiCity {
                 closed: city.closed,
                 opened: city.opened,
                 ttc_mean_days: Num(city.ttc.map(|t| t.mean_days)),
-                unassigned,
+                unassigned: m.ward_window(s, 0, monday, last).opened,
             },
             min_closed_to_rank: ranking.min_closed,
-            slug: info.slug.clone(),
+            slug: self.m.info(s).slug.clone(),
             threshold: Num(Some(ranking.threshold)),
-            wards: api_wards,
-            week_end: sunday.to_string(),
+            wards,
+            week_end: monday.plus(6).to_string(),
             week_start: monday.to_string(),
+        }
+    }
+
+    /// A service's year page, made when what it shows changed (see [`Dash::service_year`]).
+    fn service_year_unit(
+        &self,
+        range: Range,
+        s: ServiceIdx,
+        year: i16,
+    ) -> Result<(usize, usize), RenderError> {
+        let weeks = self.year_weeks(s, year);
+        let (Some(&first), Some(&last)) = (weeks.first(), weeks.last()) else {
+            return Ok((0, 0));
         };
-        (ctx, api, vec![by_day_table], summary)
+        let slug = &self.m.info(s).slug;
+        let key = self
+            .r
+            .unit_key()
+            .with("service year")
+            .with(&s)
+            .with(&year)
+            .with(&self.m.window_digest(first, last.plus(6)))
+            .with(&weeks.iter().map(|d| d.0).collect::<Vec<_>>())
+            .with(&(last.plus(6) > range.last).then_some(range.last.0))
+            .with(&self.periods.service_year_neighbours(s, year));
+        let url = urls::service_year(slug, year);
+        let done = self
+            .r
+            .unit(&url, key.finish(), || self.service_year(s, year, &weeks))?;
+        Ok(counted(done))
+    }
+
+    /// Links to a service's year pages, oldest first (none for a service with week pages).
+    fn year_links(&self, s: ServiceIdx) -> Vec<YearLink> {
+        let slug = &self.m.info(s).slug;
+        (self.periods.service_years(s).into_iter())
+            .map(|year| YearLink {
+                year,
+                href: href(&urls::service_year(slug, year)),
+            })
+            .collect()
+    }
+
+    /// The Mondays of a service's weeks with data in `year`.
+    fn year_weeks(&self, s: ServiceIdx, year: i16) -> Vec<Day> {
+        (self.periods.service_weeks(s).iter())
+            .filter(|monday| monday.date().year() == year)
+            .copied()
+            .collect()
+    }
+
+    /// A year of a service whose weeks have no pages of their own: a page with a row per week
+    /// (the week's section, `#week-MONDAY`) and each ward's opened per week, the year's JSON
+    /// document (every week as `services/SLUG/weeks/MONDAY.json` would give it) and a CSV
+    /// beside each table.
+    fn service_year(
+        &self,
+        s: ServiceIdx,
+        year: i16,
+        weeks: &[Day],
+    ) -> Result<(usize, usize), RenderError> {
+        let terms = crate::domain::Terms::current();
+        let m = self.m;
+        let cfg = self.r.input.config;
+        let info = m.info(s);
+        let url = urls::service_year(&info.slug, year);
+        let docs: Vec<ServiceWeekApi> = weeks
+            .iter()
+            .map(|&monday| self.service_week_api(s, monday))
+            .collect();
+        let mut rows = Vec::new();
+        for (&monday, doc) in weeks.iter().zip(&docs) {
+            let ranking = self.ranking(s, monday);
+            let fastest = ranking.ranked.first().map(|r| YearWeekWard {
+                ward: r.ward,
+                ttc_mean: format_days(r.ttc_mean_days),
+                href: (self.periods.has_ward_week(r.ward, monday))
+                    .then(|| href(&urls::ward_week(r.ward, monday))),
+            });
+            let ttc = m.city_window(s, monday, self.week_through(monday)).ttc;
+            rows.push(ServiceYearWeekRow {
+                anchor: urls::week_anchor(monday),
+                monday: monday.to_string(),
+                label: week_label(monday),
+                complete: self.week_through(monday) == monday.plus(6),
+                opened: doc.city.opened,
+                closed: doc.city.closed,
+                ttc_mean: days_text(ttc.map(|t| t.mean_days)),
+                ttc_median: days_text(ttc.map(|t| t.median_days)),
+                ttc_mean_days: ttc.map(|t| t.mean_days),
+                ttc_median_days: ttc.map(|t| t.median_days),
+                unassigned: doc.city.unassigned,
+                ranked: ranking.ranked.len(),
+                fastest,
+            });
+        }
+        let opened: u64 = rows.iter().map(|r| r.opened).sum();
+        let closed: u64 = rows.iter().map(|r| r.closed).sum();
+        let weeks_table = Table {
+            caption: format!("{} each week of {year}, citywide", info.name),
+            header: vec![
+                "Week starting".into(),
+                "Opened".into(),
+                "Closed".into(),
+                "Mean days to close".into(),
+                "Median days to close".into(),
+                format!("Opened with no {}", terms.one),
+                format!("{} ranked", terms.many_title),
+                format!("Fastest {}", terms.one),
+            ],
+            rows: rows
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.monday.clone(),
+                        r.opened.to_string(),
+                        r.closed.to_string(),
+                        (r.ttc_mean_days.map(crate::numbers::days_figure_text)).unwrap_or_default(),
+                        (r.ttc_median_days.map(crate::numbers::days_figure_text))
+                            .unwrap_or_default(),
+                        r.unassigned.to_string(),
+                        r.ranked.to_string(),
+                        r.fastest
+                            .as_ref()
+                            .map(|f| f.ward.to_string())
+                            .unwrap_or_default(),
+                    ]
+                })
+                .collect(),
+            csv: format!("{url}weeks.csv"),
+        };
+        let mut header = vec!["Week starting".to_string()];
+        header.extend((1..=m.wards).map(|w| w.to_string()));
+        let wards_table = Table {
+            caption: format!(
+                "{} opened in each {} (columns) each week of {year}",
+                info.name, terms.one
+            ),
+            header,
+            rows: weeks
+                .iter()
+                .zip(&docs)
+                .map(|(monday, doc)| {
+                    let mut row = vec![monday.to_string()];
+                    row.extend(
+                        (1..=m.wards)
+                            .map(|w| doc.wards.get(&w.to_string()).map_or(0, |d| d.opened))
+                            .map(|n| n.to_string()),
+                    );
+                    row
+                })
+                .collect(),
+            csv: format!("{url}{}.csv", terms.many),
+        };
+        weeks_table.write(&self.files)?;
+        wards_table.write(&self.files)?;
+        let api = service_year_api(&info.slug, year);
+        self.files.json(
+            &api,
+            &ServiceYearApi {
+                slug: &info.slug,
+                weeks: docs,
+                year,
+            },
+        )?;
+        let (prev, next) = self.periods.service_year_neighbours(s, year);
+        let year_link = |y: i16| PagerLink {
+            href: href(&urls::service_year(&info.slug, y)),
+            label: y.to_string(),
+        };
+        let summary = format!(
+            "{} in {}, {year}: {} requests opened and {} closed in the {} week{} with data.",
+            info.name,
+            cfg.city.name,
+            thousands(opened),
+            thousands(closed),
+            rows.len(),
+            if rows.len() == 1 { "" } else { "s" },
+        );
+        let years = self.year_links(s);
+        let mut ctx = context_of(&ServiceYearPage {
+            name: &info.name,
+            own: href(&urls::service(&info.slug)),
+            year,
+            summary: summary.clone(),
+            opened,
+            closed,
+            weeks: &rows,
+            weeks_table: &weeks_table,
+            wards_table: &wards_table,
+            api,
+            prev: prev.map(year_link),
+            next: next.map(year_link),
+            years,
+        });
+        let through = weeks.last().map(|&monday| self.week_through(monday));
+        self.r.set_through(&mut ctx, through);
+        let meta = PageMeta {
+            title: format!("{} in {year}", info.name),
+            description: summary,
+            section: "service".into(),
+            image: None,
+        };
+        self.r.page(&url, "service_year.html", &meta, ctx)?;
+        Ok((1, 3))
     }
 
     /// What a service's request form asks for (its Open311 service definition), in the form's
@@ -491,8 +745,88 @@ struct ServiceWeekPage<'t> {
     wards: &'t [ServiceWeekWardRow],
     by_day_table: &'t Table,
     ranking_table: &'t Table,
-    /// The week's JSON document, relative to the root.
+    /// The week's JSON document (or its year's, for a service without week pages), relative
+    /// to the root.
     api: String,
+    /// The service's year pages (for a service without week pages).
+    years: Vec<YearLink>,
+}
+
+/// A link to a service's year page.
+#[derive(Serialize)]
+struct YearLink {
+    year: i16,
+    href: String,
+}
+
+/// `api/v1/services/SLUG/years/YEAR.json`, a year of a service without week pages.
+fn service_year_api(slug: &str, year: i16) -> String {
+    format!("api/v1/services/{slug}/years/{year}.json")
+}
+
+/// A service year page's template view (see `templates/service_year.html`).
+#[derive(Serialize)]
+struct ServiceYearPage<'t> {
+    name: &'t str,
+    /// The service's own page (its latest week).
+    own: String,
+    year: i16,
+    summary: String,
+    opened: u64,
+    closed: u64,
+    weeks: &'t [ServiceYearWeekRow],
+    weeks_table: &'t Table,
+    wards_table: &'t Table,
+    /// The year's JSON document, relative to the root.
+    api: String,
+    prev: Option<PagerLink>,
+    next: Option<PagerLink>,
+    years: Vec<YearLink>,
+}
+
+/// A week on a service's year page: its section.
+#[derive(Serialize)]
+struct ServiceYearWeekRow {
+    /// The section's `id`.
+    anchor: String,
+    monday: String,
+    label: String,
+    /// Whether the week is over (else counted through the last day of data).
+    complete: bool,
+    opened: u64,
+    closed: u64,
+    ttc_mean: String,
+    ttc_median: String,
+    #[serde(skip)]
+    ttc_mean_days: Option<f64>,
+    #[serde(skip)]
+    ttc_median_days: Option<f64>,
+    unassigned: u64,
+    /// Wards ranked by time to close.
+    ranked: usize,
+    fastest: Option<YearWeekWard>,
+}
+
+/// The fastest ward of a week on a year page.
+#[derive(Serialize)]
+struct YearWeekWard {
+    ward: WardNo,
+    ttc_mean: String,
+    /// Its week page.
+    href: Option<String>,
+}
+
+/// `api/v1/services/SLUG/years/YEAR.json`: every week with data of a service without week
+/// pages, each as `services/SLUG/weeks/MONDAY.json` would give it. Fields in alphabetical
+/// order.
+#[derive(Serialize)]
+pub struct ServiceYearApi<'t> {
+    /// The service.
+    pub slug: &'t str,
+    /// Its weeks with data, oldest first.
+    pub weeks: Vec<ServiceWeekApi>,
+    /// The year of the weeks' Mondays.
+    pub year: i16,
 }
 
 /// The service: names, note, links, and its request form's fields.

@@ -81,13 +81,19 @@ impl Range {
 /// within the [`Range`]. The latest day and week always have pages: they are the home page and
 /// each ward's and service's own page. Days and weeks without any data have none, so the gaps
 /// in a store (the sample's years between extracts) cost nothing and link nowhere.
+///
+/// A featured service's week has a page of its own; any other service's week is a section of
+/// its year page (`service/SLUG/YEAR/#week-MONDAY`). Two hundred service types a week for ten
+/// years would be 100,000 pages, more than a static host takes; the year pages are 2,000.
 #[derive(Debug, Default)]
 pub struct Periods {
     days: Vec<Day>,
     /// Per ward, 1 first.
     ward_weeks: Vec<Vec<Day>>,
-    /// Per service index.
+    /// Per service index: its weeks with data, whether they have pages or year sections.
     service_weeks: Vec<Vec<Day>>,
+    /// Per service index: whether its weeks have pages of their own (featured services).
+    weekly: Vec<bool>,
 }
 
 impl Periods {
@@ -111,6 +117,10 @@ impl Periods {
                 .service_ids()
                 .map(|s| weeks(metrics.service_active_weeks(s, from, to)))
                 .collect(),
+            weekly: metrics
+                .service_ids()
+                .map(|s| metrics.info(s).featured)
+                .collect(),
         }
     }
 
@@ -126,11 +136,54 @@ impl Periods {
             .map_or(&[], Vec::as_slice)
     }
 
-    /// Mondays of a service's weeks with a page, oldest first.
+    /// Mondays of a service's weeks with data (a page or a year page's section), oldest first.
     pub fn service_weeks(&self, s: ServiceIdx) -> &[Day] {
         self.service_weeks
             .get(usize::from(s))
             .map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether a service's weeks have pages of their own (else sections of its year pages).
+    pub fn weekly(&self, s: ServiceIdx) -> bool {
+        self.weekly.get(usize::from(s)).copied().unwrap_or(false)
+    }
+
+    /// The years of a service's year pages, oldest first: none for a service with week pages.
+    pub fn service_years(&self, s: ServiceIdx) -> Vec<i16> {
+        if self.weekly(s) {
+            return Vec::new();
+        }
+        let mut years: Vec<i16> = (self.service_weeks(s).iter())
+            .map(|monday| monday.date().year())
+            .collect();
+        years.dedup();
+        years
+    }
+
+    /// The year pages before and after `year`.
+    pub fn service_year_neighbours(&self, s: ServiceIdx, year: i16) -> (Option<i16>, Option<i16>) {
+        let years = self.service_years(s);
+        let before = years.partition_point(|y| *y < year);
+        let after = years.partition_point(|y| *y <= year);
+        (
+            before.checked_sub(1).map(|i| years[i]),
+            years.get(after).copied(),
+        )
+    }
+
+    /// The link (relative to the site root) to where a service's week is shown: its week page,
+    /// or its section of the year page. The week must be one of [`Periods::service_weeks`].
+    pub fn service_week_link(&self, s: ServiceIdx, slug: &str, monday: Day) -> String {
+        if self.weekly(s) {
+            super::file_of(&super::urls::service_week(slug, monday))
+        } else {
+            let page = super::urls::service_year(slug, monday.date().year());
+            format!(
+                "{}#{}",
+                super::file_of(&page),
+                super::urls::week_anchor(monday)
+            )
+        }
     }
 
     /// Whether a day has a page.
@@ -143,7 +196,7 @@ impl Periods {
         self.ward_weeks(ward).binary_search(&monday).is_ok()
     }
 
-    /// Whether a service's week has a page.
+    /// Whether a service's week has data, so a page or a year page's section.
     pub fn has_service_week(&self, s: ServiceIdx, monday: Day) -> bool {
         self.service_weeks(s).binary_search(&monday).is_ok()
     }

@@ -145,7 +145,13 @@ impl Dash<'_, '_> {
             example: self.range.map(|r| DataExample {
                 day: r.last.to_string(),
                 week: r.last_week.to_string(),
-                slug: m.services.first().map(|s| s.slug.as_str()),
+                slug: (m.services.iter().find(|s| s.featured)).map(|s| s.slug.as_str()),
+                year: (m.service_ids())
+                    .find_map(|s| {
+                        let years = self.periods.service_years(s);
+                        years.last().map(|y| (m.info(s).slug.as_str(), *y))
+                    })
+                    .map(|(slug, year)| DataYearExample { slug, year }),
             }),
             bulk_rows,
         });
@@ -353,5 +359,15 @@ struct DataRange {
 struct DataExample<'t> {
     day: String,
     week: String,
+    /// A service with week pages.
     slug: Option<&'t str>,
+    /// A service's year page, when some service has them.
+    year: Option<DataYearExample<'t>>,
+}
+
+/// A service's year the data page's examples use.
+#[derive(Serialize)]
+struct DataYearExample<'t> {
+    slug: &'t str,
+    year: i16,
 }

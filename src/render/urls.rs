@@ -36,6 +36,16 @@ pub fn service_week(slug: &str, monday: Day) -> String {
     format!("service/{slug}/week/{monday}/")
 }
 
+/// `service/graffiti/2019/`: a year of a service whose weeks have no pages of their own.
+pub fn service_year(slug: &str, year: i16) -> String {
+    format!("service/{slug}/{year}/")
+}
+
+/// `week-2019-03-04`: the `id` of a week's section on a year page.
+pub fn week_anchor(monday: Day) -> String {
+    format!("week-{monday}")
+}
+
 /// A link relative to the site root, or none when the target page is not built.
 pub(super) fn href(url: &str) -> String {
     super::file_of(url)

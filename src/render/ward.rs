@@ -514,7 +514,7 @@ impl Dash<'_, '_> {
                 sentence,
                 href: href(&urls::ward_service(ward, &info.slug)),
                 service_week_href: (self.periods.has_service_week(s, monday))
-                    .then(|| href(&urls::service_week(&info.slug, monday))),
+                    .then(|| self.periods.service_week_link(s, &info.slug, monday)),
             });
         }
         (services, api_services, ranking_sentences)

@@ -1,5 +1,5 @@
 // The pages the browser checks visit, picked from a built site: one of each kind a resident sees.
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Folders under `dir` in sorted order (names only). */
@@ -16,7 +16,8 @@ const NOT_DISTRICTS = ['day', 'service', 'api', 'feeds', 'data', 'about', 'statu
 /**
  * The pages to test, as folder paths of the site, by kind: home, the latest and the oldest day
  * page, district 1's week page (`ward/1/` in Chicago, `district/1/` in Boston) and its oldest
- * week, a district × service page, a service week page, the data, status and about pages.
+ * week, a district × service page, a service week page, the longest service year page (when
+ * the site has any), the data, status and about pages.
  */
 export function pickPages(site) {
   const word = folders(site).find(
@@ -48,6 +49,14 @@ export function pickPages(site) {
     status: 'status/',
     about: 'about/',
   };
+  // A year of a service without week pages (issue 21): the longest one, the most rows.
+  const years = folders(join(site, 'service')).flatMap((slug) =>
+    folders(join(site, 'service', slug))
+      .filter((y) => /^\d{4}$/.test(y))
+      .map((y) => `service/${slug}/${y}/`),
+  );
+  const size = (path) => statSync(join(site, path, 'index.html')).size;
+  if (years.length > 0) pages['service year'] = years.reduce((a, b) => (size(b) > size(a) ? b : a));
   for (const [kind, path] of Object.entries(pages)) {
     if (!existsSync(join(site, path, 'index.html'))) {
       throw new Error(`${join(site, path, 'index.html')} (the ${kind} page) is missing`);
