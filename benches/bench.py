@@ -222,7 +222,7 @@ def make_project(work):
     config = re.sub(r"(?m)^sample:\n(  - .*\n)+", "sample: []\n", config)
     # The benchmark measures the build at any size; whether the site fits a host is reported
     # from its size, not by failing the build.
-    budget = "\n  budget:\n    bytes: 1000 GB\n    files: 100000000\n    page_bytes: 1 GB\n"
+    budget = "\n  budget:\n    bytes: 1000 GB\n    files: 100000000\n    page_bytes: 1 GB\n    file_bytes: 1 GB\n"
     config, n = re.subn(r"\n  budget:\n(    .*\n)+", budget, config)
     if n != 1:
         raise SystemExit("benchmark: config.yaml no longer has a site.budget block")

@@ -120,6 +120,10 @@ pub struct SiteBudget {
     /// Bytes of one HTML page (what a phone downloads before it can show anything).
     #[serde(default = "default_budget_page_bytes")]
     pub page_bytes: ByteSize,
+    /// Bytes of any one file (Cloudflare Pages takes none over 25 MiB; the site's
+    /// `manifest.json` and bulk CSV are the ones that grow).
+    #[serde(default = "default_budget_file_bytes")]
+    pub file_bytes: ByteSize,
 }
 
 impl Default for SiteBudget {
@@ -128,6 +132,7 @@ impl Default for SiteBudget {
             bytes: default_budget_bytes(),
             files: default_budget_files(),
             page_bytes: default_budget_page_bytes(),
+            file_bytes: default_budget_file_bytes(),
         }
     }
 }
@@ -141,6 +146,9 @@ fn default_budget_files() -> u64 {
 fn default_budget_page_bytes() -> ByteSize {
     ByteSize(100_000)
 }
+fn default_budget_file_bytes() -> ByteSize {
+    ByteSize(25 * 1024 * 1024)
+}
 
 /// A size in bytes, written as a number or with a decimal unit as hosts state their limits:
 /// `1 GB`, `100 KB`, `25MB`.
@@ -148,7 +156,7 @@ fn default_budget_page_bytes() -> ByteSize {
 pub struct ByteSize(pub u64);
 
 impl ByteSize {
-    /// Parses `1 GB`, `100 KB`, `25MB`, `512 B` or `1000`.
+    /// Parses `1 GB`, `100 KB`, `25MB`, `25 MiB`, `512 B` or `1000`.
     pub fn parse(text: &str) -> Result<ByteSize, String> {
         let text = text.trim();
         let split = text
@@ -163,9 +171,12 @@ impl ByteSize {
             "KB" => 1e3,
             "MB" => 1e6,
             "GB" => 1e9,
+            "KIB" => 1024.0,
+            "MIB" => 1024.0 * 1024.0,
+            "GIB" => 1024.0 * 1024.0 * 1024.0,
             other => {
                 return Err(format!(
-                    "{text:?}: unknown unit {other:?}; use B, KB, MB or GB"
+                    "{text:?}: unknown unit {other:?}; use B, KB, MB, GB, KiB, MiB or GiB"
                 ));
             }
         };
@@ -1153,12 +1164,15 @@ mod tests {
         assert_eq!(ByteSize::parse("100 KB"), Ok(ByteSize(100_000)));
         assert_eq!(ByteSize::parse("25MB"), Ok(ByteSize(25_000_000)));
         assert_eq!(ByteSize::parse("1.5 gb"), Ok(ByteSize(1_500_000_000)));
+        assert_eq!(ByteSize::parse("25 MiB"), Ok(ByteSize(26_214_400)));
         assert_eq!(ByteSize::parse("512"), Ok(ByteSize(512)));
+        assert_eq!(ByteSize::parse("1 GiB"), Ok(ByteSize(1 << 30)));
         assert!(
-            ByteSize::parse("1 GiB")
+            ByteSize::parse("1 TB")
                 .unwrap_err()
                 .contains("unknown unit")
         );
+        assert_eq!(SiteBudget::default().file_bytes, ByteSize(25 << 20));
         assert!(ByteSize::parse("lots").is_err());
         assert_eq!(SiteBudget::default().bytes, ByteSize(1_000_000_000));
     }

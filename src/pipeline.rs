@@ -334,9 +334,9 @@ impl<'c> Pipeline<'c> {
             definitions: &definitions,
             as_of,
         };
-        let (out, rendered) = self.timed("render", |p| p.render(&input, &output))?;
+        let (out, mut rendered) = self.timed("render", |p| p.render(&input, &output))?;
         if !options.prune {
-            let lost = out.keep_earlier()?;
+            let lost = out.keep_earlier(render::is_sitemap)?;
             if !lost.is_empty() {
                 tracing::warn!(
                     "{} files of the published site could not be kept (changed by hand, or in the way of this build's folders); they will be gone: {}{}",
@@ -344,6 +344,14 @@ impl<'c> Pipeline<'c> {
                     lost.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
                     if lost.len() > 5 { ", …" } else { "" }
                 );
+            }
+        }
+        // The sitemaps list every page, kept ones too, so they come after `keep_earlier`.
+        match render::write_sitemaps(&out, &self.config.site.base_url) {
+            Ok(n) => rendered.files += n,
+            Err(e) => {
+                out.abandon();
+                return Err(anyhow::Error::from(e).context("writing the sitemaps"));
             }
         }
         if let Err(over) = out.check_budget(&budget_of(self.config)) {
@@ -535,6 +543,7 @@ fn budget_of(config: &Config) -> crate::publish::Budget {
         bytes: b.bytes.0,
         files: b.files,
         page_bytes: b.page_bytes.0,
+        file_bytes: b.file_bytes.0,
     }
 }
 

@@ -146,6 +146,8 @@ pub struct Budget {
     pub files: u64,
     /// Bytes of one HTML page.
     pub page_bytes: u64,
+    /// Bytes of any one file.
+    pub file_bytes: u64,
 }
 
 /// The staged site does not fit its budget; nothing was published. The message says by how
@@ -754,7 +756,12 @@ impl Output {
     /// previous site no longer holds it as its manifest describes it (edited or deleted by
     /// hand), or when this build has a folder where it was or a file where one of its folders
     /// was. Call after rendering, before [`Output::check_budget`], which counts them.
-    pub fn keep_earlier(&self) -> Result<Vec<String>, PublishError> {
+    /// Files for which `rewritten` is true are not kept: this build writes its own after this
+    /// call (the sitemaps, which list the kept pages too).
+    pub fn keep_earlier(
+        &self,
+        rewritten: impl Fn(&str) -> bool,
+    ) -> Result<Vec<String>, PublishError> {
         let written: std::collections::BTreeSet<String> = self.paths().into_iter().collect();
         let blocked = |rel: &str| {
             let folder = format!("{rel}/");
@@ -769,7 +776,7 @@ impl Output {
         let mut lost = Vec::new();
         let mut kept = Vec::new();
         for (rel, entry) in &self.previous {
-            if rel == MANIFEST || written.contains(rel) {
+            if rel == MANIFEST || written.contains(rel) || rewritten(rel) {
                 continue;
             }
             if check_rel(rel).is_err() || blocked(rel) {
@@ -828,19 +835,30 @@ impl Output {
             .filter(|(p, (e, _))| p.ends_with(".html") && e.size > budget.page_bytes)
             .map(|(p, (e, _))| (p.as_str(), e.size))
             .collect();
-        if files <= budget.files && bytes <= budget.bytes && big_pages.is_empty() {
+        let mut big_files: Vec<(&str, u64)> = (written.iter())
+            .filter(|(_, (e, _))| e.size > budget.file_bytes)
+            .map(|(p, (e, _))| (p.as_str(), e.size))
+            .chain((manifest > budget.file_bytes).then_some((MANIFEST, manifest)))
+            .collect();
+        if files <= budget.files
+            && bytes <= budget.bytes
+            && big_pages.is_empty()
+            && big_files.is_empty()
+        {
             return Ok(());
         }
         let size = crate::numbers::bytes;
         let mut lines = vec![format!(
             "the site does not fit site.budget, so it was not published (the previous site stays): \
-             {} files of {} allowed, {} of {} allowed, {} pages over {}",
+             {} files of {} allowed, {} of {} allowed, {} pages over {}, {} files over {}",
             thousands(files),
             thousands(budget.files),
             size(bytes),
             size(budget.bytes),
             big_pages.len(),
-            size(budget.page_bytes)
+            size(budget.page_bytes),
+            big_files.len(),
+            size(budget.file_bytes)
         )];
         let mut kinds: BTreeMap<String, (u64, u64)> = BTreeMap::new();
         for (path, (entry, _)) in written.iter() {
@@ -867,6 +885,10 @@ impl Output {
         big_pages.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         for (page, b) in big_pages.iter().take(5) {
             lines.push(format!("  too big: {page} ({})", size(*b)));
+        }
+        big_files.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+        for (file, b) in big_files.iter().take(5) {
+            lines.push(format!("  too big a file: {file} ({})", size(*b)));
         }
         lines.push(
             "  raise site.budget in the config if your host allows more, or publish less history (history: days, weeks)"
@@ -1254,7 +1276,7 @@ mod tests {
         out.write("becomes-a-folder/index.html", b"<p>new</p>")
             .unwrap();
         out.write("folder", b"now a file").unwrap();
-        let mut lost = out.keep_earlier().unwrap();
+        let mut lost = out.keep_earlier(|_| false).unwrap();
         lost.sort();
         assert_eq!(lost, ["becomes-a-folder", "edited.txt", "folder/file"]);
         let r = out.finish().unwrap();

@@ -275,6 +275,14 @@ fn a_site_over_its_budget_is_not_published_and_the_message_says_what_takes_room(
     let out = p.run(&["check"]);
     assert_eq!(out.status.code(), Some(1));
     p.edit_config("    page_bytes: 8 KB\n", "    page_bytes: 100 KB\n");
+    // Any one file, such as the manifest, is held to `file_bytes` (Cloudflare's 25 MiB).
+    p.edit_config("    file_bytes: 25 MiB\n", "    file_bytes: 50 KB\n");
+    let out = p.run(&["build", "--as-of", "2021-01-01"]);
+    let (code, stderr) = support::code_and_stderr(&out);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("files over 50 KB"), "{stderr}");
+    assert!(stderr.contains("too big a file: manifest.json"), "{stderr}");
+    p.edit_config("    file_bytes: 50 KB\n", "    file_bytes: 25 MiB\n");
     p.ok(&["build", "--as-of", "2021-01-01"]);
 }
 

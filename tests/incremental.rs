@@ -137,10 +137,39 @@ fn assert_same_as_full_build(p: &Project, what: &str, last: &str) {
     for path in &earlier {
         incremental.remove(path);
     }
-    // The manifests agree but for the kept files' entries.
+    // The sitemap lists the kept pages too: a full build's pages and those.
+    let mut full = full;
+    let locs = |xml: Vec<u8>| -> std::collections::BTreeSet<String> {
+        let xml = String::from_utf8(xml).unwrap();
+        (xml.split("<loc>").skip(1))
+            .map(|l| l[..l.find("</loc>").unwrap()].to_string())
+            .collect()
+    };
+    let (in_incremental, in_full) = (
+        locs(incremental.remove("sitemap.xml").unwrap()),
+        locs(full.remove("sitemap.xml").unwrap()),
+    );
+    let kept_pages: Vec<&str> = (earlier.iter())
+        .filter_map(|p| p.strip_suffix("index.html"))
+        .collect();
+    let extra: Vec<&String> = in_incremental.difference(&in_full).collect();
+    assert!(in_full.is_subset(&in_incremental), "{what}: sitemap.xml");
+    assert_eq!(
+        extra.len(),
+        kept_pages.len(),
+        "{what}: the sitemap lists every kept page: {extra:?}"
+    );
+    for page in &kept_pages {
+        assert!(
+            extra.iter().any(|loc| loc.ends_with(&format!("/{page}"))),
+            "{what}: the sitemap lists the kept page {page}"
+        );
+    }
+    // The manifests agree but for the kept files' entries and the sitemap's.
     let manifest = |bytes: &[u8], leave_out: &[String]| {
         let mut m: cwfy::publish::Manifest = serde_json::from_slice(bytes).unwrap();
-        m.files.retain(|e| !leave_out.contains(&e.path));
+        m.files
+            .retain(|e| !leave_out.contains(&e.path) && e.path != "sitemap.xml");
         serde_json::to_string(&m).unwrap()
     };
     assert_eq!(
@@ -148,7 +177,6 @@ fn assert_same_as_full_build(p: &Project, what: &str, last: &str) {
         manifest(&full["manifest.json"], &[]),
         "{what}: manifest.json"
     );
-    let mut full = full;
     full.remove("manifest.json");
     let paths = |m: &BTreeMap<String, Vec<u8>>| m.keys().cloned().collect::<Vec<_>>();
     assert_eq!(paths(&incremental), paths(&full), "{what}: the same files");

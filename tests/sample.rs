@@ -50,6 +50,20 @@ fn the_whole_sample_has_a_page_for_every_period_with_data() {
     p.ok(&["build"]);
 
     let bulk = p.read("site/data/daily-counts.csv");
+    // The same rows, a file per year (what a host that takes no file of the whole gets).
+    let mut by_year = String::new();
+    for year in entries(&p.join("site/data/daily-counts")) {
+        let text = p.read(&format!("site/data/daily-counts/{year}"));
+        let (header, rows) = text.split_once('\n').unwrap();
+        assert_eq!(header, bulk.lines().next().unwrap(), "{year}");
+        assert!(rows.lines().all(|r| r.starts_with(&year[..4])), "{year}");
+        by_year.push_str(rows);
+    }
+    assert_eq!(
+        by_year,
+        bulk.split_once('\n').unwrap().1,
+        "the years are the whole"
+    );
     let (mut days, mut ward_weeks, mut service_weeks) =
         (BTreeSet::new(), BTreeSet::new(), BTreeSet::new());
     for line in bulk.lines().skip(1) {
@@ -175,6 +189,16 @@ fn monday_of(date: &str) -> String {
     day.checked_sub(jiff::Span::new().days(back))
         .unwrap()
         .to_string()
+}
+
+/// The names of the entries of `dir`, sorted.
+fn entries(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
 }
 
 /// The names of the folders in `dir`.

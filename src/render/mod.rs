@@ -777,21 +777,40 @@ fn site_files(r: &Renderer) -> Result<usize, RenderError> {
     let robots = format!("User-agent: *\nAllow: /\n\nSitemap: {base}sitemap.xml\n");
     r.out.write("robots.txt", robots.as_bytes())?;
 
-    let mut pages: Vec<String> = r
-        .out
+    Ok(2)
+}
+
+/// Writes `sitemap.xml` (an index of `sitemap-1.xml`, `sitemap-2.xml`, … over 50,000 pages)
+/// listing every page of the staged site: this build's and the ones kept from earlier builds,
+/// so it runs after [`Output::keep_earlier`] (which leaves out earlier sitemaps, see
+/// [`is_sitemap`]). Returns how many files it wrote.
+pub fn write_sitemaps(
+    out: &Output,
+    base_url: &crate::config::BaseUrl,
+) -> Result<usize, RenderError> {
+    let mut pages: Vec<String> = out
         .paths()
         .into_iter()
         .filter(|p| p.ends_with("index.html"))
         .map(|p| p.trim_end_matches("index.html").to_string())
         .collect();
     pages.sort();
-    let base_url = &r.input.config.site.base_url;
     let urls: Vec<String> = pages.iter().map(|p| base_url.join(p)).collect();
     let files = sitemaps(&urls, |name| base_url.join(name), SITEMAP_URLS);
     for (name, xml) in &files {
-        r.out.write(name, xml.as_bytes())?;
+        out.write(name, xml.as_bytes())?;
     }
-    Ok(2 + files.len())
+    Ok(files.len())
+}
+
+/// Whether a site path is one of the files [`write_sitemaps`] writes: every build writes its
+/// own, so none is kept from an earlier build.
+pub fn is_sitemap(rel: &str) -> bool {
+    rel == "sitemap.xml"
+        || rel
+            .strip_prefix("sitemap-")
+            .and_then(|r| r.strip_suffix(".xml"))
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The sitemaps protocol's limit of URLs in one file (sitemaps.org).

@@ -134,6 +134,8 @@ impl Dash<'_, '_> {
             Some(rows) => rows,
             None => self.bulk_row_count(),
         };
+        let bulk_all = self.r.out.contains(BULK_CSV);
+        let bulk_years = self.bulk_csv_years()?;
 
         let ctx = context_of(&DataPage {
             range: self.range.map(|r| DataRange {
@@ -154,6 +156,8 @@ impl Dash<'_, '_> {
                     .map(|(slug, year)| DataYearExample { slug, year }),
             }),
             bulk_rows,
+            bulk_all,
+            bulk_years,
         });
         let meta = PageMeta {
             title: "Data and API".into(),
@@ -166,11 +170,15 @@ impl Dash<'_, '_> {
 }
 
 impl<'a> Dash<'_, 'a> {
-    /// Every day × service × ward with activity over the day-page range, in date, service and
-    /// ward order: (day, service, ward, opened, closed).
-    pub(super) fn bulk_cells(&self) -> Vec<(Day, ServiceIdx, WardNo, u32, u32)> {
+    /// Every day × service × ward with activity from `from` to `to` (within the day-page
+    /// range), in date, service and ward order: (day, service, ward, opened, closed).
+    pub(super) fn bulk_cells(
+        &self,
+        from: Day,
+        to: Day,
+    ) -> Vec<(Day, ServiceIdx, WardNo, u32, u32)> {
         let mut bulk: Vec<_> = self
-            .bulk_slices()
+            .bulk_slices(from, to)
             .flat_map(|(sv, w, cells)| {
                 cells
                     .iter()
@@ -181,33 +189,39 @@ impl<'a> Dash<'_, 'a> {
         bulk
     }
 
-    /// How many rows [`Dash::bulk_cells`] has, without gathering and sorting them.
+    /// How many rows the bulk CSV has over the whole day-page range, without gathering and
+    /// sorting them.
     pub(super) fn bulk_row_count(&self) -> usize {
-        self.bulk_slices().map(|(_, _, cells)| cells.len()).sum()
+        let Some(range) = self.range else { return 0 };
+        (self.bulk_slices(range.first_day, range.last))
+            .map(|(_, _, cells)| cells.len())
+            .sum()
     }
 
-    /// Each (service, ward) pair's cells over the published year, pair by pair (none without
-    /// a year).
+    /// Each (service, ward) pair's cells from `from` to `to`, pair by pair (none without a
+    /// range).
     pub(super) fn bulk_slices(
         &self,
+        from: Day,
+        to: Day,
     ) -> impl Iterator<Item = (ServiceIdx, WardNo, &'a [Cell])> + '_ {
         let m = self.m;
         self.range.into_iter().flat_map(move |range| {
+            let (from, to) = (from.max(range.first_day), to.min(range.last));
             m.service_ids()
                 .flat_map(move |sv| (0..=m.wards).map(move |w| (sv, w)))
-                .map(move |(sv, w)| (sv, w, m.cells(sv, w, range.first_day, range.last)))
+                .map(move |(sv, w)| (sv, w, m.cells(sv, w, from, to)))
         })
     }
 
-    /// Writes `data/daily-counts.csv` (see [`Dash::bulk_cells`]); returns its row count.
-    pub(super) fn bulk_csv(&self) -> Result<usize, RenderError> {
-        let bulk = self.bulk_cells();
+    /// The bulk CSV of `cells`.
+    fn bulk_csv_bytes(&self, cells: &[(Day, ServiceIdx, WardNo, u32, u32)]) -> Vec<u8> {
         let terms = crate::domain::Terms::current();
         let mut csv = charts::CsvRows::new(
             ["date", "service", terms.one.as_str(), "opened", "closed"],
-            48 * (bulk.len() + 1),
+            48 * (cells.len() + 1),
         );
-        for (d, sv, ward, opened, closed) in &bulk {
+        for (d, sv, ward, opened, closed) in cells {
             csv.field(d);
             csv.field(&self.m.info(*sv).slug);
             if *ward == 0 {
@@ -219,10 +233,72 @@ impl<'a> Dash<'_, 'a> {
             csv.field(closed);
             csv.end_row();
         }
-        let bytes = csv.into_bytes();
-        self.r.out.write("data/daily-counts.csv", &bytes)?;
+        csv.into_bytes()
+    }
+
+    /// Writes `data/daily-counts.csv` (see [`Dash::bulk_cells`]) over the whole range, unless
+    /// it is bigger than a host takes one file (`site.budget.file_bytes`): then the files of
+    /// each year are the download. Returns its row count.
+    pub(super) fn bulk_csv(&self) -> Result<usize, RenderError> {
+        let Some(range) = self.range else {
+            return Ok(0);
+        };
+        let bulk = self.bulk_cells(range.first_day, range.last);
+        let bytes = self.bulk_csv_bytes(&bulk);
+        let limit = self.r.input.config.site.budget.file_bytes;
+        if bytes.len() as u64 > limit.0 {
+            tracing::info!(
+                "{BULK_CSV} would be {} (over site.budget.file_bytes, {limit}): written by year only, as data/daily-counts/YEAR.csv",
+                crate::numbers::bytes(bytes.len() as u64)
+            );
+        } else {
+            self.r.out.write(BULK_CSV, &bytes)?;
+        }
         Ok(bulk.len())
     }
+
+    /// Writes `data/daily-counts/YEAR.csv` for each year of the range with data, each a unit
+    /// of its own (a new day remakes its year's file only). Returns the years written.
+    fn bulk_csv_years(&self) -> Result<Vec<BulkYear>, RenderError> {
+        let Some(range) = self.range else {
+            return Ok(Vec::new());
+        };
+        let mut years = Vec::new();
+        for year in range.first_day.date().year()..=range.last.date().year() {
+            let first = Day::from_date(jiff::civil::date(year, 1, 1)).max(range.first_day);
+            let last = Day::from_date(jiff::civil::date(year, 12, 31)).min(range.last);
+            let path = format!("data/daily-counts/{year}.csv");
+            let key = (self.r.unit_key())
+                .with("bulk csv year")
+                .with(&(first.0, last.0))
+                .with(&self.m.window_digest(first, last))
+                .finish();
+            self.r.unit(&path, key, || {
+                let cells = self.bulk_cells(first, last);
+                if !cells.is_empty() {
+                    self.r.out.write(&path, &self.bulk_csv_bytes(&cells))?;
+                }
+                Ok(())
+            })?;
+            if self.r.out.contains(&path) {
+                years.push(BulkYear {
+                    year,
+                    href: path.clone(),
+                });
+            }
+        }
+        Ok(years)
+    }
+}
+
+/// The bulk CSV over the whole range (see [`Dash::bulk_csv`]).
+const BULK_CSV: &str = "data/daily-counts.csv";
+
+/// A year's bulk CSV on the data page.
+#[derive(Serialize)]
+struct BulkYear {
+    year: i16,
+    href: String,
 }
 
 /// The photos page's template view (see `templates/photos.html`).
@@ -343,6 +419,9 @@ struct DataPage<'t> {
     /// Names for the examples of the API's addresses.
     example: Option<DataExample<'t>>,
     bulk_rows: usize,
+    /// Whether the bulk CSV over the whole range was written (it fits one file).
+    bulk_all: bool,
+    bulk_years: Vec<BulkYear>,
 }
 
 /// The days and weeks with pages.
