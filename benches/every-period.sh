@@ -7,7 +7,7 @@
 #
 #   benches/every-period.sh [SIZE] [YEARS] [WORK]     # defaults: 10M 10 target/bench/every-period
 #
-# Needs up to 3 × the site's size on disk (the site is 10.6 GB at 10M today): the site, its
+# Needs up to 3 × the site's size on disk (the site is 5.6 GB at 10M today): the site, its
 # copy and the spare a rebuild recycles. Timings are wall seconds from /usr/bin/time, with user and system
 # CPU seconds and the peak resident set size in KB.
 set -euo pipefail

@@ -460,7 +460,8 @@ impl Dash<'_, '_> {
             .with(&self.m.window_digest(first, last.plus(6)))
             .with(&weeks.iter().map(|d| d.0).collect::<Vec<_>>())
             .with(&(last.plus(6) > range.last).then_some(range.last.0))
-            .with(&self.periods.service_year_neighbours(s, year));
+            // The page links every year of the service (and so its neighbours).
+            .with(&self.periods.service_years(s));
         let url = urls::service_year(slug, year);
         let done = self
             .r

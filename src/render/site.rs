@@ -456,3 +456,40 @@ pub(super) fn ranked_wards(ranking: &Ranking) -> Vec<charts::RankedWard> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn day(text: &str) -> Day {
+        Day::parse(text).unwrap()
+    }
+
+    /// A featured service links its week pages; any other its year pages' rows, a year page
+    /// per year of its weeks (the year of the Monday).
+    #[test]
+    fn weeks_of_services_that_are_not_featured_are_rows_of_year_pages() {
+        let weeks = vec![day("2019-12-30"), day("2020-03-02"), day("2022-01-03")];
+        let periods = Periods {
+            service_weeks: vec![weeks.clone(), weeks],
+            weekly: vec![true, false],
+            ..Periods::default()
+        };
+        assert!(periods.service_years(0).is_empty());
+        assert_eq!(
+            periods.service_week_link(0, "potholes", day("2020-03-02")),
+            "service/potholes/week/2020-03-02/index.html"
+        );
+        assert_eq!(periods.service_years(1), [2019, 2020, 2022]);
+        assert_eq!(
+            periods.service_week_link(1, "graffiti", day("2019-12-30")),
+            "service/graffiti/2019/index.html#week-2019-12-30"
+        );
+        assert_eq!(
+            periods.service_year_neighbours(1, 2020),
+            (Some(2019), Some(2022))
+        );
+        assert_eq!(periods.service_year_neighbours(1, 2019), (None, Some(2020)));
+        assert_eq!(periods.service_year_neighbours(1, 2022), (Some(2020), None));
+    }
+}
