@@ -9,7 +9,6 @@
 
 use std::collections::HashMap;
 
-use rayon::prelude::*;
 use serde::Serialize;
 use tera::Context;
 
@@ -280,9 +279,10 @@ pub(super) struct Dash<'r, 'a> {
     /// The days and weeks of `range` that have pages.
     pub(super) periods: Periods,
     pub(super) files: Files<'r, 'a>,
-    /// Rankings of every service for every week with pages: each is needed by 50 ward pages and
-    /// one service page, so they are computed once, up front, in parallel.
-    pub(super) rankings: HashMap<(ServiceIdx, Day), Ranking>,
+    /// Rankings of every service for every week with data, each made on first use: one is
+    /// needed by 50 ward pages and one service page, so it is computed once; and a build that
+    /// keeps those pages (a rebuild after one more day keeps nearly all) never computes it.
+    pub(super) rankings: HashMap<(ServiceIdx, Day), std::sync::OnceLock<Ranking>>,
     /// Each service's citywide figures for every week of the whole history and in all, indexed
     /// by service: every ward × service page shows them beside the ward's, so they are computed
     /// once per service (on first use) rather than once per ward. (The city's time to close over
@@ -316,15 +316,10 @@ pub fn render(r: &Renderer) -> Result<DashReport, RenderError> {
         .map(|last| Range::new(m, last, cfg.history.days, cfg.history.weeks));
     let periods = range.map_or_else(Periods::default, |range| Periods::new(m, range));
     let rankings = match range {
-        Some(range) => {
-            let jobs: Vec<(ServiceIdx, Day)> = m
-                .service_ids()
-                .flat_map(|s| periods.service_weeks(s).iter().map(move |w| (s, *w)))
-                .collect();
-            jobs.into_par_iter()
-                .map(|(s, w)| ((s, w), m.ranking(s, w, range.week_end(w))))
-                .collect()
-        }
+        Some(_) => (m.service_ids())
+            .flat_map(|s| periods.service_weeks(s).iter().map(move |w| (s, *w)))
+            .map(|key| (key, std::sync::OnceLock::new()))
+            .collect(),
         None => HashMap::new(),
     };
     let d = Dash {
@@ -396,9 +391,10 @@ pub(super) fn sum_counts(
 impl Dash<'_, '_> {
     /// The ranking of a service for the week starting `monday`.
     pub(super) fn ranking(&self, s: ServiceIdx, monday: Day) -> Ranking {
+        let make = || self.m.ranking(s, monday, self.week_through(monday));
         match self.rankings.get(&(s, monday)) {
-            Some(r) => r.clone(),
-            None => self.m.ranking(s, monday, self.week_through(monday)),
+            Some(cell) => cell.get_or_init(make).clone(),
+            None => make(),
         }
     }
 
