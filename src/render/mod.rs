@@ -789,9 +789,8 @@ pub fn write_sitemaps(
     base_url: &crate::config::BaseUrl,
 ) -> Result<usize, RenderError> {
     let mut pages: Vec<String> = out
-        .paths()
+        .paths_ending_with("index.html")
         .into_iter()
-        .filter(|p| p.ends_with("index.html"))
         .map(|p| p.trim_end_matches("index.html").to_string())
         .collect();
     pages.sort();

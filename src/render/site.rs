@@ -315,13 +315,11 @@ pub fn render(r: &Renderer) -> Result<DashReport, RenderError> {
         .as_of
         .map(|last| Range::new(m, last, cfg.history.days, cfg.history.weeks));
     let periods = range.map_or_else(Periods::default, |range| Periods::new(m, range));
-    let rankings = match range {
-        Some(_) => (m.service_ids())
-            .flat_map(|s| periods.service_weeks(s).iter().map(move |w| (s, *w)))
-            .map(|key| (key, std::sync::OnceLock::new()))
-            .collect(),
-        None => HashMap::new(),
-    };
+    // Without a range, `periods` has no weeks and the map is empty.
+    let rankings = (m.service_ids())
+        .flat_map(|s| periods.service_weeks(s).iter().map(move |w| (s, *w)))
+        .map(|key| (key, std::sync::OnceLock::new()))
+        .collect();
     let d = Dash {
         r,
         m,
