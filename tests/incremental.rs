@@ -205,6 +205,10 @@ fn a_rebuild_after_one_more_day_keeps_unchanged_pages_and_equals_a_full_build() 
     // Nothing new: every unit is kept.
     let again = p.ok(&["build"]);
     assert_eq!(units(&again), (0, made), "{again}");
+    // However the project's folder is spelled (a nightly job names it in full): the same pages.
+    let config = p.join("config.yaml");
+    let spelled = p.ok(&["--config", config.to_str().unwrap(), "build"]);
+    assert_eq!(units(&spelled), (0, made), "{spelled}");
     // Pages rendered around kept units (the data page counts the kept bulk CSV's rows) read
     // the same as from scratch.
     assert_same_as_full_build(&p, "with nothing new", &again);

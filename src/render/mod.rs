@@ -378,9 +378,16 @@ impl UnitKey {
 /// pages that show it, so editing one makes only those again.
 fn build_fingerprint(input: &RenderInput) -> u128 {
     let config = input.config;
+    // Where the project lives is left out, and files are named from it: `cwfy build` in the
+    // project's folder and a nightly `cwfy --config /srv/city/config.yaml update` make the same
+    // pages, and a key that held the spelling of the folder made every page again.
+    let described = Config {
+        root: PathBuf::new(),
+        ..config.clone()
+    };
     let mut key = UnitKey::new(0)
         .with(env!("CARGO_PKG_VERSION"))
-        .with(&format!("{config:?}"))
+        .with(&format!("{described:?}"))
         .with(&format!("{:?}", input.offices))
         .with(input.definitions)
         .with(&input.metrics.wards);
@@ -401,7 +408,8 @@ fn build_fingerprint(input: &RenderInput) -> u128 {
     files.extend(config.boundaries.iter().map(|m| config.resolve(&m.file)));
     files.sort();
     for file in files {
-        key = key.with(&file).with(&std::fs::read(&file).ok());
+        let name = file.strip_prefix(&config.root).unwrap_or(&file);
+        key = key.with(&name).with(&std::fs::read(&file).ok());
     }
     for s in &input.metrics.services {
         key = key
