@@ -222,16 +222,14 @@ impl<'a> Dash<'_, 'a> {
             48 * (cells.len() + 1),
         );
         for (d, sv, ward, opened, closed) in cells {
-            csv.field(d);
-            csv.field(&self.m.info(*sv).slug);
-            if *ward == 0 {
-                csv.field("");
-            } else {
-                csv.field(ward);
-            }
-            csv.field(opened);
-            csv.field(closed);
-            csv.end_row();
+            bulk_row(
+                &mut csv,
+                *d,
+                &self.m.info(*sv).slug,
+                *ward,
+                *opened,
+                *closed,
+            );
         }
         csv.into_bytes()
     }
@@ -243,9 +241,20 @@ impl<'a> Dash<'_, 'a> {
         let Some(range) = self.range else {
             return Ok(0);
         };
+        let limit = self.r.input.config.site.budget.file_bytes;
+        // The rows are counted cheaply; a file that cannot fit even at the smallest row size is
+        // not gathered, sorted and formatted only to be dropped (104 MB of rows every night at
+        // 10 M requests, since this unit changes with every new day).
+        let rows = self.bulk_row_count();
+        if bulk_cannot_fit(rows, limit.0) {
+            tracing::info!(
+                "{BULK_CSV} would have {rows} rows, at least {} (over site.budget.file_bytes, {limit}): written by year only, as data/daily-counts/YEAR.csv",
+                crate::numbers::bytes(rows as u64 * MIN_BULK_ROW_BYTES)
+            );
+            return Ok(rows);
+        }
         let bulk = self.bulk_cells(range.first_day, range.last);
         let bytes = self.bulk_csv_bytes(&bulk);
-        let limit = self.r.input.config.site.budget.file_bytes;
         if bytes.len() as u64 > limit.0 {
             tracing::info!(
                 "{BULK_CSV} would be {} (over site.budget.file_bytes, {limit}): written by year only, as data/daily-counts/YEAR.csv",
@@ -293,6 +302,36 @@ impl<'a> Dash<'_, 'a> {
 
 /// The bulk CSV over the whole range (see [`Dash::bulk_csv`]).
 const BULK_CSV: &str = "data/daily-counts.csv";
+
+/// The fewest bytes a bulk CSV row takes: a date, a one-letter slug, the citywide ward (empty)
+/// and two one-digit counts, `2021-01-01,a,,0,0` and its newline.
+const MIN_BULK_ROW_BYTES: u64 = 18;
+
+/// Whether a bulk CSV of `rows` rows is over `limit` bytes whatever its rows hold.
+fn bulk_cannot_fit(rows: usize, limit: u64) -> bool {
+    (rows as u64).saturating_mul(MIN_BULK_ROW_BYTES) > limit
+}
+
+/// Writes one bulk CSV row: date, service slug, ward (empty for the whole city), opened, closed.
+fn bulk_row(
+    csv: &mut charts::CsvRows,
+    day: Day,
+    slug: &str,
+    ward: WardNo,
+    opened: u32,
+    closed: u32,
+) {
+    csv.field(day);
+    csv.field(slug);
+    if ward == 0 {
+        csv.field("");
+    } else {
+        csv.field(ward);
+    }
+    csv.field(opened);
+    csv.field(closed);
+    csv.end_row();
+}
 
 /// A year's bulk CSV on the data page.
 #[derive(Serialize)]
@@ -449,4 +488,29 @@ struct DataExample<'t> {
 struct DataYearExample<'t> {
     slug: &'t str,
     year: i16,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The bound the all-in-one CSV is skipped by holds: no row is shorter than
+    /// `MIN_BULK_ROW_BYTES`, and the shortest is exactly that long.
+    #[test]
+    fn smallest_bulk_row_is_the_bound() {
+        let header = ["date", "service", "ward", "opened", "closed"];
+        let header_only = charts::CsvRows::new(header, 64).into_bytes().len();
+        let row_bytes = |slug: &str, ward: WardNo, opened: u32, closed: u32| {
+            let mut csv = charts::CsvRows::new(header, 64);
+            let day = Day::from_date(jiff::civil::date(2021, 1, 1));
+            bulk_row(&mut csv, day, slug, ward, opened, closed);
+            (csv.into_bytes().len() - header_only) as u64
+        };
+        assert_eq!(row_bytes("a", 0, 0, 0), MIN_BULK_ROW_BYTES);
+        assert!(row_bytes("a", 1, 0, 0) > MIN_BULK_ROW_BYTES);
+        assert!(row_bytes("potholes", 50, 12, 3) > MIN_BULK_ROW_BYTES);
+        assert!(!bulk_cannot_fit(1000, 18_000));
+        assert!(bulk_cannot_fit(1001, 18_000));
+        assert!(bulk_cannot_fit(usize::MAX, u64::MAX - 1));
+    }
 }
