@@ -282,8 +282,31 @@ fn a_site_over_its_budget_is_not_published_and_the_message_says_what_takes_room(
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("files over 50 KB"), "{stderr}");
     assert!(stderr.contains("too big a file: manifest.json"), "{stderr}");
+    assert!(!stderr.contains("an earlier build published"), "{stderr}");
     p.edit_config("    file_bytes: 50 KB\n", "    file_bytes: 25 MiB\n");
     p.ok(&["build", "--as-of", "2021-01-01"]);
+
+    // A file an earlier build published stays (issue 21) although this build no longer makes
+    // it: the message says which files those are and how to drop them.
+    let long = format!("---\ntitle: Long\n---\n{}\n", "word ".repeat(14_000));
+    p.write("content/about/long.md", long);
+    p.ok(&["build", "--as-of", "2021-01-01"]);
+    std::fs::remove_file(p.join("content/about/long.md")).unwrap();
+    p.edit_config("    file_bytes: 25 MiB\n", "    file_bytes: 50 KB\n");
+    let out = p.run(&["build", "--as-of", "2021-01-01"]);
+    let (code, stderr) = support::code_and_stderr(&out);
+    assert_eq!(code, 1, "{stderr}");
+    let line = (stderr.lines())
+        .find(|l| l.contains("too big a file: about/long/index.html ("))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        line.ends_with(", as an earlier build published it)"),
+        "{line}"
+    );
+    assert!(stderr.contains("cwfy build --prune"), "{stderr}");
+    p.edit_config("    file_bytes: 50 KB\n", "    file_bytes: 25 MiB\n");
+    p.ok(&["build", "--as-of", "2021-01-01"]);
+    assert!(p.join("site/about/long/index.html").exists(), "kept");
 }
 
 #[test]

@@ -119,7 +119,7 @@ fn assert_complete_site(site: &Path) -> Vec<u8> {
         assert_eq!(bytes.len() as u64, e.size, "{}: size", e.path);
         assert_eq!(
             cwfy::publish::hex(&<sha2::Sha256 as sha2::Digest>::digest(&bytes)),
-            e.sha256,
+            e.sha256.to_string(),
             "{}: SHA-256",
             e.path
         );

@@ -118,7 +118,7 @@ fn assert_manifest_matches(site: &Path) {
         let bytes = &files[&e.path].0;
         assert_eq!(e.size, bytes.len() as u64, "{}", e.path);
         assert_eq!(
-            e.sha256,
+            e.sha256.to_string(),
             cwfy::publish::hex(&<sha2::Sha256 as sha2::Digest>::digest(bytes)),
             "{}",
             e.path
