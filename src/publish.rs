@@ -1054,7 +1054,10 @@ impl Output {
         let old_manifest = self.target.join(MANIFEST);
         let old_len = fs::metadata(&old_manifest).map_or(0, |m| m.len());
         let mut json = Vec::with_capacity(old_len as usize + old_len as usize / 16 + 4096);
-        serde_json::to_writer(&mut json, &manifest).unwrap_or_default();
+        if serde_json::to_writer(&mut json, &manifest).is_err() {
+            // As `to_vec` did: nothing rather than half a manifest.
+            json.clear();
+        }
         let manifest_path = self.tmp.join(MANIFEST);
         // A recycled folder's manifest may be a link to the live one: never write through it.
         let _ = fs::remove_file(&manifest_path);
@@ -1092,6 +1095,11 @@ fn sibling(target: &Path, suffix: &str) -> PathBuf {
 
 /// Reads the manifest of a published site.
 pub fn read_manifest(site: &Path) -> Option<Manifest> {
+    read_manifest_as(site)
+}
+
+/// Reads a published site's manifest as `T`, which takes what it needs of it.
+fn read_manifest_as<T: serde::de::DeserializeOwned>(site: &Path) -> Option<T> {
     let bytes = fs::read(site.join(MANIFEST)).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
@@ -1103,10 +1111,7 @@ fn read_manifest_files(site: &Path) -> Option<Vec<ManifestEntry>> {
     struct Files {
         files: Vec<ManifestEntry>,
     }
-    let bytes = fs::read(site.join(MANIFEST)).ok()?;
-    serde_json::from_slice::<Files>(&bytes)
-        .ok()
-        .map(|m| m.files)
+    read_manifest_as::<Files>(site).map(|m| m.files)
 }
 
 /// Removes staging and old folders of earlier runs whose process is gone, and puts back a site
