@@ -18,8 +18,9 @@ import re
 KINDS = [
     ("day x service", re.compile(r"^day/\d{4}-\d\d-\d\d/[^/]+/")),
     ("day", re.compile(r"^day/\d{4}-\d\d-\d\d/")),
-    ("ward week", re.compile(r"^[a-z-]+/\d+/week/\d{4}-\d\d-\d\d/")),
-    ("service week", re.compile(r"^service/[^/]+/week/\d{4}-\d\d-\d\d/")),
+    # A week page's folder, or the folder of its year's chart files (ward/3/week/2020/).
+    ("ward week", re.compile(r"^[a-z-]+/\d+/week/\d{4}(-\d\d-\d\d)?/")),
+    ("service week", re.compile(r"^service/[^/]+/week/\d{4}(-\d\d-\d\d)?/")),
     ("service year", re.compile(r"^service/[^/]+/\d{4}/")),
     ("ward x service", re.compile(r"^[a-z-]+/\d+/[a-z][a-z0-9-]*/(?!week/)")),
     ("api: day", re.compile(r"^api/v1/days/")),

@@ -286,8 +286,8 @@ pub fn check_site(dir: &Path, options: &CheckOptions) -> Result<CheckReport, Che
         if let Some(page) = &s.page {
             pages.insert(rel.as_str(), page);
         }
-        if let Some(svg) = s.svg {
-            svgs.insert(rel.as_str(), svg);
+        if let Some(svg) = &s.svg {
+            svgs.insert(rel.as_str(), svg.clone());
         }
     }
 
@@ -347,11 +347,13 @@ struct Scanned {
     problems: Vec<Problem>,
 }
 
-/// Whether an `.svg` file has a `<title>` and a `<desc>` as children of its root.
-#[derive(Debug, Clone, Copy)]
+/// Whether an `.svg` file has a `<title>` and a `<desc>` as children of its root, and the ids
+/// of its `<view>` elements (the fragments a link may name, as `chart.svg#week-2019-03-04`).
+#[derive(Debug, Clone)]
 struct SvgInfo {
     title: bool,
     desc: bool,
+    views: Vec<String>,
 }
 
 fn scan_file(dir: &Path, rel: &str, options: &CheckOptions) -> Scanned {
@@ -415,6 +417,10 @@ fn scan_file(dir: &Path, rel: &str, options: &CheckOptions) -> Scanned {
                     out.svg = Some(SvgInfo {
                         title: has_text("title"),
                         desc: has_text("desc"),
+                        views: (root.children())
+                            .filter(|c| c.tag_name().name() == "view")
+                            .filter_map(|c| c.attribute("id").map(str::to_string))
+                            .collect(),
                     });
                 }
             }
@@ -714,9 +720,15 @@ impl Site<'_> {
                             format!("{link} (no file {})", display_path(&path)),
                         )),
                         Some(target) => {
+                            // A page's fragment names an element; an SVG's, a `<view>`.
                             if let Some(fragment) = fragment.filter(|f| !f.is_empty())
-                                && let Some(target_page) = self.pages.get(target.as_str())
-                                && !target_page.ids.contains(&fragment)
+                                && (self.pages.get(target.as_str()))
+                                    .map(|p| !p.ids.contains(&fragment))
+                                    .or_else(|| {
+                                        (self.svgs.get(target.as_str()))
+                                            .map(|s| !s.views.contains(&fragment))
+                                    })
+                                    .unwrap_or(false)
                             {
                                 problems.push(problem(
                                     Kind::MissingFragment,
@@ -1217,6 +1229,34 @@ mod tests {
             svgs,
             base_path: base.map(base_parts),
         }
+    }
+
+    #[test]
+    fn svg_fragments_name_views() {
+        let files: HashSet<&str> = ["index.html", "c.svg"].into();
+        let folders = HashSet::new();
+        let pages = HashMap::new();
+        let svgs: HashMap<&str, SvgInfo> = [(
+            "c.svg",
+            SvgInfo {
+                title: true,
+                desc: true,
+                views: vec!["week-2019-03-04".into()],
+            },
+        )]
+        .into();
+        let s = site(&files, &folders, &pages, &svgs, None);
+        let page = scan_page(
+            "<a href=c.svg#week-2019-03-04>ok</a><a href=c.svg>whole</a>\
+             <img src=c.svg#week-2019-03-11 alt=x>",
+        );
+        let (links, _, problems) = s.check_page("index.html", &page);
+        assert_eq!(links, 3);
+        let missing: Vec<&Problem> = (problems.iter())
+            .filter(|p| matches!(p.kind, Kind::MissingFragment))
+            .collect();
+        assert_eq!(missing.len(), 1, "{problems:?}");
+        assert!(missing[0].detail.contains("week-2019-03-11"));
     }
 
     #[test]

@@ -67,31 +67,29 @@ fn every_svg_parses_and_every_chart_table_equals_its_json(p: &Project) {
             Some((_, rest)) => assert!(rest[..10] <= *"2021-01-01", "{source}"),
             None => assert!(svg.to_string_lossy().contains("ward-map-"), "{source}"),
         }
-        let columns = json["columns"].as_array().unwrap();
-        let data = json["data"].as_array().unwrap();
         let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
         let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
-        let labels: Vec<&str> = columns
-            .iter()
-            .map(|c| c["label"].as_str().unwrap())
-            .collect();
-        assert_eq!(header, labels, "{}", svg.display());
         let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
-        assert_eq!(rows.len(), data.len(), "{}", svg.display());
-        for (row, obj) in rows.iter().zip(data) {
-            for (cell, col) in row.iter().zip(columns) {
-                match &obj[col["key"].as_str().unwrap()] {
-                    Value::Null => assert_eq!(cell, "", "{}", svg.display()),
-                    Value::String(s) => assert_eq!(cell, s, "{}", svg.display()),
-                    Value::Number(n) => assert_eq!(
-                        cell.parse::<f64>().unwrap(),
-                        n.as_f64().unwrap(),
-                        "{}",
-                        svg.display()
-                    ),
-                    other => panic!("{}: {other}", svg.display()),
+        match json["charts"].as_array() {
+            // A year of week charts: each week's rows, led by its Monday, are its chart's.
+            Some(weeks) => {
+                assert_eq!(header[0], "Week starting", "{}", svg.display());
+                let views = (root.children()).filter(|n| n.has_tag_name("view")).count();
+                assert_eq!(views, weeks.len(), "{}", svg.display());
+                let mut led = 0;
+                for week in weeks {
+                    let monday = week["week_start"].as_str().unwrap();
+                    let own: Vec<csv::StringRecord> = (rows.iter())
+                        .filter(|r| &r[0] == monday)
+                        .map(|r| r.iter().skip(1).collect())
+                        .collect();
+                    led += own.len();
+                    let what = format!("{} {monday}", svg.display());
+                    table_equals_json(&header[1..], &own, week, &what);
                 }
+                assert_eq!(led, rows.len(), "{}", svg.display());
             }
+            None => table_equals_json(&header, &rows, &json, &svg.display().to_string()),
         }
     }
     assert!(charts > 50, "{charts}");
@@ -102,17 +100,41 @@ fn every_svg_parses_and_every_chart_table_equals_its_json(p: &Project) {
         "site/services.svg",
         "site/map.svg",
         "site/ward/wards-map.svg",
-        "site/ward/3/week/2020-12-28/opened-closed.svg",
+        "site/ward/3/week/2020/opened-closed.svg",
         "site/ward/3/opened-closed.svg",
         "site/ward/3/busiest-days.svg",
         "site/ward/3/ward-map-2015.svg",
         "site/ward/3/potholes/weekly.svg",
         "site/ward/3/potholes/ttc.svg",
-        "site/service/potholes/week/2020-12-28/wards.svg",
+        "site/service/potholes/week/2020/wards.svg",
         "site/service/potholes/wards.svg",
         "site/service/potholes/ttc-ranking.svg",
     ] {
         assert!(p.join(rel).is_file(), "{rel} is missing");
+    }
+}
+
+/// A chart's CSV rows and header are its JSON document's `data` and `columns`.
+fn table_equals_json(header: &[String], rows: &[csv::StringRecord], doc: &Value, what: &str) {
+    let columns = doc["columns"].as_array().unwrap();
+    let data = doc["data"].as_array().unwrap();
+    let labels: Vec<&str> = columns
+        .iter()
+        .map(|c| c["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(header, labels, "{what}");
+    assert_eq!(rows.len(), data.len(), "{what}");
+    for (row, obj) in rows.iter().zip(data) {
+        for (cell, col) in row.iter().zip(columns) {
+            match &obj[col["key"].as_str().unwrap()] {
+                Value::Null => assert_eq!(cell, "", "{what}"),
+                Value::String(s) => assert_eq!(cell, s, "{what}"),
+                Value::Number(n) => {
+                    assert_eq!(cell.parse::<f64>().unwrap(), n.as_f64().unwrap(), "{what}")
+                }
+                other => panic!("{what}: {other}"),
+            }
+        }
     }
 }
 
@@ -135,6 +157,49 @@ fn pages_show_charts_with_embed_alt_text_citation_and_a_card(p: &Project) {
     let archived = page("site/ward/3/week/2020-12-28/index.html");
     assert!(archived.contains("content=https://cwfy.example.org/ward/3/card.png"));
     assert!(!p.join("site/ward/3/week/2020-12-28/card.png").exists());
+    // Its charts' files are its year's (the week of its Monday): the SVG link and the embed
+    // show the week's view of the year's SVG, the CSV and JSON hold the week's rows.
+    let view = "ward/3/week/2020/opened-closed.svg#week-2020-12-28";
+    assert!(
+        archived.contains(&format!("href=../../../../{view}>SVG")),
+        "{archived}"
+    );
+    assert!(archived.contains(&format!("https://cwfy.example.org/{view}")));
+    let year = p.read("site/ward/3/week/2020/opened-closed.svg");
+    assert!(year.contains("<view id=\"week-2020-12-28\""));
+    let json: serde_json::Value =
+        serde_json::from_str(&p.read("site/ward/3/week/2020/opened-closed.json")).unwrap();
+    let week = json["charts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["week_start"] == "2020-12-28")
+        .expect("the week's chart in its year's JSON");
+    assert_eq!(week["id"], "opened-closed");
+    let csv = p.read("site/ward/3/week/2020/opened-closed.csv");
+    assert!(csv.starts_with("Week starting,"));
+    let week_rows: Vec<&str> = csv
+        .lines()
+        .filter(|l| l.starts_with("2020-12-28,"))
+        .collect();
+    assert_eq!(
+        week_rows.len(),
+        week["data"].as_array().unwrap().len(),
+        "{csv}"
+    );
+    assert!(week_rows[0].starts_with("2020-12-28,2020-12-28,"));
+    assert!(
+        json["source"]
+            .as_str()
+            .unwrap()
+            .contains("data through 2021-01-01")
+    );
+    // Nothing but the page in the week's folder.
+    let in_week: Vec<_> = std::fs::read_dir(p.join("site/ward/3/week/2020-12-28"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(in_week, vec![std::ffi::OsString::from("index.html")]);
     let service = page("site/service/potholes/index.html");
     assert!(service.contains("id=chart-wards"));
     for card in [

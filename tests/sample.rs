@@ -97,12 +97,26 @@ fn the_whole_sample_has_a_page_for_every_period_with_data() {
     assert!(day_pages.iter().any(|d| d.starts_with("2012-")));
     assert!(!day_pages.iter().any(|d| d.starts_with("2016-")));
 
+    // A ward's `week/` folder holds a folder per week page and one per year of them, with the
+    // charts' files of that year's weeks.
     let mut ward_pages = BTreeSet::new();
+    let mut ward_years = BTreeSet::new();
     for ward in 1..=50 {
-        for monday in folders(&p.join(&format!("site/ward/{ward}/week"))) {
-            ward_pages.insert((ward.to_string(), monday));
+        for name in folders(&p.join(&format!("site/ward/{ward}/week"))) {
+            if name.len() == 4 {
+                ward_years.insert((ward.to_string(), name));
+            } else {
+                ward_pages.insert((ward.to_string(), name));
+            }
         }
     }
+    let years_of_weeks: BTreeSet<(String, String)> = (ward_weeks.iter())
+        .map(|(ward, monday)| (ward.clone(), monday[..4].to_string()))
+        .collect();
+    assert_eq!(
+        ward_years, years_of_weeks,
+        "a folder for every year of weeks"
+    );
     assert_eq!(
         ward_pages, ward_weeks,
         "a week page for every ward's week with data"
@@ -122,8 +136,18 @@ fn the_whole_sample_has_a_page_for_every_period_with_data() {
     for slug in folders(&p.join("site/service")) {
         assert!(p.join(&format!("site/service/{slug}/index.html")).exists());
         if featured.contains(&slug) {
-            let weeks = folders(&p.join(&format!("site/service/{slug}/week")));
+            // A folder per week page and one per year of them (the charts' files).
+            let (years, weeks): (BTreeSet<String>, BTreeSet<String>) =
+                folders(&p.join(&format!("site/service/{slug}/week")))
+                    .into_iter()
+                    .partition(|name| name.len() == 4);
             assert!(weeks.contains(&latest_week), "{slug}: its latest week");
+            let years_of_weeks: BTreeSet<String> =
+                weeks.iter().map(|monday| monday[..4].to_string()).collect();
+            assert_eq!(
+                years, years_of_weeks,
+                "{slug}: a folder for every year of weeks"
+            );
             for monday in weeks {
                 if monday != latest_week {
                     service_pages.insert((slug.clone(), monday));

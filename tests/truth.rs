@@ -140,7 +140,14 @@ fn check_ward_weeks(site: &Path) -> usize {
         let review = pairs(&text, " opened and ", " closed");
         assert_eq!(review, vec![(opened, closed)], "{what}: week in review");
         // The week chart's description and its data.
-        let chart = json(&site.join(format!("ward/{ward}/week/{monday}/opened-closed.json")));
+        // Its year's JSON (the year of its Monday) holds the chart as the page draws it.
+        let year = json(&site.join(format!(
+            "ward/{ward}/week/{}/opened-closed.json",
+            &monday[..4]
+        )));
+        let chart = (year["charts"].as_array().unwrap().iter())
+            .find(|c| c["week_start"].as_str() == Some(monday.as_str()))
+            .unwrap_or_else(|| panic!("{what}: no chart in its year's JSON"));
         let rows = chart["data"].as_array().unwrap();
         let (chart_opened, chart_closed) = rows
             .iter()

@@ -11,6 +11,7 @@
 //! (text stays real `<text>`, never missing-glyph boxes). Maps ([`maps`]) are written directly as
 //! SVG paths from the ward boundary GeoJSON ([`geo`]). Social cards ([`card`]) are PNGs.
 
+mod bundle;
 pub mod card;
 mod day;
 pub mod geo;
@@ -24,6 +25,7 @@ mod ranking;
 mod service;
 mod ward;
 
+pub use bundle::ChartBundle;
 pub use day::{ServiceBar, day_services};
 pub use history::{WeekHistory, weekly_history, weekly_ttc};
 pub use ranking::{RankedWard, ttc_ranking};
@@ -102,7 +104,8 @@ impl Chart {
     pub fn json_document(&self, source: &str) -> Vec<u8> {
         let doc = JsonDocument {
             chart: self,
-            source,
+            source: Some(source),
+            period: None,
         };
         // Serializing plain strings and numbers into memory cannot fail.
         serde_json::to_vec(&doc).unwrap_or_default()
@@ -225,7 +228,10 @@ impl Serialize for Cell {
 /// See [`Chart::json_document`].
 struct JsonDocument<'a> {
     chart: &'a Chart,
-    source: &'a str,
+    /// The citation; left out of a chart inside a [`ChartBundle`], which cites once.
+    source: Option<&'a str>,
+    /// In a bundle, the chart's period (key and value), first.
+    period: Option<(&'static str, &'a str)>,
 }
 
 impl Serialize for JsonDocument<'_> {
@@ -252,14 +258,19 @@ impl Serialize for JsonDocument<'_> {
             .iter()
             .map(|cells| RowDocument { keys: &keys, cells })
             .collect();
-        let mut map = serializer.serialize_map(Some(7))?;
+        let mut map = serializer.serialize_map(Some(8))?;
+        if let Some((key, value)) = self.period {
+            map.serialize_entry(key, value)?;
+        }
         map.serialize_entry("id", &c.id)?;
         map.serialize_entry("title", &c.title)?;
         map.serialize_entry("description", &c.desc)?;
         map.serialize_entry("columns", &columns)?;
         map.serialize_entry("data", &data)?;
         map.serialize_entry("alt", &c.alt)?;
-        map.serialize_entry("source", self.source)?;
+        if let Some(source) = self.source {
+            map.serialize_entry("source", source)?;
+        }
         map.end()
     }
 }
@@ -365,6 +376,23 @@ impl CsvRows {
     /// The CSV's bytes.
     pub fn into_bytes(self) -> Vec<u8> {
         self.writer.into_inner().unwrap_or_default()
+    }
+}
+
+/// `viewBox` width and height of an SVG document (480 × 300 when it has none).
+pub fn svg_view_size(svg: &str) -> (f64, f64) {
+    let vb = svg
+        .split("viewBox=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or("0 0 480 300");
+    let n: Vec<f64> = vb
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    match n.as_slice() {
+        [_, _, w, h] => (*w, *h),
+        _ => (480.0, 300.0),
     }
 }
 

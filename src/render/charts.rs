@@ -10,25 +10,8 @@ use serde::Serialize;
 use super::{RenderError, Renderer};
 use crate::charts::card::{Card, card_png};
 use crate::charts::geo::{Boundaries, BoundaryCache};
-use crate::charts::{Cell, Chart};
+use crate::charts::{Cell, Chart, ChartBundle};
 use crate::domain::Day;
-
-/// `viewBox` width and height of an SVG document, for an `<img>`'s size (no layout shift).
-fn view_size(svg: &str) -> (f64, f64) {
-    let vb = svg
-        .split("viewBox=\"")
-        .nth(1)
-        .and_then(|s| s.split('"').next())
-        .unwrap_or("0 0 480 300");
-    let n: Vec<f64> = vb
-        .split_whitespace()
-        .filter_map(|v| v.parse().ok())
-        .collect();
-    match n.as_slice() {
-        [_, _, w, h] => (*w, *h),
-        _ => (480.0, 300.0),
-    }
-}
 
 /// A chart as a template shows it (see `templates/_macros.html`, `chart`).
 #[derive(Debug, Clone, Serialize)]
@@ -64,6 +47,14 @@ pub struct ChartView {
     pub table: Option<ChartTableView>,
 }
 
+/// Where a chart's files are, relative to the root, and the page an embed links back to.
+struct ChartFiles {
+    svg: String,
+    csv: String,
+    json: String,
+    page: String,
+}
+
 /// A chart's table.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChartTableView {
@@ -88,18 +79,58 @@ impl Renderer<'_> {
         table: bool,
         through: Option<Day>,
     ) -> ChartView {
+        let files = ChartFiles {
+            svg: format!("{dir}{}.svg", chart.id),
+            csv: format!("{dir}{}.csv", chart.id),
+            json: format!("{dir}{}.json", chart.id),
+            page: dir.to_string(),
+        };
+        self.view_of(chart, files, inline, table, through)
+    }
+
+    /// The template view of a chart on the page at `page_url` whose files are its period's
+    /// place in a [`ChartBundle`] written into `bundle_dir` (see [`Renderer::write_bundle`]):
+    /// the SVG link and the embed show its `<view>`, CSV and JSON are the bundle's.
+    pub fn bundled_chart_view(
+        &self,
+        chart: &Chart,
+        (bundle_dir, period): (&str, &str),
+        page_url: &str,
+        (inline, table): (bool, bool),
+        through: Option<Day>,
+    ) -> ChartView {
+        let files = ChartFiles {
+            svg: format!(
+                "{bundle_dir}{}.svg#{}",
+                chart.id,
+                ChartBundle::view_id(period)
+            ),
+            csv: format!("{bundle_dir}{}.csv", chart.id),
+            json: format!("{bundle_dir}{}.json", chart.id),
+            page: page_url.to_string(),
+        };
+        self.view_of(chart, files, inline, table, through)
+    }
+
+    fn view_of(
+        &self,
+        chart: &Chart,
+        files: ChartFiles,
+        inline: bool,
+        table: bool,
+        through: Option<Day>,
+    ) -> ChartView {
         let base = &self.input.config.site.base_url;
-        let src = format!("{dir}{}.svg", chart.id);
-        let (w, h) = view_size(&chart.svg);
+        let (w, h) = crate::charts::svg_view_size(&chart.svg);
         // Display width 480 px for an embed; the height keeps the chart's proportions.
         let embed_h = (480.0 * h / w.max(1.0)).round();
         let citation = super::citation(self.input.config, through);
         let embed = format!(
             "<figure>\n<img src=\"{}\" alt=\"{}\" width=\"480\" height=\"{embed_h}\">\n<figcaption>{} <a href=\"{}\">{}</a></figcaption>\n</figure>",
-            base.join(&src),
+            base.join(&files.svg),
             super::xml_escape(&chart.alt),
             super::xml_escape(&citation),
-            base.join(dir),
+            base.join(&files.page),
             super::xml_escape(&chart.title)
         );
         let words_only = chart.says_more_in_words();
@@ -114,9 +145,7 @@ impl Renderer<'_> {
             svg: inline.then(|| super::blocks::hold(chart.svg.clone())),
             inline,
             words_only,
-            csv: format!("{dir}{}.csv", chart.id),
-            json: format!("{dir}{}.json", chart.id),
-            src,
+            src: files.svg,
             width: w.round(),
             height: h.round(),
             embed,
@@ -127,9 +156,28 @@ impl Renderer<'_> {
                     &chart.table.header(),
                     chart.table.rows.iter().map(|r| r.iter().map(Cell::text)),
                 )),
-                csv: format!("{dir}{}.csv", chart.id),
+                csv: files.csv.clone(),
             }),
+            csv: files.csv,
+            json: files.json,
         }
+    }
+
+    /// Writes a [`ChartBundle`] into `dir`: `ID.svg`, `ID.csv` and `ID.json`, the JSON citing
+    /// data through `through`. Returns the number of files written.
+    pub fn write_bundle(
+        &self,
+        bundle: &ChartBundle,
+        dir: &str,
+        through: Option<Day>,
+    ) -> Result<usize, RenderError> {
+        let out = self.out;
+        let id = &bundle.id;
+        out.write(&format!("{dir}{id}.svg"), bundle.svg().as_bytes())?;
+        out.write(&format!("{dir}{id}.csv"), bundle.csv().as_bytes())?;
+        let source = super::citation(self.input.config, through);
+        out.write(&format!("{dir}{id}.json"), &bundle.json_document(&source))?;
+        Ok(3)
     }
 
     /// Writes a chart's bundle into `dir`: `ID.svg`, `ID.csv` and `ID.json` (the JSON also

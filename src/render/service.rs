@@ -145,6 +145,33 @@ impl Dash<'_, '_> {
             pages += p;
             files += f;
         }
+        if weekly {
+            // Each year of week pages: its charts' files, made again when one of its weeks
+            // changed.
+            for year_weeks in mondays.chunk_by(|a, b| a.date().year() == b.date().year()) {
+                let year = year_weeks[0].date().year();
+                let mut key = self
+                    .r
+                    .unit_key()
+                    .with("service week year")
+                    .with(&s)
+                    .with(&year);
+                for &monday in year_weeks {
+                    let sunday = monday.plus(6);
+                    key = key
+                        .with(&monday.0)
+                        .with(&m.window_digest(monday, sunday))
+                        .with(&(sunday > range.last).then_some(range.last.0));
+                }
+                let url = urls::service_week_year(&m.info(s).slug, year);
+                let done = self.r.unit(&url, key.finish(), || {
+                    self.service_week_year(range, s, year, year_weeks)
+                })?;
+                let (p, f) = counted(done);
+                pages += p;
+                files += f;
+            }
+        }
         for year in self.periods.service_years(s) {
             let (p, f) = self.service_year_unit(range, s, year)?;
             pages += p;
@@ -165,13 +192,16 @@ impl Dash<'_, '_> {
         let through = Some(range.week_end(monday));
         let (mut ctx, api, tables, summary) = self.service_week_context(range, s, monday);
         self.r.set_through(&mut ctx, through);
-        for t in &tables {
-            t.write(&self.files)?;
-            files += 1;
-        }
         let slug = &self.m.info(s).slug;
         // A service without week pages has its weeks in its year documents.
         let weekly = self.periods.weekly(s);
+        // With week pages, the tables' CSV files are the year's charts' (service_week_year).
+        if !weekly {
+            for t in &tables {
+                t.write(&self.files)?;
+                files += 1;
+            }
+        }
         if weekly {
             self.files
                 .json(&format!("api/v1/services/{slug}/weeks/{monday}.json"), &api)?;
@@ -243,11 +273,13 @@ impl Dash<'_, '_> {
         let ranking = self.ranking(s, monday);
         let city = m.city_window(s, monday, last);
         let unassigned = api.city.unassigned;
-        // Tables and charts sit beside the page that shows them: the week's page, or the
-        // service's own page for a service without week pages.
+        // Tables and charts sit beside the page that shows them: the service's own page for a
+        // service without week pages.
+        // A featured service's weeks keep their charts' files (whose CSV the tables offer) a
+        // year to a folder (see Dash::service_week_year).
         let weekly = self.periods.weekly(s);
         let base = if weekly {
-            urls::service_week(&info.slug, monday)
+            urls::service_week_year(&info.slug, monday.date().year())
         } else {
             urls::service(&info.slug)
         };
@@ -663,15 +695,13 @@ impl Dash<'_, '_> {
             .collect()
     }
 
-    /// A service week page's charts (see [`Dash::ward_week_charts`]).
-    pub(super) fn service_week_charts(
+    /// A service week's two charts: each ward's requests opened by day, and the wards ranked
+    /// by time to close.
+    fn service_week_chart_pair(
         &self,
         s: ServiceIdx,
         monday: Day,
-        page_url: &str,
-        through: Option<Day>,
-        ctx: &mut Context,
-    ) -> Result<usize, RenderError> {
+    ) -> Result<(charts::Chart, charts::Chart), RenderError> {
         let m = self.m;
         let info = m.info(s);
         let err = |e: charts::ChartError| RenderError::Chart(e.to_string());
@@ -688,13 +718,7 @@ impl Dash<'_, '_> {
                 }
             })
             .collect();
-        let mut files = 0;
         let wards = charts::service_wards(&info.name, &week_label(monday), &bars).map_err(err)?;
-        files += self.r.write_chart(&wards, page_url, through)?;
-        ctx.insert(
-            "wards_chart",
-            &self.r.chart_view(&wards, page_url, true, false, through),
-        );
         let ranking = self.ranking(s, monday);
         let ranked = ranked_wards(&ranking);
         let chart = charts::ttc_ranking(
@@ -706,12 +730,94 @@ impl Dash<'_, '_> {
             None,
         )
         .map_err(err)?;
-        files += self.r.write_chart(&chart, page_url, through)?;
-        ctx.insert(
-            "ranking_chart",
-            &self.r.chart_view(&chart, page_url, false, false, through),
-        );
+        Ok((wards, chart))
+    }
+
+    /// A service week page's charts (see [`Dash::ward_week_charts`]): the service's own page
+    /// writes its charts' files beside it; a week page offers its year's (see
+    /// [`Dash::service_week_year`]). Returns files written.
+    pub(super) fn service_week_charts(
+        &self,
+        s: ServiceIdx,
+        monday: Day,
+        page_url: &str,
+        through: Option<Day>,
+        ctx: &mut Context,
+    ) -> Result<usize, RenderError> {
+        let slug = &self.m.info(s).slug;
+        let own_page = page_url == urls::service(slug);
+        let year_dir = urls::service_week_year(slug, monday.date().year());
+        let period = monday.to_string();
+        let (wards, ranking) = self.service_week_chart_pair(s, monday)?;
+        let mut files = 0;
+        for (chart, name, inline) in [
+            (&wards, "wards_chart", true),
+            (&ranking, "ranking_chart", false),
+        ] {
+            let view = if own_page {
+                files += self.r.write_chart(chart, page_url, through)?;
+                self.r.chart_view(chart, page_url, inline, false, through)
+            } else {
+                self.r.bundled_chart_view(
+                    chart,
+                    (&year_dir, &period),
+                    page_url,
+                    (inline, false),
+                    through,
+                )
+            };
+            ctx.insert(name, &view);
+        }
         Ok(files)
+    }
+
+    /// A year of a featured service's weeks in one set of files (`service/SLUG/week/2019/`):
+    /// each chart of its week pages as a [`charts::ChartBundle`] (the wards' requests by day,
+    /// the time-to-close ranking), as [`Dash::ward_week_year`] does for a ward. Returns files
+    /// written.
+    pub(super) fn service_week_year(
+        &self,
+        range: Range,
+        s: ServiceIdx,
+        year: i16,
+        mondays: &[Day],
+    ) -> Result<(usize, usize), RenderError> {
+        let terms = crate::domain::Terms::current();
+        let info = self.m.info(s);
+        let mut wards = Vec::with_capacity(mondays.len());
+        let mut rankings = Vec::with_capacity(mondays.len());
+        for &monday in mondays {
+            let (w, r) = self.service_week_chart_pair(s, monday)?;
+            wards.push((monday.to_string(), w));
+            rankings.push((monday.to_string(), r));
+        }
+        let through = mondays.last().map(|&d| range.week_end(d));
+        let dir = urls::service_week_year(&info.slug, year);
+        let mut files = 0;
+        for (id, what, charts) in [
+            (
+                terms.many.as_str(),
+                format!("{} opened by {} and weekday", info.name, terms.one),
+                wards,
+            ),
+            (
+                "ttc-ranking",
+                format!(
+                    "{} ranked by mean days to close {}",
+                    terms.many_title, info.name
+                ),
+                rankings,
+            ),
+        ] {
+            let bundle = charts::ChartBundle {
+                id: id.to_string(),
+                title: format!("{what}, each week of {year}"),
+                period: ("week_start", "Week starting"),
+                charts,
+            };
+            files += self.r.write_bundle(&bundle, &dir, through)?;
+        }
+        Ok((0, files))
     }
 }
 

@@ -22,6 +22,10 @@ pub fn ward(w: WardNo) -> String {
 pub fn ward_week(w: WardNo, monday: Day) -> String {
     format!("{}/{w}/week/{monday}/", Terms::current().one)
 }
+/// `ward/3/week/2020/`: the files of a year of a ward's weeks (no page of its own).
+pub fn ward_week_year(w: WardNo, year: i16) -> String {
+    format!("{}/{w}/week/{year}/", Terms::current().one)
+}
 /// `ward/3/potholes/`.
 pub fn ward_service(w: WardNo, slug: &str) -> String {
     format!("{}/{w}/{slug}/", Terms::current().one)
@@ -34,6 +38,11 @@ pub fn service(slug: &str) -> String {
 /// `service/potholes/week/2020-12-28/`.
 pub fn service_week(slug: &str, monday: Day) -> String {
     format!("service/{slug}/week/{monday}/")
+}
+
+/// `service/potholes/week/2020/`: the files of a year of a service's week pages.
+pub fn service_week_year(slug: &str, year: i16) -> String {
+    format!("service/{slug}/week/{year}/")
 }
 
 /// `service/graffiti/2019/`: a year of a service whose weeks have no pages of their own.

@@ -194,6 +194,32 @@ impl Dash<'_, '_> {
                 ward_week_summary(ward, monday, opened, closed, complete),
             ));
         }
+        // Each year of weeks: its charts' and tables' files, made again when one of its weeks
+        // changed (see Dash::ward_week_year).
+        for year_weeks in weeks.chunk_by(|a, b| a.date().year() == b.date().year()) {
+            let year = year_weeks[0].date().year();
+            let mut key = self
+                .r
+                .unit_key()
+                .with("ward week year")
+                .with(&ward)
+                .with(&year);
+            for &monday in year_weeks {
+                let sunday = monday.plus(6);
+                key = key
+                    .with(&monday.0)
+                    .with(&m.window_digest(monday, sunday))
+                    .with(&(sunday > range.last).then_some(range.last.0));
+            }
+            let done = self
+                .r
+                .unit(&urls::ward_week_year(ward, year), key.finish(), || {
+                    self.ward_week_year(range, ward, year, year_weeks)
+                })?;
+            let (p, f) = counted(done);
+            pages += p;
+            files += f;
+        }
         // Highs, per service, over the whole store.
         let services = self.m.services_in_ward(ward);
         let highs = WardHighsApi {
@@ -253,12 +279,8 @@ impl Dash<'_, '_> {
         let wards_w = &terms.many;
         let (mut pages, mut files) = (0, 0);
         let through = Some(range.week_end(monday));
-        let (mut ctx, api, tables, summary) = self.ward_week_context(range, ward, monday);
+        let (mut ctx, api, summary) = self.ward_week_context(range, ward, monday);
         self.r.set_through(&mut ctx, through);
-        for t in &tables {
-            t.write(&self.files)?;
-            files += 1;
-        }
         self.files.json(
             &format!("api/v1/{wards_w}/{ward}/weeks/{monday}.json"),
             &api,
@@ -314,7 +336,7 @@ impl Dash<'_, '_> {
         range: Range,
         ward: WardNo,
         monday: Day,
-    ) -> (Context, WardWeekApi, Vec<Table>, String) {
+    ) -> (Context, WardWeekApi, String) {
         let terms = crate::domain::Terms::current();
         let ward_t = &terms.one_title;
         let ward_w = &terms.one;
@@ -328,7 +350,8 @@ impl Dash<'_, '_> {
         let days = m.ward_days(ward, monday, last);
         let opened: u64 = days.iter().map(|d| d.1).sum();
         let closed: u64 = days.iter().map(|d| d.2).sum();
-        let base = urls::ward_week(ward, monday);
+        // The week's rows are in its year's files (see Dash::ward_week_year).
+        let year_dir = urls::ward_week_year(ward, monday.date().year());
         let day_rows: Vec<WeekDayRow> = days
             .iter()
             .map(|(d, o, c)| WeekDayRow {
@@ -350,7 +373,7 @@ impl Dash<'_, '_> {
                 .map(|(d, o, c)| vec![d.to_string(), o.to_string(), c.to_string()])
                 .collect(),
             // The same rows as the week's chart: the table offers the chart's CSV.
-            csv: format!("{base}opened-closed.csv"),
+            csv: format!("{year_dir}opened-closed.csv"),
         };
 
         let (services, api_services, ranking_sentences) =
@@ -360,36 +383,9 @@ impl Dash<'_, '_> {
                 "Each service in {ward_t} {ward}, week of {}",
                 short_date(monday)
             ),
-            header: vec![
-                "Service".into(),
-                "Opened".into(),
-                "Closed".into(),
-                "Mean days to close".into(),
-                "Median days to close".into(),
-                "Rank".into(),
-            ],
-            rows: services
-                .iter()
-                .zip(&api_services)
-                .map(|(s, a)| {
-                    vec![
-                        s.name.clone(),
-                        s.opened.to_string(),
-                        s.closed.to_string(),
-                        // The table shows what the API says: days to three decimals.
-                        a.ttc_mean_days
-                            .rounded()
-                            .map(crate::numbers::days_figure_text)
-                            .unwrap_or_default(),
-                        a.ttc_median_days
-                            .rounded()
-                            .map(crate::numbers::days_figure_text)
-                            .unwrap_or_default(),
-                        a.rank.map(|v| v.to_string()).unwrap_or_default(),
-                    ]
-                })
-                .collect(),
-            csv: format!("{base}services.csv"),
+            header: SERVICES_HEADER.iter().map(|h| h.to_string()).collect(),
+            rows: services_rows(&services, &api_services),
+            csv: format!("{year_dir}services.csv"),
         };
         let busiest = m.ward_busiest_days(ward, 6);
         let busiest_table = Table::day_counts(
@@ -450,13 +446,7 @@ impl Dash<'_, '_> {
             week_end: sunday.to_string(),
             week_start: monday.to_string(),
         };
-        (
-            ctx,
-            api,
-            // The other two tables link to CSV files their charts write.
-            vec![services_table],
-            summary,
-        )
+        (ctx, api, summary)
     }
 
     /// Each service with activity in the ward's week (featured ones always): its row on the
@@ -568,21 +558,15 @@ impl Dash<'_, '_> {
 }
 
 impl Dash<'_, '_> {
-    /// A ward week page's charts for the page at `page_url`, bundles written into that page's
-    /// folder (the week's, or the ward's own for the latest week). Returns files written.
-    pub(super) fn ward_week_charts(
+    /// A ward week's two charts: requests opened and closed each day, and the time-to-close
+    /// ranking of the service the ward closed most of that week (none when it closed nothing).
+    fn ward_week_chart_pair(
         &self,
         range: Range,
         ward: WardNo,
         monday: Day,
-        page_url: &str,
-        ctx: &mut Context,
-    ) -> Result<usize, RenderError> {
-        let terms = crate::domain::Terms::current();
-        let ward_t = &terms.one_title;
+    ) -> Result<(charts::Chart, Option<charts::Chart>), RenderError> {
         let m = self.m;
-        let mut files = 0;
-        let through = Some(range.week_end(monday));
         let err = |e: charts::ChartError| RenderError::Chart(e.to_string());
         let days: Vec<charts::DayCounts> = m
             .ward_days(ward, monday, monday.plus(6))
@@ -597,13 +581,6 @@ impl Dash<'_, '_> {
             })
             .collect();
         let week = charts::week_opened_closed(ward, &week_label(monday), &days).map_err(err)?;
-        files += self.r.write_chart(&week, page_url, through)?;
-        ctx.insert(
-            "week_chart",
-            &self.r.chart_view(&week, page_url, true, false, through),
-        );
-
-        // The TTC ranking of the service this ward closed most of this week.
         let best = m
             .service_ids()
             .map(|s| {
@@ -615,23 +592,69 @@ impl Dash<'_, '_> {
             })
             .filter(|(_, closed)| *closed > 0)
             .max_by_key(|(s, closed)| (*closed, std::cmp::Reverse(*s)));
-        if let Some((s, _)) = best {
-            let ranking = self.ranking(s, monday);
-            let ranked = ranked_wards(&ranking);
-            let chart = charts::ttc_ranking(
-                "ttc-ranking",
-                &m.info(s).name,
-                &format!("in the week of {}", week_label(monday)),
-                &ranked,
-                ranking.min_closed,
-                Some(ward),
-            )
-            .map_err(err)?;
-            files += self.r.write_chart(&chart, page_url, through)?;
-            ctx.insert(
-                "ranking_chart",
-                &self.r.chart_view(&chart, page_url, false, true, through),
-            );
+        let ranking = match best {
+            Some((s, _)) => {
+                let ranking = self.ranking(s, monday);
+                let ranked = ranked_wards(&ranking);
+                Some(
+                    charts::ttc_ranking(
+                        "ttc-ranking",
+                        &m.info(s).name,
+                        &format!("in the week of {}", week_label(monday)),
+                        &ranked,
+                        ranking.min_closed,
+                        Some(ward),
+                    )
+                    .map_err(err)?,
+                )
+            }
+            None => None,
+        };
+        Ok((week, ranking))
+    }
+
+    /// A ward week page's charts for the page at `page_url`. The ward's own page (its latest
+    /// week) writes its charts' files into its folder; a week page shows its charts inline and
+    /// offers its year's files (see [`Dash::ward_week_year`]). Returns files written.
+    pub(super) fn ward_week_charts(
+        &self,
+        range: Range,
+        ward: WardNo,
+        monday: Day,
+        page_url: &str,
+        ctx: &mut Context,
+    ) -> Result<usize, RenderError> {
+        let terms = crate::domain::Terms::current();
+        let ward_t = &terms.one_title;
+        let m = self.m;
+        let mut files = 0;
+        let through = Some(range.week_end(monday));
+        let err = |e: charts::ChartError| RenderError::Chart(e.to_string());
+        let ward_dir = urls::ward(ward);
+        let own_page = page_url == ward_dir;
+        let year_dir = urls::ward_week_year(ward, monday.date().year());
+        let period = monday.to_string();
+        let (week, ranking) = self.ward_week_chart_pair(range, ward, monday)?;
+        // (inline, with its own table) for each chart.
+        let shown = [(true, false), (false, true)];
+        for (chart, (name, (inline, table))) in [Some(&week), ranking.as_ref()]
+            .into_iter()
+            .zip([("week_chart", shown[0]), ("ranking_chart", shown[1])])
+        {
+            let Some(chart) = chart else { continue };
+            let view = if own_page {
+                files += self.r.write_chart(chart, page_url, through)?;
+                self.r.chart_view(chart, page_url, inline, table, through)
+            } else {
+                self.r.bundled_chart_view(
+                    chart,
+                    (&year_dir, &period),
+                    page_url,
+                    (inline, table),
+                    through,
+                )
+            };
+            ctx.insert(name, &view);
         }
 
         // The busiest days (all the data) live in the ward's own folder.
@@ -647,7 +670,7 @@ impl Dash<'_, '_> {
             .collect();
         let busiest = charts::busiest_days("busiest-days", &format!("in {ward_t} {ward}"), &busy)
             .map_err(err)?;
-        if page_url == ward_dir {
+        if own_page {
             files += self.r.write_chart(&busiest, &ward_dir, through)?;
         }
         // The same chart on every week: inline on the ward's own page, its file on an archived
@@ -681,6 +704,72 @@ impl Dash<'_, '_> {
             }
         }
         Ok(files)
+    }
+
+    /// A year of a ward's weeks in one set of files (`ward/12/week/2019/`): each chart of its
+    /// week pages as a [`charts::ChartBundle`] (`opened-closed`, `ttc-ranking`: SVG with a view
+    /// per week, CSV, JSON) and the weeks' tables of services in `services.csv`. One folder
+    /// of a few files instead of eight files in each of fifty-two week folders. Returns files
+    /// written.
+    pub(super) fn ward_week_year(
+        &self,
+        range: Range,
+        ward: WardNo,
+        year: i16,
+        mondays: &[Day],
+    ) -> Result<(usize, usize), RenderError> {
+        let terms = crate::domain::Terms::current();
+        let ward_t = &terms.one_title;
+        let dir = urls::ward_week_year(ward, year);
+        let mut weeks = Vec::with_capacity(mondays.len());
+        let mut rankings = Vec::new();
+        let mut services = Vec::new();
+        for &monday in mondays {
+            let period = monday.to_string();
+            let (week, ranking) = self.ward_week_chart_pair(range, ward, monday)?;
+            weeks.push((period.clone(), week));
+            if let Some(ranking) = ranking {
+                rankings.push((period.clone(), ranking));
+            }
+            let (rows, api) = {
+                let (rows, api, _) = self.ward_week_services(ward, monday, range.week_end(monday));
+                (rows, api)
+            };
+            for row in services_rows(&rows, &api) {
+                services.push(std::iter::once(period.clone()).chain(row).collect());
+            }
+        }
+        let through = mondays.last().map(|&d| range.week_end(d));
+        let mut files = 0;
+        let ranked = format!(
+            "Mean days to close, by {}, of the service closed most",
+            terms.one
+        );
+        for (id, what, charts) in [
+            (
+                "opened-closed",
+                "Requests opened and closed each day",
+                weeks,
+            ),
+            ("ttc-ranking", ranked.as_str(), rankings),
+        ] {
+            if charts.is_empty() {
+                continue;
+            }
+            let bundle = charts::ChartBundle {
+                id: id.to_string(),
+                title: format!("{what} in {ward_t} {ward}, each week of {year}"),
+                period: ("week_start", "Week starting"),
+                charts,
+            };
+            files += self.r.write_bundle(&bundle, &dir, through)?;
+        }
+        let header: Vec<&str> = std::iter::once("Week starting")
+            .chain(SERVICES_HEADER)
+            .collect();
+        self.files
+            .csv(&format!("{dir}services.csv"), &header, &services)?;
+        Ok((0, files + 1))
     }
 
     /// The ward's outline among its neighbours, one bundle per boundary map its weeks use, in
@@ -718,6 +807,45 @@ impl Dash<'_, '_> {
 
 /// How many of the latest weeks a ward's feed lists.
 const FEED_WEEKS: usize = 52;
+
+/// The headings of a ward week's table of services (and of its year's `services.csv`, after
+/// the week).
+const SERVICES_HEADER: [&str; 6] = [
+    "Service",
+    "Opened",
+    "Closed",
+    "Mean days to close",
+    "Median days to close",
+    "Rank",
+];
+
+/// A ward week's table of services: each service's row, as the week's JSON document says it.
+fn services_rows(
+    services: &[WardWeekServiceRow],
+    api_services: &[WardWeekApiService],
+) -> Vec<Vec<String>> {
+    services
+        .iter()
+        .zip(api_services)
+        .map(|(s, a)| {
+            vec![
+                s.name.clone(),
+                s.opened.to_string(),
+                s.closed.to_string(),
+                // The table shows what the API says: days to three decimals.
+                a.ttc_mean_days
+                    .rounded()
+                    .map(crate::numbers::days_figure_text)
+                    .unwrap_or_default(),
+                a.ttc_median_days
+                    .rounded()
+                    .map(crate::numbers::days_figure_text)
+                    .unwrap_or_default(),
+                a.rank.map(|v| v.to_string()).unwrap_or_default(),
+            ]
+        })
+        .collect()
+}
 
 /// The id (file name) of a ward's boundary map bundle for the boundary map `name`.
 pub(super) fn ward_map_id(name: &str) -> String {
