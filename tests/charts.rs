@@ -71,14 +71,19 @@ fn every_svg_parses_and_every_chart_table_equals_its_json(p: &Project) {
         let header: Vec<String> = reader.headers().unwrap().iter().map(String::from).collect();
         let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
         match json["charts"].as_array() {
-            // A year of week charts: each week's rows, led by its Monday, are its chart's.
+            // A year of week charts (a month of day charts): each week's rows, led by its
+            // Monday (each day's, by its date), are its chart's.
             Some(weeks) => {
-                assert_eq!(header[0], "Week starting", "{}", svg.display());
+                let key = match header[0].as_str() {
+                    "Week starting" => "week_start",
+                    "Date" => "date",
+                    other => panic!("{}: {other}", svg.display()),
+                };
                 let views = (root.children()).filter(|n| n.has_tag_name("view")).count();
                 assert_eq!(views, weeks.len(), "{}", svg.display());
                 let mut led = 0;
                 for week in weeks {
-                    let monday = week["week_start"].as_str().unwrap();
+                    let monday = week[key].as_str().unwrap();
                     let own: Vec<csv::StringRecord> = (rows.iter())
                         .filter(|r| &r[0] == monday)
                         .map(|r| r.iter().skip(1).collect())
@@ -95,8 +100,8 @@ fn every_svg_parses_and_every_chart_table_equals_its_json(p: &Project) {
     assert!(charts > 50, "{charts}");
     // Stable names: the day's charts, the latest ward week also under the ward's own URL.
     for rel in [
-        "site/day/2021-01-01/services.svg",
-        "site/day/2021-01-01/map.svg",
+        "site/day/2021-01/services.svg",
+        "site/day/2021-01/map.svg",
         "site/services.svg",
         "site/map.svg",
         "site/ward/wards-map.svg",

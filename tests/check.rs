@@ -108,12 +108,27 @@ fn check_against_an_earlier_manifest_lists_the_addresses_that_vanished() {
     let folder = p.run(&["check", "--against", p.join("site").to_str().unwrap()]);
     assert_eq!(folder.status.code(), Some(0));
 
-    // Publish fewer days: the day pages that fall out of the window stay as they were.
+    // Publish fewer days and weeks: the pages that fall out of the window stay as they were,
+    // and so do their views in the month's and year's chart files, which are made again for
+    // the days and weeks still in it (the whole-site check below follows every view link).
     p.edit_config("  days: 10\n", "  days: 3\n");
+    p.edit_config("  weeks: 2\n", "  weeks: 1\n");
     let first_day = p.join("site/day/2021-03-01/index.html");
-    let before = std::fs::read(&first_day).unwrap();
+    let first_week = p.join("site/ward/3/week/2021-03-01/index.html");
+    let before = (
+        std::fs::read(&first_day).unwrap(),
+        std::fs::read(&first_week).unwrap(),
+    );
     p.ok(&["build", "--as-of", "2021-03-10"]);
-    assert_eq!(std::fs::read(&first_day).unwrap(), before);
+    assert_eq!(std::fs::read(&first_day).unwrap(), before.0);
+    assert_eq!(std::fs::read(&first_week).unwrap(), before.1);
+    for (bundle, view) in [
+        ("day/2021-03/map.svg", "day-2021-03-01"),
+        ("ward/3/week/2021/opened-closed.svg", "week-2021-03-01"),
+    ] {
+        let svg = p.read(&format!("site/{bundle}"));
+        assert!(svg.contains(&format!("<view id=\"{view}\"")), "{bundle}");
+    }
     let kept = p.run(&["check", "--against", earlier.to_str().unwrap()]);
     let stdout = String::from_utf8_lossy(&kept.stdout).into_owned();
     assert_eq!(kept.status.code(), Some(0), "{stdout}");
@@ -161,9 +176,11 @@ fn check_against_an_earlier_manifest_lists_the_addresses_that_vanished() {
 fn a_moved_page_published_earlier_becomes_a_redirect_and_its_data_files_stay() {
     let p = built();
     let site = p.join("site");
+    // The first day page (not a month's folder of chart files).
     let day = std::fs::read_dir(site.join("day"))
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|name| name.len() == "2021-03-01".len())
         .min()
         .unwrap();
     let old = format!("day/{day}/potholes");

@@ -94,19 +94,28 @@ fn numbers_agree_with_hand_counts_in_json_and_html() {
     let html = p.read("site/day/2021-03-08/index.html");
     assert!(html.contains("▲ 250% above average"), "{html}");
     assert!(html.contains("★ greatest change"), "{html}");
-    // Every featured service by ward, a column each: the two potholes of ward 1 that day.
-    let wards_csv = p.read("site/day/2021-03-08/wards.csv");
+    // Every featured service by ward, a column each: the two potholes of ward 1 that day, in
+    // its month's file, each row led by its date.
+    assert!(
+        html.contains("href=../../day/2021-03/wards.csv")
+            || html.contains("href=\"../../day/2021-03/wards.csv\""),
+        "{html}"
+    );
+    let wards_csv = p.read("site/day/2021-03/wards.csv");
     let mut lines = wards_csv.lines();
     let header: Vec<&str> = lines.next().unwrap().split(',').collect();
     let potholes_column = header.iter().position(|h| h.contains("Pothole")).unwrap();
-    assert_eq!(header[0], "Ward", "{wards_csv}");
-    let ward_1: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(header[..2], ["Date", "Ward"], "{wards_csv}");
+    let day: Vec<Vec<&str>> = (wards_csv.lines())
+        .filter(|l| l.starts_with("2021-03-08,"))
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(day.len(), 50, "{wards_csv}");
     assert_eq!(
-        (ward_1[0], ward_1[potholes_column]),
+        (day[0][1], day[0][potholes_column]),
         ("1", "2"),
         "{wards_csv}"
     );
-    assert_eq!(wards_csv.lines().count(), 1 + 50, "{wards_csv}");
     assert!(html.contains("Every featured service by ward"), "{html}");
     // No page per service and day any more: the day page shows every featured service.
     assert!(!p.join("site/day/2021-03-08/potholes").exists());

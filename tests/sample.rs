@@ -89,7 +89,12 @@ fn the_whole_sample_has_a_page_for_every_period_with_data() {
         ward_weeks.insert((ward.to_string(), latest_week.clone()));
     }
 
-    let day_pages = folders(&p.join("site/day"));
+    // A folder per day page, and one per month of them (their charts' files).
+    let (months, day_pages): (BTreeSet<String>, BTreeSet<String>) = folders(&p.join("site/day"))
+        .into_iter()
+        .partition(|name| name.len() == 7);
+    let months_of_days: BTreeSet<String> = days.iter().map(|d| d[..7].to_string()).collect();
+    assert_eq!(months, months_of_days, "a folder for every month of days");
     assert_eq!(
         day_pages, days,
         "a day page for every day with a request opened"

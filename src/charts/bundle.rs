@@ -18,18 +18,45 @@ pub struct ChartBundle {
     /// What the bundle holds, as the SVG's title ("Requests opened and closed in Ward 12, each
     /// week of 2019").
     pub title: String,
-    /// The period column: its JSON key (`week_start`) and its heading (`Week starting`).
-    pub period: (&'static str, &'static str),
+    /// What each chart is of: a week, a day.
+    pub period: Period,
     /// Each period's label (`2019-03-04`) and its chart.
     pub charts: Vec<(String, Chart)>,
 }
 
-impl ChartBundle {
-    /// The `id` of a period's `<view>`: the fragment a page links (`week-2019-03-04`).
-    pub fn view_id(period: &str) -> String {
-        format!("week-{period}")
-    }
+/// The kind of period a bundle's charts are of: its column in the CSV and the JSON, and the
+/// ids of its views in the SVG.
+#[derive(Debug, Clone, Copy)]
+pub struct Period {
+    /// JSON key (`week_start`).
+    pub key: &'static str,
+    /// CSV heading (`Week starting`).
+    pub heading: &'static str,
+    /// What the views' ids start with (`week`).
+    pub view: &'static str,
+}
 
+impl Period {
+    /// Weeks, named by their Monday.
+    pub const WEEK: Period = Period {
+        key: "week_start",
+        heading: "Week starting",
+        view: "week",
+    };
+    /// Days.
+    pub const DAY: Period = Period {
+        key: "date",
+        heading: "Date",
+        view: "day",
+    };
+
+    /// The `id` of a period's `<view>`: the fragment a page links (`week-2019-03-04`).
+    pub fn view_id(&self, label: &str) -> String {
+        format!("{}-{label}", self.view)
+    }
+}
+
+impl ChartBundle {
     /// One SVG document with every chart, one under the other, each with its `<view>`. Each
     /// chart keeps its title and description (ids made unique by the period).
     pub fn svg(&self) -> String {
@@ -46,11 +73,11 @@ impl ChartBundle {
             escape(FONT_FAMILY),
             escape(&self.title),
             self.charts.len(),
-            escape(&ChartBundle::view_id("YYYY-MM-DD")),
+            escape(&self.period.view_id("YYYY-MM-DD")),
         ));
         let mut y = 0.0;
         for ((period, chart), (w, h)) in self.charts.iter().zip(&sizes) {
-            let view = ChartBundle::view_id(period);
+            let view = self.period.view_id(period);
             out.push_str(&format!(
                 "<view id=\"{}\" viewBox=\"0 {y} {w} {h}\"/>",
                 escape(&view)
@@ -67,7 +94,7 @@ impl ChartBundle {
         let Some((_, first)) = self.charts.first() else {
             return String::new();
         };
-        let header = std::iter::once(self.period.1)
+        let header = std::iter::once(self.period.heading)
             .chain(first.table.columns.iter().map(|c| c.label.as_str()));
         let rows: usize = self.charts.iter().map(|(_, c)| c.table.rows.len()).sum();
         let mut csv = super::CsvRows::new(header, 24 * (rows + 1));
@@ -101,7 +128,7 @@ impl ChartBundle {
                 .map(|(period, chart)| JsonDocument {
                     chart,
                     source: None,
-                    period: Some((self.period.0, period)),
+                    period: Some((self.period.key, period)),
                 })
                 .collect(),
         };
@@ -116,19 +143,17 @@ fn nested(chart: &Chart, view: &str, y: f64, (w, h): (f64, f64)) -> String {
     let body = svg
         .strip_prefix("<svg xmlns=\"http://www.w3.org/2000/svg\"")
         .unwrap_or(svg.strip_prefix("<svg").unwrap_or(svg));
-    // The title and description come first (finish_svg); only there are the ids.
-    let head_end = body.find("</desc>").map_or(0, |i| i + "</desc>".len());
-    let (head, rest) = body.split_at(head_end);
-    let head = [("t", "\""), ("t", " "), ("d", "\"")].iter().fold(
-        head.to_string(),
-        |head, (which, after)| {
-            head.replace(
-                &format!("{}-{which}{after}", chart.id),
-                &format!("{view}-{}-{which}{after}", chart.id),
-            )
-        },
-    );
-    format!("<svg x=\"0\" y=\"{y}\" width=\"{w}\" height=\"{h}\"{head}{rest}")
+    // A chart's ids all start with its own (`map-t`, `map-zero`); each is referred to by
+    // `aria-labelledby` or `url(#…)`. Led by the view, they stay unique in the bundle.
+    let cid = &chart.id;
+    let body = body
+        .replace(&format!("id=\"{cid}-"), &format!("id=\"{view}-{cid}-"))
+        .replace(&format!("url(#{cid}-"), &format!("url(#{view}-{cid}-"))
+        .replace(
+            &format!("aria-labelledby=\"{cid}-t {cid}-d\""),
+            &format!("aria-labelledby=\"{view}-{cid}-t {view}-{cid}-d\""),
+        );
+    format!("<svg x=\"0\" y=\"{y}\" width=\"{w}\" height=\"{h}\"{body}")
 }
 
 #[cfg(test)]
@@ -155,7 +180,7 @@ mod tests {
         ChartBundle {
             id: "opened-closed".into(),
             title: "Requests opened and closed in Ward 12, each week of 2019".into(),
-            period: ("week_start", "Week starting"),
+            period: Period::WEEK,
             charts: vec![week(4, 3), week(11, 40)],
         }
     }
@@ -197,6 +222,53 @@ mod tests {
         let root = doc.root_element();
         assert_eq!(root.attribute("viewBox"), Some("0 0 480 560"));
         assert!(root.children().any(|n| n.has_tag_name("title")));
+    }
+
+    #[test]
+    fn references_inside_a_chart_follow_its_renamed_ids() {
+        let map = |fill: &str| Chart {
+            id: "map".into(),
+            title: "T".into(),
+            desc: "D".into(),
+            alt: "A".into(),
+            svg: format!(
+                "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"-10 -10 100 50\" role=\"group\" aria-labelledby=\"map-t map-d\"><title id=\"map-t\">T</title><desc id=\"map-d\">D</desc><defs><pattern id=\"map-zero\"/></defs><path fill=\"{fill}\"/></svg>\n"
+            ),
+            table: crate::charts::DataTable {
+                columns: Vec::new(),
+                rows: Vec::new(),
+            },
+        };
+        let bundle = ChartBundle {
+            id: "map".into(),
+            title: "Maps".into(),
+            period: Period::DAY,
+            charts: vec![
+                ("2019-03-04".into(), map("url(#map-zero)")),
+                ("2019-03-05".into(), map("url(#map-zero)")),
+            ],
+        };
+        let svg = bundle.svg();
+        let doc = roxmltree::Document::parse(&svg).expect("well-formed");
+        let ids: Vec<&str> = doc
+            .descendants()
+            .filter_map(|n| n.attribute("id"))
+            .collect();
+        assert!(ids.contains(&"day-2019-03-05-map-zero"), "{ids:?}");
+        let fills: Vec<&str> = doc
+            .descendants()
+            .filter_map(|n| n.attribute("fill"))
+            .collect();
+        assert_eq!(
+            fills,
+            vec![
+                "url(#day-2019-03-04-map-zero)",
+                "url(#day-2019-03-05-map-zero)"
+            ]
+        );
+        // The map's own viewBox (its margin below zero) is kept; its view is its place.
+        assert!(svg.contains("<view id=\"day-2019-03-05\" viewBox=\"0 50 100 50\"/>"));
+        assert!(svg.contains("viewBox=\"-10 -10 100 50\" role=\"group\""));
     }
 
     #[test]

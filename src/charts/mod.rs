@@ -25,7 +25,7 @@ mod ranking;
 mod service;
 mod ward;
 
-pub use bundle::ChartBundle;
+pub use bundle::{ChartBundle, Period};
 pub use day::{ServiceBar, day_services};
 pub use history::{WeekHistory, weekly_history, weekly_ttc};
 pub use ranking::{RankedWard, ttc_ranking};

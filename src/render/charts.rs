@@ -90,21 +90,18 @@ impl Renderer<'_> {
 
     /// The template view of a chart on the page at `page_url` whose files are its period's
     /// place in a [`ChartBundle`] written into `bundle_dir` (see [`Renderer::write_bundle`]):
-    /// the SVG link and the embed show its `<view>`, CSV and JSON are the bundle's.
+    /// the SVG link and the embed show its `<view>` (`view`, from [`crate::charts::Period::view_id`]), CSV
+    /// and JSON are the bundle's.
     pub fn bundled_chart_view(
         &self,
         chart: &Chart,
-        (bundle_dir, period): (&str, &str),
+        (bundle_dir, view): (&str, &str),
         page_url: &str,
         (inline, table): (bool, bool),
         through: Option<Day>,
     ) -> ChartView {
         let files = ChartFiles {
-            svg: format!(
-                "{bundle_dir}{}.svg#{}",
-                chart.id,
-                ChartBundle::view_id(period)
-            ),
+            svg: format!("{bundle_dir}{}.svg#{view}", chart.id),
             csv: format!("{bundle_dir}{}.csv", chart.id),
             json: format!("{bundle_dir}{}.json", chart.id),
             page: page_url.to_string(),

@@ -30,6 +30,37 @@ impl Dash<'_, '_> {
             .map(|d| self.day_unit(range, *d))
             .collect();
         let mut total = sum_counts(results)?;
+        // Each month of day pages: its charts' and tables' files, made again when one of its
+        // days changed (see Dash::day_month).
+        let months: Vec<Vec<Day>> = (self.periods.days())
+            .chunk_by(|a, b| urls::day_month(*a) == urls::day_month(*b))
+            .map(|made| {
+                let month = urls::day_month(made[0]);
+                let same_month = (-31..=31)
+                    .map(|k| made[0].plus(k))
+                    .filter(|d| urls::day_month(*d) == month);
+                self.bundle_periods(made, same_month, 1)
+            })
+            .collect();
+        let results: Vec<_> = (months.par_iter())
+            .map(|days| {
+                let m = self.m;
+                let mut key = self.r.unit_key().with("day month");
+                for &day in days {
+                    key = key
+                        .with(&day.0)
+                        .with(&m.history_digest(day))
+                        .with(&m.first_day.map(|d| d.0));
+                }
+                let done = (self.r).unit(&urls::day_month(days[0]), key.finish(), || {
+                    self.day_month(days)
+                })?;
+                Ok(counted(done))
+            })
+            .collect();
+        let months = sum_counts(results)?;
+        total.0 += months.0;
+        total.1 += months.1;
         // The home page is the latest day. Its charts are also written at the site root, so a
         // link to the latest day's chart keeps pointing at the latest day.
         let mut ctx = self.day_context(range, range.last);
@@ -86,10 +117,7 @@ impl Dash<'_, '_> {
         let mut files = 0;
         let mut ctx = self.day_context(range, day);
         self.r.set_through(&mut ctx.context, Some(day));
-        for t in &ctx.tables {
-            t.write(&self.files)?;
-            files += 1;
-        }
+        // The tables' CSV files are the month's (see Dash::day_month).
         self.files
             .json(&format!("api/v1/days/{day}.json"), &ctx.api)?;
         files += 1;
@@ -121,13 +149,32 @@ impl Dash<'_, '_> {
             .collect()
     }
 
-    pub(super) fn day_context(&self, range: Range, day: Day) -> DayContext {
+    /// The headings of a day's table of featured services by ward.
+    fn day_wards_header(&self) -> Vec<String> {
         let terms = crate::domain::Terms::current();
-        let ward_t = &terms.one_title;
-        let ward_w = &terms.one;
-        let wards_w = &terms.many;
+        let mut header = vec![terms.one_title.to_string()];
+        header.extend(self.featured().iter().map(|s| self.m.info(*s).name.clone()));
+        header
+    }
+
+    /// A day's table of featured services by ward: a row per ward, a column per service.
+    fn day_wards_rows(&self, day: Day) -> Vec<Vec<String>> {
+        let by_service: Vec<Vec<u64>> = (self.featured().iter())
+            .map(|s| self.day_wards().by_ward(*s, day))
+            .collect();
+        (1..=self.m.wards)
+            .map(|w| {
+                let mut row = vec![w.to_string()];
+                row.extend(by_service.iter().map(|c| c[usize::from(w)].to_string()));
+                row
+            })
+            .collect()
+    }
+
+    /// The featured services on `day` against their baselines, and the one the day page leads
+    /// with: the most above its baseline, else the busiest, else the first.
+    fn featured_on(&self, day: Day) -> FeaturedOnDay {
         let m = self.m;
-        let wards = m.wards;
         let featured = self.featured();
         let mut rows = Vec::new();
         let mut best: Option<(i64, ServiceIdx)> = None;
@@ -150,7 +197,27 @@ impl Dash<'_, '_> {
             .max_by_key(|r| (r.1, std::cmp::Reverse(r.0)))
             .map(|r| r.0);
         let chosen = greatest.or(busiest).or(featured.first().copied());
-        let day_url = urls::day(day);
+        FeaturedOnDay {
+            rows,
+            greatest,
+            chosen,
+        }
+    }
+
+    pub(super) fn day_context(&self, range: Range, day: Day) -> DayContext {
+        let terms = crate::domain::Terms::current();
+        let ward_w = &terms.one;
+        let wards_w = &terms.many;
+        let m = self.m;
+        let wards = m.wards;
+        let featured = self.featured();
+        let FeaturedOnDay {
+            rows,
+            greatest,
+            chosen,
+        } = self.featured_on(day);
+        // A day page's tables offer its month's CSV files (see Dash::day_month).
+        let month_dir = urls::day_month(day);
         let services: Vec<DayServiceRow> = rows
             .iter()
             .map(|(s, count, baseline, pct)| {
@@ -210,7 +277,8 @@ impl Dash<'_, '_> {
                     ]
                 })
                 .collect(),
-            csv: format!("{day_url}services.csv"),
+            // The services chart's rows: the month's file (see Dash::day_month).
+            csv: format!("{month_dir}services.csv"),
         };
         let mut tables = vec![services_table];
         let mut chosen_view = None;
@@ -256,22 +324,11 @@ impl Dash<'_, '_> {
             });
         }
         // Every featured service by ward: what a page per service and day used to show.
-        let by_service: Vec<Vec<u64>> = (featured.iter())
-            .map(|s| self.day_wards().by_ward(*s, day))
-            .collect();
-        let mut header = vec![ward_t.to_string()];
-        header.extend(featured.iter().map(|s| m.info(*s).name.clone()));
         tables.push(Table {
             caption: format!("Featured services by {ward_w} on {}", long_date(day)),
-            header,
-            rows: (1..=wards)
-                .map(|w| {
-                    let mut row = vec![w.to_string()];
-                    row.extend(by_service.iter().map(|c| c[usize::from(w)].to_string()));
-                    row
-                })
-                .collect(),
-            csv: format!("{day_url}{wards_w}.csv"),
+            header: self.day_wards_header(),
+            rows: self.day_wards_rows(day),
+            csv: format!("{month_dir}{wards_w}.csv"),
         });
         let (prev, next) = self.periods.day_neighbours(day);
         let context = context_of(&DayPage {
@@ -304,7 +361,6 @@ impl Dash<'_, '_> {
         let api = self.day_api(day, unassigned);
         DayContext {
             context,
-            tables,
             api,
             total,
             chosen_name,
@@ -345,10 +401,24 @@ impl Dash<'_, '_> {
     }
 }
 
-/// What a day page needs, plus its API document and tables.
+/// See [`Dash::featured_on`].
+struct FeaturedOnDay {
+    /// Each featured service: its requests, baseline and percent above it.
+    rows: Vec<(
+        ServiceIdx,
+        u64,
+        Option<crate::aggregate::Baseline>,
+        Option<i64>,
+    )>,
+    /// The service most above its baseline.
+    greatest: Option<ServiceIdx>,
+    /// The service the page leads with (its map).
+    chosen: Option<ServiceIdx>,
+}
+
+/// What a day page needs, plus its API document.
 pub(super) struct DayContext {
     context: Context,
-    tables: Vec<Table>,
     api: DayApi,
     total: u64,
     chosen_name: Option<String>,
@@ -493,21 +563,16 @@ pub struct DayApiService {
 }
 
 impl Dash<'_, '_> {
-    /// The day page's charts: services against their baseline and the ward map of `shown`, the
-    /// service the page leads with, shown on the page at `page_url` and written in the day's
-    /// folder (the site root for the home page's copy when `latest`). Returns files written.
-    pub(super) fn day_charts(
+    /// A day's two charts: the featured services against their baselines, and the ward map of
+    /// `shown` (none without a boundary map), its wards linked from the page at `page_url`.
+    fn day_chart_pair(
         &self,
         day: Day,
         shown: Option<ServiceIdx>,
         page_url: &str,
-        latest: bool,
-        ctx: &mut Context,
-    ) -> Result<usize, RenderError> {
+    ) -> Result<(charts::Chart, Option<charts::Chart>), RenderError> {
         let m = self.m;
-        let featured = self.featured();
-        let bars: Vec<charts::ServiceBar> = featured
-            .iter()
+        let bars: Vec<charts::ServiceBar> = (self.featured().iter())
             .map(|s| {
                 let count = m.city_opened(*s, day);
                 let b = m.baseline(*s, day);
@@ -520,49 +585,132 @@ impl Dash<'_, '_> {
                 }
             })
             .collect();
-        let mut files = 0;
         let services = charts::day_services(&long_date(day), &bars)
             .map_err(|e| RenderError::Chart(e.to_string()))?;
-        let day_dir = if latest {
-            String::new()
-        } else {
-            urls::day(day)
+        let map = match (shown, self.r.boundaries_for(day)) {
+            (Some(c), Some((b, name))) => {
+                let info = m.info(c);
+                let by_ward = self.day_wards().by_ward(c, day);
+                let map_wards: Vec<maps::MapWard> = (1..=m.wards)
+                    .map(|w| maps::MapWard {
+                        ward: w,
+                        value: by_ward[usize::from(w)],
+                        href: ward_link(page_url, w),
+                        note: None,
+                    })
+                    .collect();
+                let subject = format!("{} requests on {}", info.name, long_date(day));
+                Some(maps::choropleth(
+                    &b,
+                    "map",
+                    &subject,
+                    "request",
+                    &name,
+                    &map_wards,
+                    maps::MapLabels::Count,
+                ))
+            }
+            _ => None,
         };
-        files += self.r.write_chart(&services, &day_dir, Some(day))?;
-        ctx.insert(
-            "services_chart",
-            &self
-                .r
-                .chart_view(&services, &day_dir, true, false, Some(day)),
-        );
-        if let (Some(c), Some((b, name))) = (shown, self.r.boundaries_for(day)) {
-            let info = m.info(c);
-            let by_ward = self.day_wards().by_ward(c, day);
-            let map_wards: Vec<maps::MapWard> = (1..=m.wards)
-                .map(|w| maps::MapWard {
-                    ward: w,
-                    value: by_ward[usize::from(w)],
-                    href: ward_link(page_url, w),
-                    note: None,
-                })
-                .collect();
-            let subject = format!("{} requests on {}", info.name, long_date(day));
-            let map = maps::choropleth(
-                &b,
-                "map",
-                &subject,
-                "request",
-                &name,
-                &map_wards,
-                maps::MapLabels::Count,
-            );
-            files += self.r.write_chart(&map, &day_dir, Some(day))?;
-            ctx.insert(
-                "map_chart",
-                &self.r.chart_view(&map, &day_dir, true, false, Some(day)),
-            );
+        Ok((services, map))
+    }
+
+    /// The day page's charts: services against their baseline and the ward map of `shown`, the
+    /// service the page leads with, both inline on the page at `page_url`. The home page's copy
+    /// (`latest`) writes their files at the site root, so a link to the latest day's chart
+    /// keeps pointing at the latest day; a day page offers its month's (see
+    /// [`Dash::day_month`]). Returns files written.
+    pub(super) fn day_charts(
+        &self,
+        day: Day,
+        shown: Option<ServiceIdx>,
+        page_url: &str,
+        latest: bool,
+        ctx: &mut Context,
+    ) -> Result<usize, RenderError> {
+        let (services, map) = self.day_chart_pair(day, shown, page_url)?;
+        let month_dir = urls::day_month(day);
+        let view = charts::Period::DAY.view_id(&day.to_string());
+        let mut files = 0;
+        for (chart, name) in [
+            (Some(&services), "services_chart"),
+            (map.as_ref(), "map_chart"),
+        ] {
+            let Some(chart) = chart else { continue };
+            let shown = if latest {
+                files += self.r.write_chart(chart, "", Some(day))?;
+                self.r.chart_view(chart, "", true, false, Some(day))
+            } else {
+                self.r.bundled_chart_view(
+                    chart,
+                    (&month_dir, &view),
+                    page_url,
+                    (true, false),
+                    Some(day),
+                )
+            };
+            ctx.insert(name, &shown);
         }
         Ok(files)
+    }
+
+    /// A month of day pages' files in one folder (`day/2019-03/`): their charts as
+    /// [`charts::ChartBundle`]s (`services`, `map`: an SVG with a view per day, CSV and JSON led
+    /// by the date) and their tables of featured services by ward (`wards.csv`, led by the
+    /// date). A month rather than a year: a map is some 25 KB, and an embed of one day loads
+    /// the whole SVG. Returns files written.
+    pub(super) fn day_month(&self, days: &[Day]) -> Result<(usize, usize), RenderError> {
+        let terms = crate::domain::Terms::current();
+        let Some(&first) = days.first() else {
+            return Ok((0, 0));
+        };
+        let dir = urls::day_month(first);
+        let mut services = Vec::with_capacity(days.len());
+        let mut maps = Vec::with_capacity(days.len());
+        let mut wards = Vec::new();
+        for &day in days {
+            let shown = self.featured_on(day).chosen;
+            let (s, map) = self.day_chart_pair(day, shown, &urls::day(day))?;
+            services.push((day.to_string(), s));
+            if let Some(map) = map {
+                maps.push((day.to_string(), map));
+            }
+            for row in self.day_wards_rows(day) {
+                wards.push(std::iter::once(day.to_string()).chain(row).collect());
+            }
+        }
+        let month = first.date().strftime("%B %Y").to_string();
+        let mut files = 0;
+        for (id, what, charts) in [
+            (
+                "services",
+                "Featured services against their baseline",
+                services,
+            ),
+            (
+                "map",
+                &format!("Requests of each day's leading service by {}", terms.one),
+                maps,
+            ),
+        ] {
+            if charts.is_empty() {
+                continue;
+            }
+            let bundle = charts::ChartBundle {
+                id: id.to_string(),
+                title: format!("{what}, each day of {month}"),
+                period: charts::Period::DAY,
+                charts,
+            };
+            files += self.r.write_bundle(&bundle, &dir, days.last().copied())?;
+        }
+        let header: Vec<String> = std::iter::once("Date".to_string())
+            .chain(self.day_wards_header())
+            .collect();
+        let header: Vec<&str> = header.iter().map(String::as_str).collect();
+        self.files
+            .csv(&format!("{dir}{}.csv", terms.many), &header, &wards)?;
+        Ok((0, files + 1))
     }
 
     /// The day's social card (shared by the day page and, for the latest day, the home page).

@@ -148,8 +148,10 @@ impl Dash<'_, '_> {
         if weekly {
             // Each year of week pages: its charts' files, made again when one of its weeks
             // changed.
-            for year_weeks in mondays.chunk_by(|a, b| a.date().year() == b.date().year()) {
-                let year = year_weeks[0].date().year();
+            for made in mondays.chunk_by(|a, b| a.date().year() == b.date().year()) {
+                let year = made[0].date().year();
+                let year_weeks =
+                    &self.bundle_periods(made, super::ward::weeks_of_year(made[0], year), 7);
                 let mut key = self
                     .r
                     .unit_key()
@@ -747,7 +749,7 @@ impl Dash<'_, '_> {
         let slug = &self.m.info(s).slug;
         let own_page = page_url == urls::service(slug);
         let year_dir = urls::service_week_year(slug, monday.date().year());
-        let period = monday.to_string();
+        let view = charts::Period::WEEK.view_id(&monday.to_string());
         let (wards, ranking) = self.service_week_chart_pair(s, monday)?;
         let mut files = 0;
         for (chart, name, inline) in [
@@ -760,7 +762,7 @@ impl Dash<'_, '_> {
             } else {
                 self.r.bundled_chart_view(
                     chart,
-                    (&year_dir, &period),
+                    (&year_dir, &view),
                     page_url,
                     (inline, false),
                     through,
@@ -812,7 +814,7 @@ impl Dash<'_, '_> {
             let bundle = charts::ChartBundle {
                 id: id.to_string(),
                 title: format!("{what}, each week of {year}"),
-                period: ("week_start", "Week starting"),
+                period: charts::Period::WEEK,
                 charts,
             };
             files += self.r.write_bundle(&bundle, &dir, through)?;

@@ -396,11 +396,42 @@ impl Dash<'_, '_> {
         }
     }
 
+    /// The periods one bundle of chart files holds (a month of days, a year of weeks, given
+    /// as `periods` of `length` days): every one of them from the first day of data to the
+    /// last, with data or not. A page kept from an earlier build (outside `history:`, or the
+    /// latest period of its day, without data) links its view in the bundle; and the bundle
+    /// depends on the data and the range alone, so a rebuild's equals a build's from scratch.
+    /// Those whose pages this build makes (`made`) are always in.
+    pub(super) fn bundle_periods(
+        &self,
+        made: &[Day],
+        periods: impl Iterator<Item = Day>,
+        length: i32,
+    ) -> Vec<Day> {
+        let (first, last) = (self.m.first_day, self.range.map(|r| r.last));
+        let mut all: Vec<Day> = periods
+            .filter(|d| {
+                made.contains(d)
+                    || (first.is_some_and(|f| d.plus(length - 1) >= f)
+                        && last.is_some_and(|l| *d <= l))
+            })
+            .collect();
+        all.sort_unstable();
+        all.dedup();
+        all
+    }
+
     /// Every service's opened per ward on each day with a page, made on first use: a rebuild
     /// that keeps every day page never needs it.
     pub(super) fn day_wards(&self) -> &crate::aggregate::DayWards {
         self.day_wards.get_or_init(|| match self.range {
-            Some(range) => self.m.opened_by_day(range.first_day, range.last),
+            // From the first of the first day's month: the month's chart files show every day
+            // of it (see Dash::bundle_periods).
+            Some(range) => {
+                let day_of_month = i32::from(range.first_day.date().day());
+                self.m
+                    .opened_by_day(range.first_day.plus(1 - day_of_month), range.last)
+            }
             None => self.m.opened_by_day(Day(1), Day(0)),
         })
     }

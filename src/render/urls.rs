@@ -6,6 +6,11 @@ use crate::domain::{Day, Terms, WardNo};
 pub fn day(d: Day) -> String {
     format!("day/{d}/")
 }
+/// `day/2021-01/`: the files of a month of day pages (no page of its own).
+pub fn day_month(d: Day) -> String {
+    let date = d.date();
+    format!("day/{:04}-{:02}/", date.year(), date.month())
+}
 /// `day/2021-01-01/potholes/`.
 pub fn day_service(d: Day, slug: &str) -> String {
     format!("day/{d}/{slug}/")

@@ -196,8 +196,9 @@ impl Dash<'_, '_> {
         }
         // Each year of weeks: its charts' and tables' files, made again when one of its weeks
         // changed (see Dash::ward_week_year).
-        for year_weeks in weeks.chunk_by(|a, b| a.date().year() == b.date().year()) {
-            let year = year_weeks[0].date().year();
+        for made in weeks.chunk_by(|a, b| a.date().year() == b.date().year()) {
+            let year = made[0].date().year();
+            let year_weeks = &self.bundle_periods(made, weeks_of_year(made[0], year), 7);
             let mut key = self
                 .r
                 .unit_key()
@@ -633,7 +634,7 @@ impl Dash<'_, '_> {
         let ward_dir = urls::ward(ward);
         let own_page = page_url == ward_dir;
         let year_dir = urls::ward_week_year(ward, monday.date().year());
-        let period = monday.to_string();
+        let view = charts::Period::WEEK.view_id(&monday.to_string());
         let (week, ranking) = self.ward_week_chart_pair(range, ward, monday)?;
         // (inline, with its own table) for each chart.
         let shown = [(true, false), (false, true)];
@@ -648,7 +649,7 @@ impl Dash<'_, '_> {
             } else {
                 self.r.bundled_chart_view(
                     chart,
-                    (&year_dir, &period),
+                    (&year_dir, &view),
                     page_url,
                     (inline, table),
                     through,
@@ -759,7 +760,7 @@ impl Dash<'_, '_> {
             let bundle = charts::ChartBundle {
                 id: id.to_string(),
                 title: format!("{what} in {ward_t} {ward}, each week of {year}"),
-                period: ("week_start", "Week starting"),
+                period: charts::Period::WEEK,
                 charts,
             };
             files += self.r.write_bundle(&bundle, &dir, through)?;
@@ -807,6 +808,13 @@ impl Dash<'_, '_> {
 
 /// How many of the latest weeks a ward's feed lists.
 const FEED_WEEKS: usize = 52;
+
+/// The Mondays of `year`, counted from `monday`, one of them.
+pub(super) fn weeks_of_year(monday: Day, year: i16) -> impl Iterator<Item = Day> {
+    (-53..=53)
+        .map(move |k| monday.plus(7 * k))
+        .filter(move |d| d.date().year() == year)
+}
 
 /// The headings of a ward week's table of services (and of its year's `services.csv`, after
 /// the week).
