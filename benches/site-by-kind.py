@@ -17,7 +17,8 @@ import re
 
 KINDS = [
     ("day x service", re.compile(r"^day/\d{4}-\d\d-\d\d/[^/]+/")),
-    ("day", re.compile(r"^day/\d{4}-\d\d-\d\d/")),
+    # A day page's folder, or the folder of its month's chart files (day/2021-03/).
+    ("day", re.compile(r"^day/\d{4}-\d\d(-\d\d)?/")),
     # A week page's folder, or the folder of its year's chart files (ward/3/week/2020/).
     ("ward week", re.compile(r"^[a-z-]+/\d+/week/\d{4}(-\d\d-\d\d)?/")),
     ("service week", re.compile(r"^service/[^/]+/week/\d{4}(-\d\d-\d\d)?/")),

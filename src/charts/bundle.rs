@@ -60,12 +60,22 @@ impl ChartBundle {
     /// One SVG document with every chart, one under the other, each with its `<view>`. Each
     /// chart keeps its title and description (ids made unique by the period).
     pub fn svg(&self) -> String {
-        let sizes: Vec<(f64, f64)> = (self.charts.iter())
-            .map(|(_, c)| svg_view_size(&c.svg))
+        // A chart of a period without a single value (a week with no request in a ward) is
+        // its finding in words, as on its page: a drawing of empty axes, for every such week
+        // of a sparse year, was most of a bundle's bytes.
+        let drawn: Vec<std::borrow::Cow<Chart>> = (self.charts.iter())
+            .map(|(_, c)| {
+                if c.rows_with_values() == 0 && !c.id.contains("map") {
+                    std::borrow::Cow::Owned(in_words(c))
+                } else {
+                    std::borrow::Cow::Borrowed(c)
+                }
+            })
             .collect();
+        let sizes: Vec<(f64, f64)> = drawn.iter().map(|c| svg_view_size(&c.svg)).collect();
         let width = sizes.iter().map(|s| s.0).fold(0.0, f64::max);
         let height: f64 = sizes.iter().map(|s| s.1).sum();
-        let total: usize = self.charts.iter().map(|(_, c)| c.svg.len() + 120).sum();
+        let total: usize = drawn.iter().map(|c| c.svg.len() + 120).sum();
         let mut out = String::with_capacity(total + 600);
         let bundle = format!("{}-bundle", self.id);
         out.push_str(&format!(
@@ -76,7 +86,7 @@ impl ChartBundle {
             escape(&self.period.view_id("YYYY-MM-DD")),
         ));
         let mut y = 0.0;
-        for ((period, chart), (w, h)) in self.charts.iter().zip(&sizes) {
+        for (((period, _), chart), (w, h)) in self.charts.iter().zip(&drawn).zip(&sizes) {
             let view = self.period.view_id(period);
             out.push_str(&format!(
                 "<view id=\"{}\" viewBox=\"0 {y} {w} {h}\"/>",
@@ -134,6 +144,22 @@ impl ChartBundle {
         };
         // Serializing plain strings and numbers into memory cannot fail.
         serde_json::to_vec(&doc).unwrap_or_default()
+    }
+}
+
+/// A chart with nothing to draw as a small SVG that states its finding, with its title and
+/// description as the drawing would have them.
+fn in_words(chart: &Chart) -> Chart {
+    let id = &chart.id;
+    let svg = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 480 48\" role=\"img\" aria-labelledby=\"{id}-t {id}-d\" class=\"chart\"><title id=\"{id}-t\">{}</title><desc id=\"{id}-d\">{}</desc><rect width=\"480\" height=\"48\" fill=\"#FFFFFF\"/><text x=\"8\" y=\"28\" font-size=\"13\" fill=\"#1A1A1A\">No requests to draw in this {}.</text></svg>\n",
+        escape(&chart.title),
+        escape(&chart.desc),
+        "period"
+    );
+    Chart {
+        svg,
+        ..chart.clone()
     }
 }
 
@@ -269,6 +295,46 @@ mod tests {
         // The map's own viewBox (its margin below zero) is kept; its view is its place.
         assert!(svg.contains("<view id=\"day-2019-03-05\" viewBox=\"0 50 100 50\"/>"));
         assert!(svg.contains("viewBox=\"-10 -10 100 50\" role=\"group\""));
+    }
+
+    #[test]
+    fn a_chart_without_values_is_its_finding_in_words() {
+        let mut b = bundle();
+        b.charts.push(week(18, 0));
+        // week(18, 0) opens 0..6 a day: make every value zero.
+        let empty = &mut b.charts[2].1;
+        for row in &mut empty.table.rows {
+            for cell in row.iter_mut() {
+                if let crate::charts::Cell::Int(n) = cell {
+                    *n = 0;
+                }
+            }
+        }
+        assert_eq!(b.charts[2].1.rows_with_values(), 0);
+        let svg = b.svg();
+        let doc = roxmltree::Document::parse(&svg).expect("well-formed");
+        let views: Vec<&str> = (doc.descendants())
+            .filter(|n| n.has_tag_name("view"))
+            .map(|n| n.attribute("viewBox").unwrap())
+            .collect();
+        assert_eq!(views, vec!["0 0 480 280", "0 280 480 280", "0 560 480 48"]);
+        let last = doc
+            .root_element()
+            .children()
+            .rfind(|n| n.has_tag_name("svg"));
+        let last = last.unwrap();
+        assert!(
+            last.descendants()
+                .any(|n| n.has_tag_name("desc") && n.text() == Some(b.charts[2].1.desc.as_str()))
+        );
+        // Its rows are in the CSV all the same.
+        assert_eq!(
+            b.csv()
+                .lines()
+                .filter(|l| l.starts_with("2019-03-18,"))
+                .count(),
+            7
+        );
     }
 
     #[test]
