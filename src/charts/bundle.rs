@@ -152,10 +152,9 @@ impl ChartBundle {
 fn in_words(chart: &Chart) -> Chart {
     let id = &chart.id;
     let svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 480 48\" role=\"img\" aria-labelledby=\"{id}-t {id}-d\" class=\"chart\"><title id=\"{id}-t\">{}</title><desc id=\"{id}-d\">{}</desc><rect width=\"480\" height=\"48\" fill=\"#FFFFFF\"/><text x=\"8\" y=\"28\" font-size=\"13\" fill=\"#1A1A1A\">No requests to draw in this {}.</text></svg>\n",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 480 48\" role=\"img\" aria-labelledby=\"{id}-t {id}-d\" class=\"chart\"><title id=\"{id}-t\">{}</title><desc id=\"{id}-d\">{}</desc><rect width=\"480\" height=\"48\" fill=\"#FFFFFF\"/><text x=\"8\" y=\"28\" font-size=\"13\" fill=\"#1A1A1A\">No requests to draw in this period.</text></svg>\n",
         escape(&chart.title),
         escape(&chart.desc),
-        "period"
     );
     Chart {
         svg,

@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::{RenderError, Renderer};
 use crate::charts::card::{Card, card_png};
 use crate::charts::geo::{Boundaries, BoundaryCache};
-use crate::charts::{Cell, Chart, ChartBundle};
+use crate::charts::{Cell, Chart, ChartBundle, Period};
 use crate::domain::Day;
 
 /// A chart as a template shows it (see `templates/_macros.html`, `chart`).
@@ -46,6 +46,9 @@ pub struct ChartView {
     /// The chart's own table, where the page does not already show its numbers.
     pub table: Option<ChartTableView>,
 }
+
+/// Each period's label and its chart, as a [`ChartBundle`] holds them.
+pub type PeriodCharts = Vec<(String, Chart)>;
 
 /// Where a chart's files are, relative to the root, and the page an embed links back to.
 struct ChartFiles {
@@ -90,7 +93,7 @@ impl Renderer<'_> {
 
     /// The template view of a chart on the page at `page_url` whose files are its period's
     /// place in a [`ChartBundle`] written into `bundle_dir` (see [`Renderer::write_bundle`]):
-    /// the SVG link and the embed show its `<view>` (`view`, from [`crate::charts::Period::view_id`]), CSV
+    /// the SVG link and the embed show its `<view>` (`view`, from [`Period::view_id`]), CSV
     /// and JSON are the bundle's.
     pub fn bundled_chart_view(
         &self,
@@ -158,6 +161,54 @@ impl Renderer<'_> {
             csv: files.csv,
             json: files.json,
         }
+    }
+
+    /// The view of a period page's chart: its files written beside the page (a latest-period
+    /// page, `bundle` none), or its `<view>` in the bundle `(dir, view)` that
+    /// [`Renderer::write_bundles`] writes. Returns the view and the files written.
+    pub fn period_chart_view(
+        &self,
+        chart: &Chart,
+        page_url: &str,
+        bundle: Option<(&str, &str)>,
+        (inline, table): (bool, bool),
+        through: Option<Day>,
+    ) -> Result<(ChartView, usize), RenderError> {
+        Ok(match bundle {
+            None => (
+                self.chart_view(chart, page_url, inline, table, through),
+                self.write_chart(chart, page_url, through)?,
+            ),
+            Some(at) => (
+                self.bundled_chart_view(chart, at, page_url, (inline, table), through),
+                0,
+            ),
+        })
+    }
+
+    /// Writes each `(id, title, charts)` with any chart as a [`ChartBundle`] of `period`s into
+    /// `dir` (see [`Renderer::write_bundle`]). Returns the number of files written.
+    pub fn write_bundles(
+        &self,
+        dir: &str,
+        period: Period,
+        bundles: Vec<(&str, String, PeriodCharts)>,
+        through: Option<Day>,
+    ) -> Result<usize, RenderError> {
+        let mut files = 0;
+        for (id, title, charts) in bundles {
+            if charts.is_empty() {
+                continue;
+            }
+            let bundle = ChartBundle {
+                id: id.to_string(),
+                title,
+                period,
+                charts,
+            };
+            files += self.write_bundle(&bundle, dir, through)?;
+        }
+        Ok(files)
     }
 
     /// Writes a [`ChartBundle`] into `dir`: `ID.svg`, `ID.csv` and `ID.json`, the JSON citing

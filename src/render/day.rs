@@ -631,24 +631,17 @@ impl Dash<'_, '_> {
         let (services, map) = self.day_chart_pair(day, shown, page_url)?;
         let month_dir = urls::day_month(day);
         let view = charts::Period::DAY.view_id(&day.to_string());
+        // The home page's copy (`latest`, at the root) writes them beside it.
+        let bundle = (!latest).then_some((month_dir.as_str(), view.as_str()));
         let mut files = 0;
         for (chart, name) in [
             (Some(&services), "services_chart"),
             (map.as_ref(), "map_chart"),
         ] {
             let Some(chart) = chart else { continue };
-            let shown = if latest {
-                files += self.r.write_chart(chart, "", Some(day))?;
-                self.r.chart_view(chart, "", true, false, Some(day))
-            } else {
-                self.r.bundled_chart_view(
-                    chart,
-                    (&month_dir, &view),
-                    page_url,
-                    (true, false),
-                    Some(day),
-                )
-            };
+            let (shown, written) =
+                (self.r).period_chart_view(chart, page_url, bundle, (true, false), Some(day))?;
+            files += written;
             ctx.insert(name, &shown);
         }
         Ok(files)
@@ -680,30 +673,26 @@ impl Dash<'_, '_> {
             }
         }
         let month = first.date().strftime("%B %Y").to_string();
-        let mut files = 0;
-        for (id, what, charts) in [
-            (
-                "services",
-                "Featured services against their baseline",
-                services,
-            ),
-            (
-                "map",
-                &format!("Requests of each day's leading service by {}", terms.one),
-                maps,
-            ),
-        ] {
-            if charts.is_empty() {
-                continue;
-            }
-            let bundle = charts::ChartBundle {
-                id: id.to_string(),
-                title: format!("{what}, each day of {month}"),
-                period: charts::Period::DAY,
-                charts,
-            };
-            files += self.r.write_bundle(&bundle, &dir, days.last().copied())?;
-        }
+        let files = self.r.write_bundles(
+            &dir,
+            charts::Period::DAY,
+            vec![
+                (
+                    "services",
+                    format!("Featured services against their baseline, each day of {month}"),
+                    services,
+                ),
+                (
+                    "map",
+                    format!(
+                        "Requests of each day's leading service by {}, each day of {month}",
+                        terms.one
+                    ),
+                    maps,
+                ),
+            ],
+            days.last().copied(),
+        )?;
         let header: Vec<String> = std::iter::once("Date".to_string())
             .chain(self.day_wards_header())
             .collect();

@@ -750,24 +750,16 @@ impl Dash<'_, '_> {
         let own_page = page_url == urls::service(slug);
         let year_dir = urls::service_week_year(slug, monday.date().year());
         let view = charts::Period::WEEK.view_id(&monday.to_string());
+        let bundle = (!own_page).then_some((year_dir.as_str(), view.as_str()));
         let (wards, ranking) = self.service_week_chart_pair(s, monday)?;
         let mut files = 0;
         for (chart, name, inline) in [
             (&wards, "wards_chart", true),
             (&ranking, "ranking_chart", false),
         ] {
-            let view = if own_page {
-                files += self.r.write_chart(chart, page_url, through)?;
-                self.r.chart_view(chart, page_url, inline, false, through)
-            } else {
-                self.r.bundled_chart_view(
-                    chart,
-                    (&year_dir, &view),
-                    page_url,
-                    (inline, false),
-                    through,
-                )
-            };
+            let (view, written) =
+                (self.r).period_chart_view(chart, page_url, bundle, (inline, false), through)?;
+            files += written;
             ctx.insert(name, &view);
         }
         Ok(files)
@@ -795,30 +787,29 @@ impl Dash<'_, '_> {
         }
         let through = mondays.last().map(|&d| range.week_end(d));
         let dir = urls::service_week_year(&info.slug, year);
-        let mut files = 0;
-        for (id, what, charts) in [
-            (
-                terms.many.as_str(),
-                format!("{} opened by {} and weekday", info.name, terms.one),
-                wards,
-            ),
-            (
-                "ttc-ranking",
-                format!(
-                    "{} ranked by mean days to close {}",
-                    terms.many_title, info.name
+        let files = self.r.write_bundles(
+            &dir,
+            charts::Period::WEEK,
+            vec![
+                (
+                    terms.many.as_str(),
+                    format!(
+                        "{} opened by {} and weekday, each week of {year}",
+                        info.name, terms.one
+                    ),
+                    wards,
                 ),
-                rankings,
-            ),
-        ] {
-            let bundle = charts::ChartBundle {
-                id: id.to_string(),
-                title: format!("{what}, each week of {year}"),
-                period: charts::Period::WEEK,
-                charts,
-            };
-            files += self.r.write_bundle(&bundle, &dir, through)?;
-        }
+                (
+                    "ttc-ranking",
+                    format!(
+                        "{} ranked by mean days to close {}, each week of {year}",
+                        terms.many_title, info.name
+                    ),
+                    rankings,
+                ),
+            ],
+            through,
+        )?;
         Ok((0, files))
     }
 }

@@ -635,31 +635,22 @@ impl Dash<'_, '_> {
         let own_page = page_url == ward_dir;
         let year_dir = urls::ward_week_year(ward, monday.date().year());
         let view = charts::Period::WEEK.view_id(&monday.to_string());
+        let bundle = (!own_page).then_some((year_dir.as_str(), view.as_str()));
         let (week, ranking) = self.ward_week_chart_pair(range, ward, monday)?;
-        // (inline, with its own table) for each chart.
-        let shown = [(true, false), (false, true)];
-        for (chart, (name, (inline, table))) in [Some(&week), ranking.as_ref()]
-            .into_iter()
-            .zip([("week_chart", shown[0]), ("ranking_chart", shown[1])])
-        {
+        // The day by day chart inline without a table (the page has one); the ranking with its
+        // own table.
+        for (chart, name, shown) in [
+            (Some(&week), "week_chart", (true, false)),
+            (ranking.as_ref(), "ranking_chart", (false, true)),
+        ] {
             let Some(chart) = chart else { continue };
-            let view = if own_page {
-                files += self.r.write_chart(chart, page_url, through)?;
-                self.r.chart_view(chart, page_url, inline, table, through)
-            } else {
-                self.r.bundled_chart_view(
-                    chart,
-                    (&year_dir, &view),
-                    page_url,
-                    (inline, table),
-                    through,
-                )
-            };
+            let (view, written) =
+                (self.r).period_chart_view(chart, page_url, bundle, shown, through)?;
+            files += written;
             ctx.insert(name, &view);
         }
 
         // The busiest days (all the data) live in the ward's own folder.
-        let ward_dir = urls::ward(ward);
         let busy: Vec<charts::BusyDay> = m
             .ward_busiest_days(ward, 6)
             .into_iter()
@@ -732,39 +723,33 @@ impl Dash<'_, '_> {
             if let Some(ranking) = ranking {
                 rankings.push((period.clone(), ranking));
             }
-            let (rows, api) = {
-                let (rows, api, _) = self.ward_week_services(ward, monday, range.week_end(monday));
-                (rows, api)
-            };
+            let (rows, api, _) = self.ward_week_services(ward, monday, range.week_end(monday));
             for row in services_rows(&rows, &api) {
                 services.push(std::iter::once(period.clone()).chain(row).collect());
             }
         }
         let through = mondays.last().map(|&d| range.week_end(d));
-        let mut files = 0;
         let ranked = format!(
             "Mean days to close, by {}, of the service closed most",
             terms.one
         );
-        for (id, what, charts) in [
-            (
-                "opened-closed",
-                "Requests opened and closed each day",
-                weeks,
-            ),
-            ("ttc-ranking", ranked.as_str(), rankings),
-        ] {
-            if charts.is_empty() {
-                continue;
-            }
-            let bundle = charts::ChartBundle {
-                id: id.to_string(),
-                title: format!("{what} in {ward_t} {ward}, each week of {year}"),
-                period: charts::Period::WEEK,
-                charts,
-            };
-            files += self.r.write_bundle(&bundle, &dir, through)?;
-        }
+        let files = self.r.write_bundles(
+            &dir,
+            charts::Period::WEEK,
+            vec![
+                (
+                    "opened-closed",
+                    format!("Requests opened and closed each day in {ward_t} {ward}, each week of {year}"),
+                    weeks,
+                ),
+                (
+                    "ttc-ranking",
+                    format!("{ranked} in {ward_t} {ward}, each week of {year}"),
+                    rankings,
+                ),
+            ],
+            through,
+        )?;
         let header: Vec<&str> = std::iter::once("Week starting")
             .chain(SERVICES_HEADER)
             .collect();
